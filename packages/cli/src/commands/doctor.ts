@@ -1,0 +1,33 @@
+// `mnv2 doctor`: which adapter, which limits and features; exits 1 with the setup hint if none.
+import { createNodeEngine, describeAdapter } from '../node-gpu.js';
+
+const FEATURES = ['shader-f16', 'timestamp-query', 'subgroups'];
+const LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+export async function doctor(args: string[]): Promise<number> {
+  const { engine, adapter } = await createNodeEngine();
+  const info = adapter.info;
+  console.log(`[mnv2] WebGPU adapter: ${describeAdapter(adapter)}`);
+  if (args.includes('--brief')) {
+    engine.destroy();
+    return 0;
+  }
+  console.log(`  vendor:       ${info.vendor || '-'}`);
+  console.log(`  architecture: ${info.architecture || '-'}`);
+  console.log(`  device:       ${info.device || '-'}`);
+  console.log(`  description:  ${info.description || '-'}`);
+  console.log(`  software:     ${/llvmpipe|lavapipe|swiftshader/i.test(`${info.description} ${info.architecture} ${info.device}`) ? 'yes (expect ~100x slower than a GPU)' : 'no'}`);
+  console.log('  features:');
+  for (const f of FEATURES) console.log(`    ${f.padEnd(16)} ${adapter.features.has(f) ? 'yes' : 'no'}`);
+  console.log('  limits:');
+  for (const l of LIMITS) console.log(`    ${l.padEnd(36)} ${adapter.limits[l]}`);
+  engine.destroy();
+  return 0;
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+// mnv2 command line: a thin shell over @mnv2/core. Each command lives in commands/<name>.ts.
+import { doctor } from './commands/doctor.js';
+
+const HELP = `mnv2 — MobileNetV2 transfer learning on WebGPU (from-scratch WGSL kernels)
+
+Usage: mnv2 <command> [options]
+
+Commands:
+  doctor [--brief]        Show the WebGPU adapter, its limits and features (shader-f16,
+                          timestamp-query, subgroups). Run this first if anything fails.
+  demo [--alpha A] [--size S] [--batch B] [--steps N]
+                          Forward + backward + optimizer steps of a MobileNetV2-shaped network
+                          with random weights; prints timings per phase.
+  bench kernels [--quick] [--out FILE]
+                          Time every kernel on MobileNetV2's real layer shapes (alpha 1.0 at 224
+                          and 160, batch 1 and 8): ms, GFLOP/s, GB/s, next to the adapter's best
+                          matmul GFLOP/s measured in the same run.
+
+Environment:
+  VK_ICD_FILENAMES        Pick a Vulkan driver (e.g. /usr/share/vulkan/icd.d/lvp_icd.json).
+
+Examples:
+  mnv2 doctor
+  mnv2 demo --alpha 0.35 --size 96 --batch 4
+  mnv2 bench kernels --quick
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      console.log(HELP);
+      return 0;
+    case 'doctor':
+      return doctor(rest);
+    case 'demo':
+      return (await import('./commands/demo.js')).demo(rest);
+    case 'bench':
+      return (await import('./commands/bench.js')).bench(rest);
+    default:
+      console.error(`mnv2: unknown command '${cmd}'. Run 'mnv2 --help' for the list.`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`mnv2: ${err instanceof Error ? err.message : String(err)}`);
+    if (process.env.MNV2_DEBUG && err instanceof Error) console.error(err.stack);
+    process.exit(1);
+  },
+);

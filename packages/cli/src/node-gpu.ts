@@ -1,0 +1,70 @@
+// WebGPU in Node through Dawn (`webgpu` package). Two pitfalls handled here (see shared LAVAPIPE.md):
+// 1. the object returned by create() must stay reachable, or the process later crashes or hangs;
+// 2. awaiting its promises busy-spins the main thread, stealing a core from a software adapter,
+//    so GPU promises are awaited with a wait that sleeps in ~1 ms slices.
+import { create, globals } from 'webgpu';
+import { Engine } from '@mnv2/core';
+
+Object.assign(globalThis, globals);
+
+let gpu: GPU | null = null; // module-level: keeps Dawn's instance alive for the process lifetime
+
+export const SETUP_HINT =
+  'No WebGPU adapter was found. Run `bash scripts/setup.sh` (installs Mesa lavapipe, a software ' +
+  'Vulkan driver, on Debian 12) or set VK_ICD_FILENAMES to a Vulkan driver\'s ICD json.';
+
+export function nodeGpu(): GPU {
+  gpu ??= create([]) as unknown as GPU;
+  return gpu;
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** Awaits `p` while letting the main thread sleep between event-loop turns. */
+export async function sleepyWait<T>(p: Promise<T>): Promise<T> {
+  let settled = false;
+  p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  while (!settled) {
+    Atomics.wait(sleeper, 0, 0, 1);
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  return p;
+}
+
+export interface NodeEngineOptions {
+  powerPreference?: GPUPowerPreference;
+}
+
+export async function requestNodeAdapter(opts: NodeEngineOptions = {}): Promise<GPUAdapter> {
+  const adapter = await sleepyWait(nodeGpu().requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' }));
+  if (!adapter) throw new Error(SETUP_HINT);
+  return adapter;
+}
+
+/** Creates an Engine on the best adapter, asking for the adapter's full buffer limits. */
+export async function createNodeEngine(opts: NodeEngineOptions = {}): Promise<{ engine: Engine; adapter: GPUAdapter }> {
+  const adapter = await requestNodeAdapter(opts);
+  const want: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups'];
+  const requiredFeatures = want.filter((f) => adapter.features.has(f));
+  const device = await sleepyWait(
+    adapter.requestDevice({
+      requiredFeatures,
+      requiredLimits: {
+        maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+        maxBufferSize: adapter.limits.maxBufferSize,
+        maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
+        maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: adapter.limits.maxComputeInvocationsPerWorkgroup,
+      },
+    }),
+  );
+  return { engine: new Engine(device, { wait: sleepyWait }), adapter };
+}
+
+export function describeAdapter(adapter: GPUAdapter): string {
+  const i = adapter.info;
+  return [i.vendor, i.architecture, i.device, i.description].filter((s) => s && String(s).length > 0).join(' / ') || 'unknown adapter';
+}

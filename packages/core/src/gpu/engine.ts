@@ -1,0 +1,278 @@
+// The engine wraps an injected GPUDevice (Node: the `webgpu` package; browsers: navigator.gpu).
+// It compiles kernel specs into cached pipelines, records every dispatch into ONE compute pass of
+// ONE command encoder until something must be read back (one submit per forward/backward: dispatch
+// and submit overheads dominate on software adapters), and owns the buffer pool and scopes.
+import { type Kernel, type UniformSchema, type BindingSchema, type UniformValues, packUniforms, bindingAccess } from '@mnv2/kernels';
+import { BufferPool } from './buffer-pool.js';
+import { Tensor, type DType } from './tensor.js';
+import { DeviceLostError, GpuValidationError } from './errors.js';
+
+export interface EngineOptions {
+  /**
+   * Waits for a GPU promise. Node injects a wait that lets the main thread sleep (awaiting the
+   * `webgpu` package's promises busy-spins a core that the software adapter needs); browsers await.
+   */
+  wait?: <T>(p: Promise<T>) => Promise<T>;
+}
+
+interface CompiledKernel {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+}
+
+const MAX_CACHED_UNIFORMS = 16384;
+const U_USAGE = 0x40 /* UNIFORM */ | 0x08; /* COPY_DST */
+
+export class Engine {
+  readonly pool: BufferPool;
+  private pipelines = new Map<string, CompiledKernel>();
+  private uniforms = new Map<string, GPUBuffer>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private scopes: Set<Tensor>[] = [];
+  private lostInfo: { reason: string; message: string } | null = null;
+  private firstError: string | null = null;
+  private readonly wait: <T>(p: Promise<T>) => Promise<T>;
+  /** Dispatches recorded since creation (for benchmarks and tests). */
+  dispatchCount = 0;
+
+  constructor(
+    readonly device: GPUDevice,
+    opts: EngineOptions = {},
+  ) {
+    this.pool = new BufferPool(device);
+    this.wait = opts.wait ?? ((p) => p);
+    device.lost.then((info) => {
+      this.lostInfo = { reason: String(info.reason), message: info.message };
+    });
+    // Validation errors surface at the next dispatch/read instead of being lost in the console.
+    device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
+      this.firstError ??= ev.error?.message ?? String(ev.error);
+    };
+  }
+
+  /** Throws if the device was lost or a WebGPU validation error was reported. */
+  checkHealthy(): void {
+    if (this.lostInfo) throw new DeviceLostError(this.lostInfo.reason, this.lostInfo.message);
+    if (this.firstError) {
+      const m = this.firstError;
+      this.firstError = null;
+      throw new GpuValidationError(m);
+    }
+  }
+
+  // ---- pipelines -------------------------------------------------------------------------------
+
+  compile<U extends UniformSchema, B extends BindingSchema, C>(kernel: Kernel<U, B, C>, cfg: C): CompiledKernel {
+    const key = kernel.cacheKey(cfg);
+    const hit = this.pipelines.get(key);
+    if (hit) return hit;
+    const code = kernel.source(cfg);
+    const module = this.device.createShaderModule({ code, label: kernel.name });
+    const entries: GPUBindGroupLayoutEntry[] = [
+      { binding: 0, visibility: 4 /* COMPUTE */, buffer: { type: 'uniform' } },
+      ...kernel.bindingNames.map((n, i) => ({
+        binding: i + 1,
+        visibility: 4,
+        buffer: { type: bindingAccess(kernel as unknown as Kernel, n) === 'read' ? 'read-only-storage' : 'storage' } as GPUBufferBindingLayout,
+      })),
+    ];
+    const layout = this.device.createBindGroupLayout({ entries, label: kernel.name });
+    const pipeline = this.device.createComputePipeline({
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: 'main' },
+      label: key,
+    });
+    const compiled = { pipeline, layout };
+    this.pipelines.set(key, compiled);
+    return compiled;
+  }
+
+  /** Compiles and reports WGSL errors of a kernel config (for tests and `doctor`). */
+  async compilationMessages<U extends UniformSchema, B extends BindingSchema, C>(kernel: Kernel<U, B, C>, cfg: C): Promise<string[]> {
+    const module = this.device.createShaderModule({ code: kernel.source(cfg), label: kernel.name });
+    const info = await this.wait(module.getCompilationInfo());
+    return info.messages.filter((m) => m.type === 'error').map((m) => `${kernel.name}:${m.lineNum}:${m.linePos} ${m.message}`);
+  }
+
+  private uniformBuffer(kernel: Kernel, values: Record<string, unknown>): GPUBuffer {
+    const bytes = packUniforms(kernel.name, kernel.layout, values);
+    // Layers repeat their shapes every step: cache uniform buffers by content, written once.
+    const key = kernel.name + ':' + Array.from(new Uint32Array(bytes)).join(',');
+    let buf = this.uniforms.get(key);
+    if (!buf) {
+      if (this.uniforms.size >= MAX_CACHED_UNIFORMS) this.dropUniformCache();
+      buf = this.device.createBuffer({ size: bytes.byteLength, usage: U_USAGE, mappedAtCreation: true, label: kernel.name });
+      new Uint8Array(buf.getMappedRange()).set(new Uint8Array(bytes));
+      buf.unmap();
+      this.uniforms.set(key, buf);
+    }
+    return buf;
+  }
+
+  private dropUniformCache(): void {
+    this.flush(); // destroy is deferred by WebGPU until submitted work using the buffers completes
+    for (const b of this.uniforms.values()) b.destroy();
+    this.uniforms.clear();
+  }
+
+  // ---- recording -------------------------------------------------------------------------------
+
+  private computePass(): GPUComputePassEncoder {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    return this.pass;
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  /** Records one dispatch of `kernel` with the given storage bindings and uniform values. */
+  dispatch<U extends UniformSchema, B extends BindingSchema, C>(
+    kernel: Kernel<U, B, C>,
+    cfg: C,
+    buffers: { [K in keyof B]: Tensor | GPUBuffer },
+    uniforms: UniformValues<U>,
+    workgroups: readonly [number, number?, number?],
+  ): void {
+    this.checkHealthy();
+    const { pipeline, layout } = this.compile(kernel, cfg);
+    const ub = this.uniformBuffer(kernel as unknown as Kernel, uniforms as Record<string, unknown>);
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: ub } }];
+    kernel.bindingNames.forEach((n, i) => {
+      const b = buffers[n];
+      if (!b) throw new Error(`${kernel.name}: binding '${n}' is missing`);
+      if (b instanceof Tensor && b.isDisposed) throw new Error(`${kernel.name}: binding '${n}' uses a disposed tensor`);
+      entries.push({ binding: i + 1, resource: { buffer: b instanceof Tensor ? b.buffer : b } });
+    });
+    const [x, y = 1, z = 1] = workgroups;
+    if (x <= 0 || y <= 0 || z <= 0) return; // nothing to do (empty tensor)
+    const pass = this.computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, this.device.createBindGroup({ layout, entries }));
+    pass.dispatchWorkgroups(x, y, z);
+    this.dispatchCount++;
+  }
+
+  copy(src: Tensor | GPUBuffer, dst: Tensor | GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
+    const s = src instanceof Tensor ? src.buffer : src;
+    const d = dst instanceof Tensor ? dst.buffer : dst;
+    this.commandEncoder().copyBufferToBuffer(s, srcOffset, d, dstOffset, bytes);
+  }
+
+  /** Submits everything recorded so far (no wait). */
+  flush(): void {
+    if (!this.encoder) return;
+    if (this.pass) this.pass.end();
+    this.pass = null;
+    const cb = this.encoder.finish();
+    this.encoder = null;
+    this.device.queue.submit([cb]);
+  }
+
+  /** Submits and waits until the GPU is idle; throws on device loss or validation error. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.raceLost(this.device.queue.onSubmittedWorkDone());
+    this.checkHealthy();
+  }
+
+  private async raceLost<T>(p: Promise<T>): Promise<T> {
+    const lost = this.device.lost.then((info) => {
+      throw new DeviceLostError(String(info.reason), info.message);
+    });
+    return this.wait(Promise.race([p, lost]));
+  }
+
+  async readBytes(buffer: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.device.createBuffer({ size: Math.max(4, size), usage: 0x01 /* MAP_READ */ | 0x08 });
+    this.commandEncoder().copyBufferToBuffer(buffer, offset, staging, 0, size);
+    this.flush();
+    try {
+      await this.raceLost(staging.mapAsync(1 /* READ */));
+      this.checkHealthy();
+      return staging.getMappedRange().slice(0, bytes);
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  // ---- tensors ---------------------------------------------------------------------------------
+
+  /** A new (uninitialised) tensor from the pool, tracked by the innermost scope. */
+  alloc(shape: readonly number[], dtype: DType = 'f32', label?: string): Tensor {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const t = new Tensor(this, this.pool.acquire(n * 4, label), shape, dtype);
+    this.scopes[this.scopes.length - 1]?.add(t);
+    return t;
+  }
+
+  /** A tensor filled from host data (kept out of scopes: weights and inputs outlive a step). */
+  upload(data: Float32Array | Int32Array | Uint32Array | readonly number[], shape: readonly number[], dtype?: DType): Tensor {
+    const arr = Array.isArray(data) ? new Float32Array(data) : (data as Float32Array | Int32Array | Uint32Array);
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (arr.length !== n) throw new Error(`upload: data has ${arr.length} values but shape [${shape}] needs ${n}`);
+    const dt: DType = dtype ?? (arr instanceof Int32Array ? 'i32' : arr instanceof Uint32Array ? 'u32' : 'f32');
+    const t = new Tensor(this, this.pool.acquire(n * 4), shape, dt);
+    this.device.queue.writeBuffer(t.buffer, 0, arr.buffer, arr.byteOffset, arr.byteLength);
+    return t;
+  }
+
+  /** Writes host data into an existing tensor (ordered before the next submit's commands). */
+  write(t: Tensor, data: Float32Array | Int32Array | Uint32Array): void {
+    if (data.length !== t.size) throw new Error(`write: ${data.length} values for tensor of shape [${t.shape}]`);
+    this.flush(); // keep earlier recorded work ordered before this write
+    this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** A second Tensor over the same buffer (not pooled separately; disposing it does nothing). */
+  view(t: Tensor, shape: readonly number[]): Tensor {
+    return new ViewTensor(this, t.buffer, shape, t.dtype);
+  }
+
+  release(t: Tensor): void {
+    if (t instanceof ViewTensor) return;
+    for (const s of this.scopes) s.delete(t);
+    this.pool.release(t.buffer);
+  }
+
+  /** Like tf.tidy: tensors allocated inside `fn` are released after it, except those it returns/keeps. */
+  tidy<T>(fn: () => T, keep: Tensor[] = []): T {
+    this.scopes.push(new Set());
+    let result: T;
+    try {
+      result = fn();
+    } finally {
+      const scope = this.scopes.pop()!;
+      const kept = new Set<Tensor>(keep);
+      collectTensors(result!, kept);
+      for (const t of scope) if (!kept.has(t)) t.dispose();
+      const parent = this.scopes[this.scopes.length - 1];
+      if (parent) for (const t of kept) if (scope.has(t)) parent.add(t);
+    }
+    return result;
+  }
+
+  destroy(): void {
+    this.flush();
+    for (const b of this.uniforms.values()) b.destroy();
+    this.uniforms.clear();
+    this.pool.trim();
+    this.device.destroy();
+  }
+}
+
+class ViewTensor extends Tensor {}
+
+function collectTensors(v: unknown, out: Set<Tensor>): void {
+  if (v instanceof Tensor) out.add(v);
+  else if (Array.isArray(v)) v.forEach((x) => collectTensors(x, out));
+  else if (v && typeof v === 'object' && !(ArrayBuffer.isView(v))) Object.values(v).forEach((x) => collectTensors(x, out));
+}

@@ -1,0 +1,32 @@
+// Errors that name the op and the shapes, so users see what to fix.
+
+export class ShapeError extends Error {
+  constructor(op: string, message: string, shapes: Record<string, readonly number[] | number | string> = {}) {
+    const parts = Object.entries(shapes).map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(',')}]` : String(v)}`);
+    super(`${op}: ${message}${parts.length ? ` (${parts.join(', ')})` : ''}`);
+    this.name = 'ShapeError';
+  }
+}
+
+export class DeviceLostError extends Error {
+  constructor(reason: string, message: string) {
+    super(
+      `GPU device lost (${reason || 'unknown'}): ${message || 'no message'}. ` +
+        'Nothing was computed after this point; restart the command (saved checkpoints are intact).',
+    );
+    this.name = 'DeviceLostError';
+  }
+}
+
+export class GpuValidationError extends Error {
+  constructor(message: string) {
+    super(`WebGPU error: ${message}`);
+    this.name = 'GpuValidationError';
+  }
+}
+
+export function assertShape(op: string, name: string, shape: readonly number[], rank: number): void {
+  if (shape.length !== rank || shape.some((d) => !Number.isInteger(d) || d <= 0)) {
+    throw new ShapeError(op, `${name} must have rank ${rank} with positive integer dims`, { [name]: shape });
+  }
+}

@@ -1,0 +1,45 @@
+// A tensor is a GPU buffer plus a shape. Activations are NHWC, f32. Int tensors hold labels.
+import type { Engine } from './engine.js';
+
+export type DType = 'f32' | 'i32' | 'u32';
+
+export class Tensor {
+  private disposed = false;
+  constructor(
+    readonly engine: Engine,
+    readonly buffer: GPUBuffer,
+    readonly shape: readonly number[],
+    readonly dtype: DType = 'f32',
+  ) {}
+
+  get size(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+  get bytes(): number {
+    return this.size * 4;
+  }
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** Same buffer, new shape (sizes must match). */
+  reshape(shape: readonly number[]): Tensor {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (n !== this.size) throw new Error(`reshape: cannot view [${this.shape}] as [${shape}]`);
+    return this.engine.view(this, shape);
+  }
+
+  async read(): Promise<Float32Array> {
+    return new Float32Array(await this.engine.readBytes(this.buffer, this.bytes));
+  }
+  async readInt(): Promise<Int32Array> {
+    return new Int32Array(await this.engine.readBytes(this.buffer, this.bytes));
+  }
+
+  /** Returns the buffer to the engine's pool. Safe to call twice. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.engine.release(this);
+  }
+}

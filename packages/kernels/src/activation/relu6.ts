@@ -1,0 +1,27 @@
+// ReLU6 forward, y = min(max(x, 0), 6), element-wise. Usually fused into conv/BN epilogues; this
+// standalone kernel serves unfused paths and tests. vec4 path when the length is a multiple of 4.
+import { defineKernel } from '../define-kernel.js';
+import { MAIN_1D, flatIndex, RELU6_FNS, wgsl } from '../wgsl.js';
+
+export interface VecConfig {
+  /** Bind arrays as vec4<f32> (length must be a multiple of 4). */
+  vec4: boolean;
+}
+export const vecType = (cfg: VecConfig) => (cfg.vec4 ? 'vec4<f32>' : 'f32');
+
+export const RELU6_WG = 64;
+
+export const relu6 = defineKernel({
+  name: 'relu6',
+  uniforms: { n: 'u32' }, // array length in elements of the bound type
+  bindings: { x: { access: 'read', type: vecType }, y: { access: 'read_write', type: vecType } },
+  workgroupSize: () => [RELU6_WG, 1, 1],
+  body: (cfg: VecConfig) => wgsl`
+${RELU6_FNS}
+@compute @workgroup_size(WG_X)
+fn main(${MAIN_1D}) {
+  let i = ${flatIndex(RELU6_WG)};
+  if (i >= u.n) { return; }
+  y[i] = ${cfg.vec4 ? 'relu6v' : 'relu6'}(x[i]);
+}`,
+});

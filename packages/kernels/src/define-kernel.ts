@@ -1,0 +1,77 @@
+// A kernel is data: its bindings, uniforms, workgroup size and a WGSL body generator. Core turns
+// a spec into a pipeline (cached per device by name + config key) and dispatches it. Kernels never
+// touch a device, so this package is platform-neutral and testable without one.
+import { type UniformSchema, type UniformLayout, uniformLayout, uniformStructWgsl } from './uniforms.js';
+
+export type Access = 'read' | 'read_write';
+export interface BindingDecl {
+  access: Access;
+  /** WGSL element type of the storage array, default f32 (e.g. 'vec4<f32>', 'u32'); may depend on the config. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  type?: string | ((cfg: any) => string);
+}
+export type BindingSchema = Record<string, Access | BindingDecl>;
+
+export interface KernelDef<U extends UniformSchema, B extends BindingSchema, C> {
+  /** Kernel name = file stem; pipeline label and cache-key prefix. */
+  name: string;
+  uniforms: U;
+  /** Storage bindings in binding order (after the uniform buffer at binding 0). */
+  bindings: B;
+  /** Workgroup size; may depend on the config. */
+  workgroupSize: (cfg: C) => [number, number, number];
+  /** WGSL: everything after the generated header (struct Uniforms, `u`, storage bindings). */
+  body: (cfg: C) => string;
+  /** Cache key of a config; shapes never belong in it (they travel as uniforms). */
+  key?: (cfg: C) => string;
+  /** Extra `enable` directives etc., emitted first. */
+  preamble?: (cfg: C) => string;
+}
+
+export interface Kernel<U extends UniformSchema = UniformSchema, B extends BindingSchema = BindingSchema, C = unknown>
+  extends KernelDef<U, B, C> {
+  layout: UniformLayout;
+  bindingNames: (keyof B & string)[];
+  cacheKey: (cfg: C) => string;
+  /** Full WGSL source for a config. */
+  source: (cfg: C) => string;
+}
+
+function decl(b: Access | BindingDecl, cfg?: unknown): { access: Access; type: string } {
+  if (typeof b === 'string') return { access: b, type: 'f32' };
+  const t = typeof b.type === 'function' ? b.type(cfg) : (b.type ?? 'f32');
+  return { access: b.access, type: t };
+}
+
+export function defineKernel<U extends UniformSchema, B extends BindingSchema, C = Record<string, never>>(
+  def: KernelDef<U, B, C>,
+): Kernel<U, B, C> {
+  const layout = uniformLayout(def.uniforms);
+  const bindingNames = Object.keys(def.bindings) as (keyof B & string)[];
+  const header = (cfg: C) => {
+    const [x, y, z] = def.workgroupSize(cfg);
+    const lines = [
+      def.preamble?.(cfg) ?? '',
+      uniformStructWgsl(def.uniforms),
+      '@group(0) @binding(0) var<uniform> u: Uniforms;',
+      ...bindingNames.map((n, i) => {
+        const d = decl(def.bindings[n], cfg);
+        return `@group(0) @binding(${i + 1}) var<storage, ${d.access}> ${n}: array<${d.type}>;`;
+      }),
+      `const WG_X: u32 = ${x}u;\nconst WG_Y: u32 = ${y}u;\nconst WG_Z: u32 = ${z}u;`,
+    ];
+    return lines.join('\n');
+  };
+  return {
+    ...def,
+    layout,
+    bindingNames,
+    cacheKey: (cfg: C) => `${def.name}|${def.key ? def.key(cfg) : JSON.stringify(cfg ?? {})}`,
+    source: (cfg: C) => `${header(cfg)}\n${def.body(cfg)}`,
+  };
+}
+
+export function bindingAccess(k: Kernel, name: string): Access {
+  const b = k.bindings[name];
+  return typeof b === 'string' ? b : b.access;
+}

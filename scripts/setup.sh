@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# One-time (idempotent) setup on a fresh Debian 12 machine with Node 20:
+#   1. a software Vulkan driver so the `webgpu` package finds an adapter (scripts/setup-vulkan.sh);
+#   2. npm dependencies (npm ci, skipped when package-lock.json is unchanged);
+#   3. builds the packages (turbo, cached).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup-vulkan.sh
+
+stamp=node_modules/.mnv2-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "[setup] installing npm dependencies"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+else
+  echo "[setup] npm dependencies up to date"
+fi
+
+npx turbo run build --output-logs=errors-only
+node packages/cli/dist/main.js doctor --brief

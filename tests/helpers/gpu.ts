@@ -1,0 +1,21 @@
+// One Engine per test file, on the software adapter the setup installs. No adapter = a loud
+// failure telling the user what to run: GPU tests never skip silently.
+import { createNodeEngine, describeAdapter, SETUP_HINT } from '../../packages/cli/src/node-gpu.js';
+import type { Engine } from '@mnv2/core';
+
+let cached: Promise<Engine> | null = null;
+
+export function gpuEngine(): Promise<Engine> {
+  cached ??= createNodeEngine()
+    .then(({ engine, adapter }) => {
+      if (process.env.MNV2_PRINT_ADAPTER) console.log(`[gpu] ${describeAdapter(adapter)}`);
+      return engine;
+    })
+    .catch((e: unknown) => {
+      throw new Error(`${SETUP_HINT}\n(cause: ${e instanceof Error ? e.message : String(e)})`);
+    });
+  return cached;
+}
+
+/** Name prefix counted by tests/helpers/gpu-reporter.ts so the run prints how many GPU tests ran. */
+export const GPU = 'gpu:';
