@@ -1,0 +1,2 @@
+// Ops of family 'image' (forward + backward dispatch, shape checks): each op file is exported here.
+export {};

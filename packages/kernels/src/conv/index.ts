@@ -1,0 +1,2 @@
+// Kernel family 'conv': each kernel file is exported here.
+export {};

@@ -1,0 +1,2 @@
+// Kernel family 'elementwise': each kernel file is exported here.
+export {};

@@ -1,0 +1,2 @@
+// Kernel family 'image': each kernel file is exported here.
+export {};

@@ -1,0 +1,2 @@
+// Kernel family 'loss': each kernel file is exported here.
+export {};

@@ -1,0 +1,2 @@
+// Kernel family 'matmul': each kernel file is exported here.
+export {};

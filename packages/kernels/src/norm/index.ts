@@ -1,0 +1,2 @@
+// Kernel family 'norm': each kernel file is exported here.
+export {};

@@ -1,0 +1,2 @@
+// Kernel family 'optim': each kernel file is exported here.
+export {};
