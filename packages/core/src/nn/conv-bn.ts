@@ -1,0 +1,146 @@
+// Conv (3x3 full, 3x3 depthwise or 1x1 pointwise) → BatchNorm → optional ReLU6: the unit MobileNetV2
+// is made of. Three execution paths:
+//  - inference (or a frozen unit with nothing below it training): ONE fused kernel, BN folded into
+//    the conv epilogue;
+//  - training with BN in inference mode (Keras `training=False` / frozen BN): conv, then BN with
+//    moving statistics; backward gives dgamma/dbeta if BN is trainable;
+//  - training with BN in training mode: batch statistics, moving averages updated.
+import type { Engine } from '../gpu/engine.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { conv2d, conv2dBackwardFilter, conv2dBackwardInput, depthwiseConv2d, depthwiseConv2dBackwardFilter, depthwiseConv2dBackwardInput, type PaddingMode } from '../ops/conv/index.js';
+import { pointwiseConv2d, pointwiseConv2dBackwardFilter, pointwiseConv2dBackwardInput } from '../ops/matmul/index.js';
+import {
+  batchNormInference,
+  batchNormInferenceBackward,
+  batchNormTraining,
+  batchNormTrainingBackward,
+  foldBatchNorm,
+  type BatchNormParams,
+} from '../ops/norm/index.js';
+import type { Epilogue } from '../ops/epilogue.js';
+import { Param } from './param.js';
+import type { ForwardContext, Unit } from './layer.js';
+
+export type ConvKind = 'conv3x3' | 'depthwise' | 'pointwise';
+
+export interface ConvBnSpec {
+  kind: ConvKind;
+  /** Keras layer names: conv, bn, and the ReLU layer (absent for linear projections). */
+  convName: string;
+  bnName: string;
+  reluName?: string;
+  inChannels: number;
+  outChannels: number; // = inChannels for depthwise
+  stride: 1 | 2;
+  padding: PaddingMode;
+  epsilon: number;
+  momentum: number;
+}
+
+interface Saved {
+  x: Tensor;
+  z: Tensor; // conv output (BN input)
+  y: Tensor; // unit output (for the ReLU6 mask)
+  bnTraining: boolean;
+  mean?: Tensor;
+  invStd?: Tensor;
+}
+
+export class ConvBn implements Unit {
+  readonly kernel: Param;
+  readonly gamma: Param;
+  readonly beta: Param;
+  readonly movingMean: Param;
+  readonly movingVariance: Param;
+  /** Set by the model before a training forward: keep what backward needs. */
+  recordForBackward = false;
+  private saved: Saved | null = null;
+
+  constructor(
+    readonly spec: ConvBnSpec,
+    weights: { kernel: Tensor; gamma: Tensor; beta: Tensor; movingMean: Tensor; movingVariance: Tensor },
+  ) {
+    this.kernel = new Param(`${spec.convName}/kernel`, weights.kernel);
+    this.gamma = new Param(`${spec.bnName}/gamma`, weights.gamma);
+    this.beta = new Param(`${spec.bnName}/beta`, weights.beta);
+    this.movingMean = new Param(`${spec.bnName}/moving_mean`, weights.movingMean, false);
+    this.movingVariance = new Param(`${spec.bnName}/moving_variance`, weights.movingVariance, false);
+  }
+
+  get name(): string {
+    return this.spec.convName;
+  }
+
+  params(): Param[] {
+    return [this.kernel, this.gamma, this.beta, this.movingMean, this.movingVariance];
+  }
+
+  /** BN trains (batch statistics) only when its weights are trainable and the caller allows it. */
+  private bnTrains(ctx: ForwardContext): boolean {
+    return ctx.training && !ctx.bnInference && (this.gamma.trainable || this.beta.trainable);
+  }
+
+  private bn(): BatchNormParams {
+    return {
+      gamma: this.gamma.value,
+      beta: this.beta.value,
+      movingMean: this.movingMean.value,
+      movingVariance: this.movingVariance.value,
+      epsilon: this.spec.epsilon,
+      momentum: this.spec.momentum,
+    };
+  }
+
+  private conv(e: Engine, x: Tensor, epilogue?: Epilogue): Tensor {
+    const { kind, stride, padding } = this.spec;
+    const w = this.kernel.value;
+    if (kind === 'pointwise') return pointwiseConv2d(e, x, w, { epilogue });
+    if (kind === 'depthwise') return depthwiseConv2d(e, x, w, { stride, padding, epilogue });
+    return conv2d(e, x, w, { stride, padding, epilogue });
+  }
+
+  forward(e: Engine, x: Tensor, ctx: ForwardContext): Tensor {
+    const relu6 = this.spec.reluName !== undefined;
+    this.saved = null;
+    if (!ctx.training || !this.recordForBackward) {
+      // Nothing here or below trains (so BN is in inference mode too): one fused kernel.
+      const { scale, shift } = foldBatchNorm(e, this.bn());
+      return this.conv(e, x, { scale, shift, relu6 });
+    }
+    const z = this.conv(e, x);
+    if (this.bnTrains(ctx)) {
+      const { y, mean, invStd } = batchNormTraining(e, z, this.bn(), { relu6 });
+      this.saved = { x, z, y, bnTraining: true, mean, invStd };
+      return y;
+    }
+    const y = batchNormInference(e, z, this.bn(), { relu6 });
+    this.saved = { x, z, y, bnTraining: false };
+    return y;
+  }
+
+  backward(e: Engine, dy: Tensor, needInputGrad: boolean): Tensor | null {
+    const s = this.saved;
+    if (!s) throw new Error(`${this.name}: backward without a recorded training forward`);
+    const relu6 = this.spec.reluName !== undefined;
+    const g = s.bnTraining
+      ? batchNormTrainingBackward(e, s.z, s.y, dy, { mean: s.mean!, invStd: s.invStd! }, this.bn(), { relu6 })
+      : batchNormInferenceBackward(e, s.z, s.y, dy, this.bn(), { relu6 });
+    if (this.gamma.trainable) this.gamma.grad = g.dgamma;
+    if (this.beta.trainable) this.beta.grad = g.dbeta;
+    const dz = g.dx;
+    const { kind, stride, padding } = this.spec;
+    if (this.kernel.trainable) {
+      this.kernel.grad =
+        kind === 'pointwise'
+          ? pointwiseConv2dBackwardFilter(e, s.x, dz)
+          : kind === 'depthwise'
+            ? depthwiseConv2dBackwardFilter(e, s.x, dz, { stride, padding })
+            : conv2dBackwardFilter(e, s.x, dz, { stride, padding });
+    }
+    this.saved = null;
+    if (!needInputGrad) return null;
+    if (kind === 'pointwise') return pointwiseConv2dBackwardInput(e, dz, this.kernel.value);
+    if (kind === 'depthwise') return depthwiseConv2dBackwardInput(e, dz, this.kernel.value, s.x.shape, { stride, padding });
+    return conv2dBackwardInput(e, dz, this.kernel.value, s.x.shape, { stride, padding });
+  }
+}

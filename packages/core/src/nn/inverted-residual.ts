@@ -1,0 +1,42 @@
+// MobileNetV2's inverted residual block: 1x1 expand (absent when expansion = 1) → 3x3 depthwise →
+// 1x1 linear projection, plus the identity shortcut when stride is 1 and channels are unchanged.
+import type { Engine } from '../gpu/engine.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { add, addInPlace } from '../ops/elementwise/index.js';
+import type { ConvBn } from './conv-bn.js';
+import type { ForwardContext, Unit } from './layer.js';
+import type { Param } from './param.js';
+
+export class InvertedResidual implements Unit {
+  constructor(
+    readonly name: string,
+    readonly units: ConvBn[], // [expand?, depthwise, project]
+    readonly residual: boolean,
+    /** Keras name of the add layer (`block_N_add`), when residual. */
+    readonly addName?: string,
+  ) {}
+
+  params(): Param[] {
+    return this.units.flatMap((u) => u.params());
+  }
+
+
+  forward(e: Engine, x: Tensor, ctx: ForwardContext): Tensor {
+    let h = x;
+    for (const u of this.units) h = u.forward(e, h, ctx);
+    return this.residual ? add(e, x, h) : h;
+  }
+
+  backward(e: Engine, dy: Tensor, needInputGrad: boolean): Tensor | null {
+    let g: Tensor | null = dy;
+    for (let i = this.units.length - 1; i >= 0; i--) {
+      // A unit needs its input gradient only if the unit before it recorded (something there trains).
+      const need = i > 0 ? this.units[i - 1].recordForBackward : needInputGrad;
+      g = this.units[i].backward(e, g!, need);
+      if (!need) break;
+    }
+    if (!needInputGrad) return null;
+    if (this.residual) addInPlace(e, g!, dy); // the shortcut's gradient joins the branch's
+    return g;
+  }
+}

@@ -1,0 +1,128 @@
+// The MobileNetV2 network as execution units: stem ConvBn, 17 inverted residual blocks, the last
+// 1x1 ConvBn, and an optional classifier head. Weight names are Keras' (`block_3_expand/kernel`).
+import type { Engine } from '../gpu/engine.js';
+import type { Tensor } from '../gpu/tensor.js';
+import type { PaddingMode } from '../ops/conv/index.js';
+import { architecture, blockPrefix, type Architecture } from './architecture.js';
+import { ConvBn, type ConvBnSpec, type ConvKind } from './conv-bn.js';
+import { Head, type HeadSpec } from './head.js';
+import { InvertedResidual } from './inverted-residual.js';
+import type { ForwardContext } from './layer.js';
+import { glorotUniform, seededRandom, type Param } from './param.js';
+
+export interface MobileNetV2Options {
+  alpha?: number;
+  inputSize?: number; // square input, >= 32
+  /** Classifier head (omit for a feature extractor, Keras include_top=False without pooling). */
+  head?: Omit<HeadSpec, 'inChannels'>;
+  padding?: PaddingMode; // 'same' for Keras/TF weights, 'symmetric' for PyTorch-derived ones
+  epsilon?: number; // BatchNorm, Keras MobileNetV2 uses 1e-3
+  momentum?: number; // BatchNorm, Keras MobileNetV2 uses 0.999
+  /** Weight values by Keras name; missing names are initialised like Keras (Glorot, BN 1/0/0/1). */
+  weights?: (name: string, shape: number[]) => Float32Array | undefined;
+  seed?: number;
+}
+
+export class MobileNetV2Net {
+  readonly arch: Architecture;
+  readonly stem: ConvBn;
+  readonly blocks: InvertedResidual[];
+  readonly last: ConvBn;
+  readonly head: Head | null;
+  readonly inputSize: number;
+
+  constructor(e: Engine, opts: MobileNetV2Options = {}) {
+    const alpha = opts.alpha ?? 1.0;
+    this.inputSize = opts.inputSize ?? 224;
+    if (this.inputSize < 32) throw new Error(`MobileNetV2: input size must be at least 32, got ${this.inputSize}`);
+    this.arch = architecture(alpha);
+    const padding = opts.padding ?? 'same';
+    const eps = opts.epsilon ?? 1e-3;
+    const mom = opts.momentum ?? 0.999;
+    const rand = seededRandom(opts.seed ?? 1);
+    const value = (name: string, shape: number[], init: () => Float32Array) => {
+      const data = opts.weights?.(name, shape) ?? init();
+      return e.upload(data, shape);
+    };
+    const unit = (kind: ConvKind, prefix: string | [string, string, string?], inC: number, outC: number, stride: 1 | 2) => {
+      const [convName, bnName, reluName] = Array.isArray(prefix) ? prefix : [prefix, `${prefix}_BN`, `${prefix}_relu`];
+      const spec: ConvBnSpec = { kind, convName, bnName, reluName, inChannels: inC, outChannels: outC, stride, padding, epsilon: eps, momentum: mom };
+      const kshape = kind === 'pointwise' ? [inC, outC] : kind === 'depthwise' ? [3, 3, inC] : [3, 3, inC, outC];
+      const taps = kind === 'pointwise' ? 1 : 9;
+      const fanIn = taps * (kind === 'depthwise' ? 1 : inC);
+      const fanOut = taps * (kind === 'depthwise' ? 1 : outC);
+      const n = kshape.reduce((a, b) => a * b, 1);
+      return new ConvBn(spec, {
+        kernel: value(`${convName}/kernel`, kshape, () => glorotUniform(n, fanIn, fanOut, rand)),
+        gamma: value(`${bnName}/gamma`, [outC], () => new Float32Array(outC).fill(1)),
+        beta: value(`${bnName}/beta`, [outC], () => new Float32Array(outC)),
+        movingMean: value(`${bnName}/moving_mean`, [outC], () => new Float32Array(outC)),
+        movingVariance: value(`${bnName}/moving_variance`, [outC], () => new Float32Array(outC).fill(1)),
+      });
+    };
+
+    this.stem = unit('conv3x3', ['Conv1', 'bn_Conv1', 'Conv1_relu'], 3, this.arch.stemChannels, 2);
+    this.blocks = this.arch.blocks.map((b) => {
+      const p = blockPrefix(b.index);
+      const units: ConvBn[] = [];
+      if (b.expansion !== 1) units.push(unit('pointwise', `${p}_expand`, b.inChannels, b.expandedChannels, 1));
+      units.push(unit('depthwise', `${p}_depthwise`, b.expandedChannels, b.expandedChannels, b.stride));
+      units.push(unit('pointwise', [`${p}_project`, `${p}_project_BN`], b.expandedChannels, b.outChannels, 1));
+      return new InvertedResidual(p, units, b.residual, b.residual ? `${p}_add` : undefined);
+    });
+    const lastIn = this.arch.blocks[this.arch.blocks.length - 1].outChannels;
+    this.last = unit('pointwise', ['Conv_1', 'Conv_1_bn', 'out_relu'], lastIn, this.arch.lastChannels, 1);
+    this.head = opts.head ? new Head(e, { ...opts.head, inChannels: this.arch.lastChannels }, (opts.seed ?? 1) + 7) : null;
+  }
+
+  /** ConvBn units in execution order (stem, blocks' units, last). */
+  convUnits(): ConvBn[] {
+    return [this.stem, ...this.blocks.flatMap((b) => b.units), this.last];
+  }
+
+  params(): Param[] {
+    return [...this.convUnits().flatMap((u) => u.params()), ...(this.head?.params() ?? [])];
+  }
+
+  trainableParams(): Param[] {
+    return this.params().filter((p) => p.trainable);
+  }
+
+  /** Freezes (or unfreezes) every weight of the convolutional base. */
+  setBaseTrainable(trainable: boolean): void {
+    for (const u of this.convUnits()) for (const p of u.params()) if (!p.name.includes('moving_')) p.trainable = trainable;
+  }
+
+  /** Marks which units must keep activations: those with something trainable at or below them. */
+  private planBackward(): void {
+    let below = false;
+    for (const u of this.convUnits()) {
+      below ||= u.params().some((p) => p.trainable);
+      u.recordForBackward = below;
+    }
+    if (this.head) this.head.recordForBackward = below || this.head.params().some((p) => p.trainable);
+  }
+
+  forward(e: Engine, x: Tensor, ctx: ForwardContext): Tensor {
+    const s = this.inputSize;
+    if (x.shape.length !== 4 || x.shape[1] !== s || x.shape[2] !== s || x.shape[3] !== 3) {
+      throw new Error(`MobileNetV2: input must be [N,${s},${s},3], got [${x.shape}]`);
+    }
+    if (ctx.training) this.planBackward();
+    let h = this.stem.forward(e, x, ctx);
+    for (const b of this.blocks) h = b.forward(e, h, ctx);
+    h = this.last.forward(e, h, ctx);
+    return this.head ? this.head.forward(e, h, ctx) : h;
+  }
+
+  /** Backward from d(loss)/d(output); fills `grad` of every trainable param. */
+  backward(e: Engine, dy: Tensor): void {
+    // Each stage needs its input gradient only if the stage before it recorded (something there trains).
+    const lastUnitOf = (i: number) => (i < 0 ? this.stem : this.blocks[i].units[this.blocks[i].units.length - 1]);
+    let g: Tensor | null = dy;
+    if (this.head) g = this.head.backward(e, g, this.last.recordForBackward);
+    if (g) g = this.last.backward(e, g, lastUnitOf(this.blocks.length - 1).recordForBackward);
+    for (let i = this.blocks.length - 1; i >= 0 && g; i--) g = this.blocks[i].backward(e, g, lastUnitOf(i - 1).recordForBackward);
+    if (g) this.stem.backward(e, g, false);
+  }
+}
