@@ -19,3 +19,4 @@ export * from './nn/inverted-residual.js';
 export * from './nn/head.js';
 export * from './nn/mobilenet-v2.js';
 export * from './train/step.js';
+export * from './nn/keras-layers.js';
