@@ -60,7 +60,8 @@ export class ConvBn implements Unit {
     readonly spec: ConvBnSpec,
     weights: { kernel: Tensor; gamma: Tensor; beta: Tensor; movingMean: Tensor; movingVariance: Tensor },
   ) {
-    this.kernel = new Param(`${spec.convName}/kernel`, weights.kernel);
+    // Keras names the depthwise weight `depthwise_kernel`.
+    this.kernel = new Param(`${spec.convName}/${spec.kind === 'depthwise' ? 'depthwise_kernel' : 'kernel'}`, weights.kernel);
     this.gamma = new Param(`${spec.bnName}/gamma`, weights.gamma);
     this.beta = new Param(`${spec.bnName}/beta`, weights.beta);
     this.movingMean = new Param(`${spec.bnName}/moving_mean`, weights.movingMean, false);

@@ -53,7 +53,7 @@ export class MobileNetV2Net {
       const fanOut = taps * (kind === 'depthwise' ? 1 : outC);
       const n = kshape.reduce((a, b) => a * b, 1);
       return new ConvBn(spec, {
-        kernel: value(`${convName}/kernel`, kshape, () => glorotUniform(n, fanIn, fanOut, rand)),
+        kernel: value(`${convName}/${kind === 'depthwise' ? 'depthwise_kernel' : 'kernel'}`, kshape, () => glorotUniform(n, fanIn, fanOut, rand)),
         gamma: value(`${bnName}/gamma`, [outC], () => new Float32Array(outC).fill(1)),
         beta: value(`${bnName}/beta`, [outC], () => new Float32Array(outC)),
         movingMean: value(`${bnName}/moving_mean`, [outC], () => new Float32Array(outC)),
