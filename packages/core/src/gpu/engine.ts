@@ -100,8 +100,12 @@ export class Engine {
     // Layers repeat their shapes every step: cache uniform buffers by content, written once.
     const key = kernel.name + ':' + Array.from(new Uint32Array(bytes)).join(',');
     let buf = this.uniforms.get(key);
-    if (!buf) {
-      if (this.uniforms.size >= MAX_CACHED_UNIFORMS) this.dropUniformCache();
+    if (buf) {
+      // LRU order: re-insert on hit so per-step values (Adam's alpha) evict only stale entries.
+      this.uniforms.delete(key);
+      this.uniforms.set(key, buf);
+    } else {
+      if (this.uniforms.size >= MAX_CACHED_UNIFORMS) this.evictUniforms(MAX_CACHED_UNIFORMS / 4);
       buf = this.device.createBuffer({ size: bytes.byteLength, usage: U_USAGE, mappedAtCreation: true, label: kernel.name });
       new Uint8Array(buf.getMappedRange()).set(new Uint8Array(bytes));
       buf.unmap();
@@ -110,10 +114,13 @@ export class Engine {
     return buf;
   }
 
-  private dropUniformCache(): void {
+  private evictUniforms(count: number): void {
     this.flush(); // destroy is deferred by WebGPU until submitted work using the buffers completes
-    for (const b of this.uniforms.values()) b.destroy();
-    this.uniforms.clear();
+    for (const [k, b] of this.uniforms) {
+      if (count-- <= 0) break;
+      b.destroy();
+      this.uniforms.delete(k);
+    }
   }
 
   // ---- recording -------------------------------------------------------------------------------
@@ -221,8 +228,17 @@ export class Engine {
     if (arr.length !== n) throw new Error(`upload: data has ${arr.length} values but shape [${shape}] needs ${n}`);
     const dt: DType = dtype ?? (arr instanceof Int32Array ? 'i32' : arr instanceof Uint32Array ? 'u32' : 'f32');
     const t = new Tensor(this, this.pool.acquire(n * 4), shape, dt);
+    // queue.writeBuffer runs before commands recorded but not yet submitted; a pooled buffer may
+    // still be written by such a command (released after its last use), so submit them first.
+    this.flush();
     this.device.queue.writeBuffer(t.buffer, 0, arr.buffer, arr.byteOffset, arr.byteLength);
     return t;
+  }
+
+  /** A tensor outside any tidy scope (weights, optimizer slots): lives until disposed. */
+  allocPersistent(shape: readonly number[], dtype: DType = 'f32', label?: string): Tensor {
+    const n = shape.reduce((a, b) => a * b, 1);
+    return new Tensor(this, this.pool.acquire(n * 4, label), shape, dtype);
   }
 
   /** Writes host data into an existing tensor (ordered before the next submit's commands). */

@@ -1,2 +1,4 @@
 // Kernel family 'image': each kernel file is exported here.
-export {};
+export { IMAGE_WG, imageHash32, imageRand01 } from './common.js';
+export * from './resize.js';
+export * from './augment.js';

@@ -1,2 +1,5 @@
 // Kernel family 'optim': each kernel file is exported here.
-export {};
+export { OPTIM_WG } from './common.js';
+export * from './sgd.js';
+export * from './adam.js';
+export * from './rmsprop.js';

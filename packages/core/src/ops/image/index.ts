@@ -1,2 +1,3 @@
 // Ops of family 'image' (forward + backward dispatch, shape checks): each op file is exported here.
-export {};
+export * from './resize.js';
+export * from './augment.js';

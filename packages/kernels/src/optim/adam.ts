@@ -1,0 +1,37 @@
+// Adam, Keras 3 `keras.optimizers.Adam` semantics (amsgrad not supported). With t = iterations + 1:
+//   alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t)          (host, f64 → uniform)
+//   m += (g - m) * (1 - beta1);  v += (g² - v) * (1 - beta2)  (slots 'momentum', 'velocity')
+//   w -= m * alpha / (sqrt(v) + epsilon)
+// Optional decoupled weight decay first: w -= w * weight_decay * lr.
+import { defineKernel } from '../define-kernel.js';
+import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
+import type { VecConfig } from '../activation/relu6.js';
+import { OPTIM_WG, optimVecType as vt, loadSlot, decayedParam } from './common.js';
+
+export const adamUpdate = defineKernel({
+  name: 'adam',
+  uniforms: { n: 'u32', init: 'u32', alpha: 'f32', oneMinusBeta1: 'f32', oneMinusBeta2: 'f32', epsilon: 'f32', decay: 'f32' },
+  bindings: {
+    p: { access: 'read_write', type: vt },
+    g: { access: 'read', type: vt },
+    m: { access: 'read_write', type: vt },
+    v: { access: 'read_write', type: vt },
+  },
+  workgroupSize: () => [OPTIM_WG, 1, 1],
+  body: (cfg: VecConfig) => wgsl`
+@compute @workgroup_size(WG_X)
+fn main(${MAIN_1D}) {
+  let i = ${flatIndex(OPTIM_WG)};
+  if (i >= u.n) { return; }
+  ${loadSlot(cfg, 'm', 'm0')}
+  ${loadSlot(cfg, 'v', 'v0')}
+  let gi = g[i];
+  let m1 = m0 + (gi - m0) * u.oneMinusBeta1;
+  let v1 = v0 + (gi * gi - v0) * u.oneMinusBeta2;
+  m[i] = m1;
+  v[i] = v1;
+  ${decayedParam('w')}
+  p[i] = w - (m1 * u.alpha) / (sqrt(v1) + u.epsilon);
+}`,
+  key: (cfg: VecConfig) => (cfg.vec4 ? 'v4' : 's'),
+});
