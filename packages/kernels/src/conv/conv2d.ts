@@ -152,7 +152,8 @@ fn main(${MAIN_1D}) {
 ${Array.from({ length: R }, (_, r) => `  var acc${r}: ${T} = ${Z};`).join('\n')}
 ${rows.join('\n')}
   let ob = (n * u.OH + oh) * u.OW + ow0;
-${Array.from({ length: R }, (_, r) => `  if (ow0 + ${r}u < u.OW) { y[(ob + ${r}u) * u.cov + co] = ${ep}(acc${r}, ${ch}); }`).join('\n')}
+${Array.from({ length: R }, (_, r) => `  let o${r} = ${ep}(acc${r}, ${ch});`).join('\n')}
+${Array.from({ length: R }, (_, r) => `  if (ow0 + ${r}u < u.OW) { y[(ob + ${r}u) * u.cov + co] = o${r}; }`).join('\n')}
 }`;
   },
 });

@@ -1,2 +1,13 @@
 // Kernel family 'matmul': each kernel file is exported here.
-export {};
+export {
+  MATMUL_WG,
+  type MatmulTile,
+  type MatmulConfig,
+  type MatmulReduceConfig,
+  matmulTileKey,
+  validateMatmulConfig,
+  matmul,
+  matmulSplitK,
+  matmulSplitKReduce,
+} from './matmul.js';
+export { type ColsumConfig, colsum, colsumReluMask } from './colsum.js';

@@ -1,2 +1,9 @@
 // Kernel family 'norm': each kernel file is exported here.
-export {};
+export * from './reduce-plan.js';
+export * from './batchnorm-stats.js';
+export * from './batchnorm-stats-finalize.js';
+export * from './batchnorm-fold.js';
+export * from './batchnorm-apply.js';
+export * from './batchnorm.backward.js';
+export * from './batchnorm.backward-finalize.js';
+export * from './batchnorm.backward-dx.js';

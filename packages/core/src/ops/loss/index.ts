@@ -1,2 +1,3 @@
 // Ops of family 'loss' (forward + backward dispatch, shape checks): each op file is exported here.
-export {};
+export * from './cross-entropy.js';
+export * from './accuracy.js';

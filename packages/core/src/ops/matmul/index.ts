@@ -1,2 +1,13 @@
 // Ops of family 'matmul' (forward + backward dispatch, shape checks): each op file is exported here.
-export {};
+export {
+  type MatmulVariant,
+  type MatmulOptions,
+  type MatmulDims,
+  matmul,
+  matmulDispatch,
+  chooseMatmulVariant,
+  defaultMatmulTile,
+  defaultSplitK,
+} from './matmul.js';
+export { pointwiseConv2d, pointwiseConv2dBackwardInput, pointwiseConv2dBackwardFilter } from './pointwise-conv2d.js';
+export { dense, denseBackward, columnSum } from './dense.js';

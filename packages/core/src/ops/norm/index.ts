@@ -1,2 +1,2 @@
 // Ops of family 'norm' (forward + backward dispatch, shape checks): each op file is exported here.
-export {};
+export * from './batchnorm.js';

@@ -4,7 +4,7 @@
 // submitted or read back (ops never sync). Semantics follow Keras 3 optimizers (see each file).
 import { ceilDiv, grid1d, OPTIM_WG } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
-import type { Tensor } from '../../gpu/tensor.js';
+import { Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
 
 export interface ParamGrad {
