@@ -20,3 +20,4 @@ export * from './nn/head.js';
 export * from './nn/mobilenet-v2.js';
 export * from './train/step.js';
 export * from './nn/keras-layers.js';
+export * from './io/index.js';
