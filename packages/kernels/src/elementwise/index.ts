@@ -1,4 +1,5 @@
 // Kernel family 'elementwise': each kernel file is exported here.
+export * from './flat-loop.js';
 export * from './add.js';
 export * from './add-inplace.js';
 export * from './fill.js';

@@ -1,0 +1,65 @@
+// Element-wise add (residual connections) and in-place accumulation (gradient accumulation), plus
+// fill and scalar-multiply helpers. Add's backward is the identity on both inputs: pass dy through
+// (or addInPlace it into an accumulator).
+import {
+  elementwiseAdd,
+  elementwiseAddInPlace,
+  elementwiseFill,
+  elementwiseScale,
+  elementwiseScaleInPlace,
+  flatPlan,
+} from '@mnv2/kernels';
+import type { Engine } from '../../gpu/engine.js';
+import type { Tensor } from '../../gpu/tensor.js';
+import { assertSameShape, vecLen } from './shared.js';
+
+
+/** y = a + b (same shapes, no broadcasting). */
+export function add(e: Engine, a: Tensor, b: Tensor): Tensor {
+  assertSameShape('add', a, b);
+  const y = e.alloc(a.shape);
+  const { vec4, n } = vecLen(a.size);
+  const plan = flatPlan(n);
+  e.dispatch(elementwiseAdd, { vec4 }, { a, b, y }, { n, rowsPerPart: plan.rowsPerPart }, plan.grid);
+  return y;
+}
+
+/** target += alpha·b in place (alpha defaults to 1). `target` and `b` must be different tensors. */
+export function addInPlace(e: Engine, target: Tensor, b: Tensor, alpha = 1): void {
+  assertSameShape('addInPlace', target, b, 'target', 'b');
+  if (!Number.isFinite(alpha)) throw new RangeError(`addInPlace: alpha must be finite, got ${alpha}`);
+  if (target.buffer === b.buffer) {
+    // WebGPU cannot bind one buffer writable and read-only in one dispatch: t += alpha·t is a scale.
+    mulScalarInPlace(e, target, 1 + alpha);
+    return;
+  }
+  const { vec4, n } = vecLen(target.size);
+  const plan = flatPlan(n);
+  e.dispatch(elementwiseAddInPlace, { vec4 }, { acc: target, b }, { n, rowsPerPart: plan.rowsPerPart, alpha }, plan.grid);
+}
+
+/** Sets every element of `t` to `value`. */
+export function fillInPlace(e: Engine, t: Tensor, value: number): void {
+  if (!Number.isFinite(value)) throw new RangeError(`fillInPlace: value must be finite, got ${value}`);
+  const { vec4, n } = vecLen(t.size);
+  const plan = flatPlan(n);
+  e.dispatch(elementwiseFill, { vec4 }, { y: t }, { n, rowsPerPart: plan.rowsPerPart, value }, plan.grid);
+}
+
+/** y = s·x. */
+export function mulScalar(e: Engine, x: Tensor, s: number): Tensor {
+  if (!Number.isFinite(s)) throw new RangeError(`mulScalar: scalar must be finite, got ${s}`);
+  const y = e.alloc(x.shape);
+  const { vec4, n } = vecLen(x.size);
+  const plan = flatPlan(n);
+  e.dispatch(elementwiseScale, { vec4 }, { x, y }, { n, rowsPerPart: plan.rowsPerPart, s }, plan.grid);
+  return y;
+}
+
+/** x *= s in place. */
+export function mulScalarInPlace(e: Engine, x: Tensor, s: number): void {
+  if (!Number.isFinite(s)) throw new RangeError(`mulScalarInPlace: scalar must be finite, got ${s}`);
+  const { vec4, n } = vecLen(x.size);
+  const plan = flatPlan(n);
+  e.dispatch(elementwiseScaleInPlace, { vec4 }, { x }, { n, rowsPerPart: plan.rowsPerPart, s }, plan.grid);
+}

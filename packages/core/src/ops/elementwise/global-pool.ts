@@ -1,0 +1,81 @@
+// Global average / max pooling [N, H, W, C] → [N, C] (Keras GlobalAveragePooling2D /
+// GlobalMaxPooling2D, pooling='avg' / 'max') and their backwards. Large H*W with few channels is split
+// into parts reduced by a second dispatch of the same kernel (see kernels/elementwise/global-pool.ts).
+import {
+  globalPool,
+  globalAvgPoolBackward as gapBackwardKernel,
+  globalMaxPoolBackward as gmpBackwardKernel,
+  reducePlan,
+  grid1d,
+  ceilDiv,
+  ELEMENTWISE_WG,
+} from '@mnv2/kernels';
+import type { Engine } from '../../gpu/engine.js';
+import type { Tensor } from '../../gpu/tensor.js';
+import { ShapeError, assertShape } from '../../gpu/errors.js';
+
+const grid = (n: number) => grid1d(ceilDiv(n, ELEMENTWISE_WG));
+
+/** Fewest spatial rows worth a part of their own (below that one pass is cheaper than two). */
+const POOL_MIN_ROWS_PER_PART = 64;
+
+function pool(e: Engine, op: string, x: Tensor, mode: 'avg' | 'max'): Tensor {
+  assertShape(op, 'x', x.shape, 4);
+  const [batch, h, w, channels] = x.shape;
+  const hw = h * w;
+  const vec4 = channels % 4 === 0;
+  const cv = vec4 ? channels / 4 : channels;
+  const { parts, rowsPerPart } = reducePlan(hw, batch * cv, POOL_MIN_ROWS_PER_PART);
+  const y = e.alloc([batch, channels]);
+  const first = parts === 1 ? y : e.alloc([batch, parts, channels]);
+  const scale = mode === 'avg' ? 1 / hw : 1;
+  e.dispatch(globalPool, { vec4, mode }, { x, y: first }, { total: batch * parts * cv, hw, c: cv, parts, rowsPerPart, scale }, grid(batch * parts * cv));
+  if (parts > 1) {
+    e.dispatch(globalPool, { vec4, mode }, { x: first, y }, { total: batch * cv, hw: parts, c: cv, parts: 1, rowsPerPart: parts, scale: 1 }, grid(batch * cv));
+    first.dispose();
+  }
+  return y;
+}
+
+/** Mean over H and W: [N, H, W, C] → [N, C]. */
+export function globalAvgPool(e: Engine, x: Tensor): Tensor {
+  return pool(e, 'globalAvgPool', x, 'avg');
+}
+
+/** dx[n, h, w, c] = dy[n, c] / (H·W), for an input of shape xShape = [N, H, W, C]. */
+export function globalAvgPoolBackward(e: Engine, dy: Tensor, xShape: readonly number[]): Tensor {
+  const op = 'globalAvgPoolBackward';
+  assertShape(op, 'xShape', xShape, 4);
+  const [batch, h, w, channels] = xShape;
+  if (dy.size !== batch * channels || dy.shape[dy.shape.length - 1] !== channels) {
+    throw new ShapeError(op, 'dy must have shape [N, C] of the input', { dy: dy.shape, xShape });
+  }
+  const vec4 = channels % 4 === 0;
+  const cv = vec4 ? channels / 4 : channels;
+  const dx = e.alloc(xShape);
+  const hw = h * w;
+  const { parts, rowsPerPart } = reducePlan(hw, batch * cv);
+  const total = batch * parts * cv;
+  e.dispatch(gapBackwardKernel, { vec4 }, { dy, dx }, { total, hw, c: cv, parts, rowsPerPart, scale: 1 / hw }, grid(total));
+  return dx;
+}
+
+/** Max over H and W: [N, H, W, C] → [N, C]. */
+export function globalMaxPool(e: Engine, x: Tensor): Tensor {
+  return pool(e, 'globalMaxPool', x, 'max');
+}
+
+/** Routes dy[n, c] to the maxima of x[n, :, :, c]; ties share it equally (TF reduce_max gradient). */
+export function globalMaxPoolBackward(e: Engine, x: Tensor, dy: Tensor): Tensor {
+  const op = 'globalMaxPoolBackward';
+  assertShape(op, 'x', x.shape, 4);
+  const [batch, h, w, channels] = x.shape;
+  if (dy.size !== batch * channels || dy.shape[dy.shape.length - 1] !== channels) {
+    throw new ShapeError(op, 'dy must have shape [N, C] of x', { dy: dy.shape, x: x.shape });
+  }
+  const vec4 = channels % 4 === 0;
+  const cv = vec4 ? channels / 4 : channels;
+  const dx = e.alloc(x.shape);
+  e.dispatch(gmpBackwardKernel, { vec4 }, { x, dy, dx }, { total: batch * cv, hw: h * w, c: cv }, grid(batch * cv));
+  return dx;
+}

@@ -1,0 +1,251 @@
+// BatchNormalization over the channels (last dim) of NHWC activations (any rank ≥ 2: [N,H,W,C] or
+// [N,C]), Keras semantics: epsilon 1e-3, momentum 0.999 by default (MobileNetV2's values), moving
+// statistics updated with the *biased* batch variance (Keras 3 ops.moments; tf.keras's fused path
+// nets the same), gradients of gamma/beta in both modes.
+//
+// Dispatches (all recorded, nothing read back):
+//   foldBatchNorm                 1  (batchnorm-fold)
+//   batchNormInference            2  (fold for the scale, centered apply)
+//   batchNormInferenceBackward    2  (reduce Σdŷ, Σdŷx̂ and write dx in the same pass; finalize)
+//   batchNormTraining             3  (partial sums, finalize stats + moving update + scale, apply)
+//   batchNormTrainingBackward     3  (partial sums, finalize dgamma/dbeta/coefs, dx)
+import {
+  batchnormStats,
+  batchnormStatsFinalize,
+  batchnormFold,
+  batchnormApply,
+  batchnormBackward,
+  batchnormBackwardFinalize,
+  batchnormBackwardDx,
+  reducePlan,
+  grid1d,
+  ceilDiv,
+  BN_WG,
+} from '@mnv2/kernels';
+import type { Engine } from '../../gpu/engine.js';
+import type { Tensor } from '../../gpu/tensor.js';
+import { ShapeError } from '../../gpu/errors.js';
+import { dummyTensor } from '../epilogue.js';
+
+export interface BatchNormParams {
+  gamma: Tensor;
+  beta: Tensor;
+  movingMean: Tensor;
+  movingVariance: Tensor;
+  /** Added to the variance; default 1e-3 (Keras). */
+  epsilon?: number;
+  /** Moving-average momentum; default 0.999 (keras.applications MobileNetV2's BN layers; the Keras layer default is 0.99). */
+  momentum?: number;
+}
+
+export const BN_DEFAULT_EPSILON = 1e-3;
+export const BN_DEFAULT_MOMENTUM = 0.999;
+
+interface Layout {
+  channels: number;
+  rows: number;
+  vec4: boolean;
+  /** Channels in units of the bound type (C/4 with vec4). */
+  cv: number;
+}
+
+function checkParams(op: string, p: BatchNormParams, channels: number): void {
+  for (const name of ['gamma', 'beta', 'movingMean', 'movingVariance'] as const) {
+    const t = p[name];
+    if (!t || t.size !== channels) {
+      throw new ShapeError(op, `${name} must hold one value per channel`, { [name]: t ? t.shape : 'missing', channels });
+    }
+  }
+  const eps = p.epsilon ?? BN_DEFAULT_EPSILON;
+  if (!(eps >= 0) || !Number.isFinite(eps)) throw new ShapeError(op, `epsilon must be a finite number >= 0, got ${eps}`);
+  const m = p.momentum ?? BN_DEFAULT_MOMENTUM;
+  if (!(m >= 0 && m <= 1)) throw new ShapeError(op, `momentum must be in [0, 1], got ${m}`);
+}
+
+function layoutOf(op: string, x: Tensor, p: BatchNormParams): Layout {
+  if (x.shape.length < 2 || x.shape.some((d) => !Number.isInteger(d) || d <= 0)) {
+    throw new ShapeError(op, 'x must have rank >= 2 (NHWC or [N, C]) with positive dims', { x: x.shape });
+  }
+  const channels = x.shape[x.shape.length - 1];
+  checkParams(op, p, channels);
+  const vec4 = channels % 4 === 0;
+  return { channels, rows: x.size / channels, vec4, cv: vec4 ? channels / 4 : channels };
+}
+
+function sameShape(op: string, names: Record<string, Tensor>, ref: Tensor): void {
+  for (const [n, t] of Object.entries(names)) {
+    if (t.shape.length !== ref.shape.length || t.shape.some((d, i) => d !== ref.shape[i])) {
+      throw new ShapeError(op, `${n} must have the shape of x`, { x: ref.shape, [n]: t.shape });
+    }
+  }
+}
+
+const channelGrid = (cv: number) => grid1d(ceilDiv(cv, BN_WG));
+
+/** Per-channel affine {scale, shift} of inference BatchNorm, for conv epilogues: y = x*scale + shift. */
+export function foldBatchNorm(e: Engine, p: BatchNormParams): { scale: Tensor; shift: Tensor } {
+  const channels = p.gamma?.size;
+  checkParams('foldBatchNorm', p, channels);
+  const vec4 = channels % 4 === 0;
+  const cv = vec4 ? channels / 4 : channels;
+  const scale = e.alloc([channels]);
+  const shift = e.alloc([channels]);
+  e.dispatch(
+    batchnormFold,
+    { vec4 },
+    { gamma: p.gamma, beta: p.beta, mean: p.movingMean, variance: p.movingVariance, scale, shift },
+    { c: cv, epsilon: p.epsilon ?? BN_DEFAULT_EPSILON },
+    channelGrid(cv),
+  );
+  return { scale, shift };
+}
+
+/** Row-loop uniforms and grid shared by the per-channel passes (see kernels/norm/reduce-plan.ts). */
+function rowLoop(l: Layout) {
+  const { parts, rowsPerPart } = reducePlan(l.rows, l.cv);
+  return { uniforms: { rows: l.rows, c: l.cv, parts, rowsPerPart }, grid: grid1d(ceilDiv(parts * l.cv, BN_WG)) };
+}
+
+function apply(e: Engine, x: Tensor, l: Layout, mean: Tensor, scale: Tensor, beta: Tensor, relu6: boolean): Tensor {
+  const y = e.alloc(x.shape);
+  const { uniforms, grid } = rowLoop(l);
+  e.dispatch(batchnormApply, { vec4: l.vec4, relu6 }, { x, mean, scale, beta, y }, uniforms, grid);
+  return y;
+}
+
+/** y = (x − movingMean)/sqrt(movingVariance + eps)·gamma + beta, optionally ReLU6. */
+export function batchNormInference(e: Engine, x: Tensor, p: BatchNormParams, opts: { relu6?: boolean } = {}): Tensor {
+  const l = layoutOf('batchNormInference', x, p);
+  const { scale, shift } = foldBatchNorm(e, p);
+  const y = apply(e, x, l, p.movingMean, scale, p.beta, !!opts.relu6);
+  scale.dispose();
+  shift.dispose();
+  return y;
+}
+
+/**
+ * Backward of inference-mode BatchNorm (frozen statistics; gamma/beta may still train):
+ * dx = dŷ·gamma/sqrt(var+eps), dgamma = Σ dŷ·x̂, dbeta = Σ dŷ with dŷ = dy·relu6Mask(y).
+ * `y` is the op's output (only read for the ReLU6 mask).
+ */
+export function batchNormInferenceBackward(
+  e: Engine,
+  x: Tensor,
+  y: Tensor,
+  dy: Tensor,
+  p: BatchNormParams,
+  opts: { relu6?: boolean } = {},
+): { dx: Tensor; dgamma: Tensor; dbeta: Tensor } {
+  const op = 'batchNormInferenceBackward';
+  const l = layoutOf(op, x, p);
+  sameShape(op, { y, dy }, x);
+  const dx = e.alloc(x.shape);
+  const { dgamma, dbeta } = reduceBackward(e, x, y, dy, l, p, !!opts.relu6, {
+    inference: true,
+    mean: p.movingMean,
+    variance: p.movingVariance,
+    dx,
+  });
+  return { dx, dgamma, dbeta };
+}
+
+function reduceBackward(
+  e: Engine,
+  x: Tensor,
+  y: Tensor,
+  dy: Tensor,
+  l: Layout,
+  p: BatchNormParams,
+  relu6: boolean,
+  mode: { inference: boolean; mean: Tensor; variance: Tensor; dx: Tensor | null },
+): { dgamma: Tensor; dbeta: Tensor; coef: Tensor | null } {
+  const { parts, rowsPerPart } = reducePlan(l.rows, l.cv);
+  const partials = e.alloc([2 * parts, l.channels]);
+  const dummy = dummyTensor(e);
+  e.dispatch(
+    batchnormBackward,
+    { vec4: l.vec4, relu6, inference: mode.inference },
+    { x, y, dy, gamma: p.gamma, mean: mode.mean, variance: mode.variance, partials, dx: mode.dx ?? dummy },
+    { rows: l.rows, c: l.cv, parts, rowsPerPart, epsilon: p.epsilon ?? BN_DEFAULT_EPSILON },
+    grid1d(ceilDiv(parts * l.cv, BN_WG)),
+  );
+  const dgamma = e.alloc([l.channels]);
+  const dbeta = e.alloc([l.channels]);
+  const coef = mode.inference ? null : e.alloc([3, l.channels]);
+  e.dispatch(
+    batchnormBackwardFinalize,
+    { vec4: l.vec4, train: !mode.inference },
+    // (inference: invStd is unused; bind gamma, not the dummy that is bound writable as coef)
+    { partials, gamma: p.gamma, invStd: mode.inference ? p.gamma : mode.variance, dgamma, dbeta, coef: coef ?? dummy },
+    { c: l.cv, parts, count: l.rows },
+    channelGrid(l.cv),
+  );
+  partials.dispose();
+  return { dgamma, dbeta, coef };
+}
+
+/**
+ * Training-mode BatchNorm: normalizes with the batch mean and biased batch variance, updates
+ * p.movingMean / p.movingVariance in place (moving = moving·momentum + batch·(1 − momentum)), and
+ * returns the saved mean and invStd = 1/sqrt(var + eps) for the backward.
+ */
+export function batchNormTraining(
+  e: Engine,
+  x: Tensor,
+  p: BatchNormParams,
+  opts: { relu6?: boolean } = {},
+): { y: Tensor; mean: Tensor; invStd: Tensor } {
+  const l = layoutOf('batchNormTraining', x, p);
+  const { parts, rowsPerPart } = reducePlan(l.rows, l.cv);
+  const partials = e.alloc([2 * parts + 1, l.channels]);
+  e.dispatch(batchnormStats, { vec4: l.vec4 }, { x, partials }, { rows: l.rows, c: l.cv, parts, rowsPerPart }, grid1d(ceilDiv(parts * l.cv, BN_WG)));
+  const mean = e.alloc([l.channels]);
+  const invStd = e.alloc([l.channels]);
+  const scale = e.alloc([l.channels]);
+  const momentum = p.momentum ?? BN_DEFAULT_MOMENTUM;
+  e.dispatch(
+    batchnormStatsFinalize,
+    { vec4: l.vec4 },
+    { partials, gamma: p.gamma, movingMean: p.movingMean, movingVariance: p.movingVariance, mean, invStd, scale },
+    { c: l.cv, parts, count: l.rows, momentum, decay: 1 - momentum, epsilon: p.epsilon ?? BN_DEFAULT_EPSILON },
+    channelGrid(l.cv),
+  );
+  partials.dispose();
+  const y = apply(e, x, l, mean, scale, p.beta, !!opts.relu6);
+  scale.dispose();
+  return { y, mean, invStd };
+}
+
+/**
+ * Backward of training-mode BatchNorm, including the paths through the batch mean and variance:
+ * dx = (gamma·invStd/M)·(M·dŷ − Σdŷ − x̂·Σ(dŷ·x̂)), dgamma = Σ dŷ·x̂, dbeta = Σ dŷ, dŷ = dy·relu6Mask(y),
+ * M = N·H·W. `saved` is what batchNormTraining returned.
+ */
+export function batchNormTrainingBackward(
+  e: Engine,
+  x: Tensor,
+  y: Tensor,
+  dy: Tensor,
+  saved: { mean: Tensor; invStd: Tensor },
+  p: BatchNormParams,
+  opts: { relu6?: boolean } = {},
+): { dx: Tensor; dgamma: Tensor; dbeta: Tensor } {
+  const op = 'batchNormTrainingBackward';
+  const l = layoutOf(op, x, p);
+  sameShape(op, { y, dy }, x);
+  for (const [n, t] of [['mean', saved.mean], ['invStd', saved.invStd]] as const) {
+    if (t.size !== l.channels) throw new ShapeError(op, `saved ${n} must hold one value per channel`, { [n]: t.shape, channels: l.channels });
+  }
+  const relu6 = !!opts.relu6;
+  const { dgamma, dbeta, coef } = reduceBackward(e, x, y, dy, l, p, relu6, {
+    inference: false,
+    mean: saved.mean,
+    variance: saved.invStd,
+    dx: null,
+  });
+  const dx = e.alloc(x.shape);
+  const { uniforms, grid } = rowLoop(l);
+  e.dispatch(batchnormBackwardDx, { vec4: l.vec4, relu6 }, { x, y, dy, mean: saved.mean, coef: coef!, dx }, uniforms, grid);
+  coef!.dispose();
+  return { dx, dgamma, dbeta };
+}

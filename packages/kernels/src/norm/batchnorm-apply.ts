@@ -1,0 +1,48 @@
+// Applies BatchNorm as y = (x − mean[c]) * scale[c] + beta[c] (scale = gamma·invStd) with an optional
+// fused ReLU6, over an NHWC tensor (channels innermost). Centered rather than the folded
+// x·scale + shift: with |mean| ≫ std the fold cancels digits away (|mean·scale|·2⁻²⁴ absolute error),
+// at the price of one more per-channel load (cached). Serves inference (moving statistics) and
+// training (batch statistics). vec4 over channels when C % 4 == 0.
+// Laid out like the reductions (reduce-plan.ts): one invocation per (part of the rows, channel group)
+// loops over its rows with the channel's parameters in registers. On lavapipe that is ~3x faster
+// than one element per invocation with a per-element `i % C` (integer division is scalarized).
+import { defineKernel } from '../define-kernel.js';
+import { MAIN_1D, flatIndex, RELU6_FNS, wgsl } from '../wgsl.js';
+import { vecType } from '../activation/relu6.js';
+import { BN_WG } from './batchnorm-stats.js';
+
+export interface BatchnormApplyConfig {
+  vec4: boolean;
+  relu6: boolean;
+}
+
+export const batchnormApply = defineKernel({
+  name: 'batchnorm-apply',
+  uniforms: { rows: 'u32', c: 'u32', parts: 'u32', rowsPerPart: 'u32' }, // c in units of the bound type
+  bindings: {
+    x: { access: 'read', type: vecType },
+    mean: { access: 'read', type: vecType },
+    scale: { access: 'read', type: vecType },
+    beta: { access: 'read', type: vecType },
+    y: { access: 'read_write', type: vecType },
+  },
+  workgroupSize: () => [BN_WG, 1, 1],
+  key: (cfg: BatchnormApplyConfig) => `${cfg.vec4 ? 'v4' : 's'}${cfg.relu6 ? '+relu6' : ''}`,
+  body: (cfg: BatchnormApplyConfig) => wgsl`
+${RELU6_FNS}
+@compute @workgroup_size(WG_X)
+fn main(${MAIN_1D}) {
+  let i = ${flatIndex(BN_WG)};
+  if (i >= u.parts * u.c) { return; }
+  let ch = i % u.c;
+  let p = i / u.c;
+  let mu = mean[ch];
+  let sc = scale[ch];
+  let b = beta[ch];
+  let r1 = min((p + 1u) * u.rowsPerPart, u.rows);
+  for (var r = p * u.rowsPerPart; r < r1; r++) {
+    let idx = r * u.c + ch;
+    y[idx] = ${cfg.relu6 ? (cfg.vec4 ? 'relu6v' : 'relu6') : ''}((x[idx] - mu) * sc + b);
+  }
+}`,
+});

@@ -1,0 +1,42 @@
+// BatchNorm training backward, pass 3: dx = a·dŷ − b·(x − mean) − c per element, with dŷ = dy·mask
+// and the per-channel coefficients from batchnorm.backward-finalize (x − mean kept as a difference so
+// a large mean does not cancel precision away). Row-loop layout like batchnorm-apply.
+import { defineKernel } from '../define-kernel.js';
+import { MAIN_1D, flatIndex, RELU6_FNS, wgsl } from '../wgsl.js';
+import { vecType } from '../activation/relu6.js';
+import { BN_WG } from './batchnorm-stats.js';
+import type { BatchnormApplyConfig } from './batchnorm-apply.js';
+
+export const batchnormBackwardDx = defineKernel({
+  name: 'batchnorm.backward-dx',
+  uniforms: { rows: 'u32', c: 'u32', parts: 'u32', rowsPerPart: 'u32' },
+  bindings: {
+    x: { access: 'read', type: vecType },
+    y: { access: 'read', type: vecType },
+    dy: { access: 'read', type: vecType },
+    mean: { access: 'read', type: vecType },
+    coef: { access: 'read', type: vecType },
+    dx: { access: 'read_write', type: vecType },
+  },
+  workgroupSize: () => [BN_WG, 1, 1],
+  key: (cfg: BatchnormApplyConfig) => `${cfg.vec4 ? 'v4' : 's'}${cfg.relu6 ? '+relu6' : ''}`,
+  body: (cfg: BatchnormApplyConfig) => wgsl`
+${RELU6_FNS}
+@compute @workgroup_size(WG_X)
+fn main(${MAIN_1D}) {
+  let i = ${flatIndex(BN_WG)};
+  if (i >= u.parts * u.c) { return; }
+  let ch = i % u.c;
+  let p = i / u.c;
+  let mu = mean[ch];
+  let a = coef[ch];
+  let b = coef[u.c + ch];
+  let c0 = coef[2u * u.c + ch];
+  let r1 = min((p + 1u) * u.rowsPerPart, u.rows);
+  for (var r = p * u.rowsPerPart; r < r1; r++) {
+    let idx = r * u.c + ch;
+    let g = ${cfg.relu6 ? `dy[idx] * ${cfg.vec4 ? 'relu6MaskV' : 'relu6Mask'}(y[idx])` : 'dy[idx]'};
+    dx[idx] = a * g - b * (x[idx] - mu) - c0;
+  }
+}`,
+});
