@@ -73,12 +73,11 @@ export function backwardRow(c: ConvTileConfig, kh: number): { cond: string; oh: 
   return { cond: `(${th} >= 0) && ((${th} % ${c.stride}) == 0) && (u32(${th} / ${c.stride}) < u.OH)`, oh: `u32(${th} / ${c.stride})` };
 }
 
-function validateTile(c: ConvTileConfig) {
+export function validateConvTile(c: ConvTileConfig): void {
   if (!(Number.isInteger(c.k) && c.k >= 1 && Number.isInteger(c.stride) && c.stride >= 1 && Number.isInteger(c.run) && c.run >= 1)) {
     throw new Error(`conv kernel: bad tile config ${JSON.stringify(c)}`);
   }
 }
-export { validateTile as validateConvTile };
 
 export const conv2d = defineKernel({
   name: 'conv2d',
@@ -104,7 +103,7 @@ export const conv2d = defineKernel({
   workgroupSize: () => [CONV_WG, 1, 1],
   key: (cfg: Conv2dConfig) => `${convTileKey(cfg)}|${epilogueKey(cfg.epilogue)}`,
   body: (cfg: Conv2dConfig) => {
-    validateTile(cfg);
+    validateConvTile(cfg);
     const { k: K, stride: S, run: R } = cfg;
     const T = convVecType(cfg);
     const Z = convZero(cfg);
@@ -152,6 +151,7 @@ fn main(${MAIN_1D}) {
 ${Array.from({ length: R }, (_, r) => `  var acc${r}: ${T} = ${Z};`).join('\n')}
 ${rows.join('\n')}
   let ob = (n * u.OH + oh) * u.OW + ow0;
+  // All epilogues before the stores, so the compiler can share their scale/shift loads.
 ${Array.from({ length: R }, (_, r) => `  let o${r} = ${ep}(acc${r}, ${ch});`).join('\n')}
 ${Array.from({ length: R }, (_, r) => `  if (ow0 + ${r}u < u.OW) { y[(ob + ${r}u) * u.cov + co] = o${r}; }`).join('\n')}
 }`;

@@ -1,0 +1,132 @@
+// Depthwise 2D convolution (MobileNetV2's 3x3 depthwise layers): forward with fused epilogue,
+// gradient w.r.t. the input and w.r.t. the filter. NHWC activations, filters [k,k,C].
+// vec4-of-channels kernels when C % 4 == 0, scalar fallback otherwise. See padding.ts for the modes.
+import {
+  depthwiseConv2d as depthwiseKernel,
+  depthwiseConv2dBackwardInput as depthwiseBackwardInputKernel,
+  depthwiseConv2dBackwardFilter as depthwiseBackwardFilterKernel,
+  grid1d,
+  ceilDiv,
+  CONV_WG,
+} from '@mnv2/kernels';
+import type { Engine } from '../../gpu/engine.js';
+import type { Tensor } from '../../gpu/tensor.js';
+import { ShapeError } from '../../gpu/errors.js';
+import { resolveEpilogue } from '../epilogue.js';
+import { type ConvOptions, checkConvOptions, checkRank, convGeometry, filterGradPartitions, withPartials } from './padding.js';
+import { reducePartials } from './conv2d.js';
+
+// Register-blocking factors (outputs along W per invocation), measured on lavapipe with the five
+// MobileNetV2 224² depthwise shapes (A/B in one process, best of 15): forward stride 1 is ~10 %
+// faster with 8 than 4 (2 is 1.3x slower), stride 2 equal with 4 and 8; backward-input 8 beats 4;
+// the filter gradient (9 vec4 accumulators per invocation already) wants few outputs: 2 for stride 1,
+// 1 for stride 2 (2 was 2.3x slower at batch 4 for 112²x96 s2).
+const FWD_RUN = { 1: 8, 2: 4 } as const;
+/** Inputs along W per invocation of the backward-input (a multiple of the stride). */
+const BWD_RUN = 8;
+const FILTER_RUN = { 1: 2, 2: 1 } as const;
+
+const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+function channels(C: number) {
+  const vec4 = C % 4 === 0;
+  return { vec4, cv: vec4 ? C / 4 : C };
+}
+
+/** y = epilogue(depthwise(x, w)): x [N,H,W,C], w [k,k,C] → [N,outH,outW,C]. */
+export function depthwiseConv2d(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions): Tensor {
+  const op = 'depthwiseConv2d';
+  const shapes = { x: x.shape, w: w.shape };
+  checkRank(op, 'x', x.shape, 4, shapes);
+  checkRank(op, 'w', w.shape, 3, shapes);
+  const [N, H, W, C] = x.shape;
+  const [k, kw, wC] = w.shape;
+  if (k !== kw) throw new ShapeError(op, 'filter must be square [k,k,C]', shapes);
+  if (wC !== C) throw new ShapeError(op, 'filter channels (w[2]) must equal x channels (x[3])', shapes);
+  checkConvOptions(op, opts, k, shapes);
+  const g = convGeometry(H, W, k, opts.stride, opts.padding);
+  const ep = resolveEpilogue(e, op, opts.epilogue, C);
+  const { vec4, cv } = channels(C);
+  const run = FWD_RUN[opts.stride];
+  const runs = ceilDiv(g.outW, run);
+  const total = N * g.outH * runs * cv;
+  const y = e.alloc([N, g.outH, g.outW, C]);
+  e.dispatch(
+    depthwiseKernel,
+    { k, stride: opts.stride, run, vec4, epilogue: ep.cfg },
+    { x, w, scale: ep.scale, shift: ep.shift, y },
+    { total, cv, H, W, OH: g.outH, OW: g.outW, runs, padTop: g.padTop, padLeft: g.padLeft },
+    grid1d(ceilDiv(total, CONV_WG)),
+  );
+  return y;
+}
+
+/**
+ * dx of depthwiseConv2d: dy [N,outH,outW,C], w [k,k,C] → [N,H,W,C] (= xShape).
+ * Ignores opts.epilogue: pass dy already multiplied by the epilogue's backward (ReLU6 mask, scale).
+ */
+export function depthwiseConv2dBackwardInput(e: Engine, dy: Tensor, w: Tensor, xShape: readonly number[], opts: ConvOptions): Tensor {
+  const op = 'depthwiseConv2dBackwardInput';
+  const shapes = { dy: dy.shape, w: w.shape, xShape };
+  checkRank(op, 'dy', dy.shape, 4, shapes);
+  checkRank(op, 'w', w.shape, 3, shapes);
+  checkRank(op, 'xShape', xShape, 4, shapes);
+  const [N, H, W, C] = xShape;
+  const [k, kw, wC] = w.shape;
+  if (k !== kw) throw new ShapeError(op, 'filter must be square [k,k,C]', shapes);
+  if (wC !== C) throw new ShapeError(op, 'filter channels (w[2]) must equal x channels (xShape[3])', shapes);
+  checkConvOptions(op, opts, k, shapes);
+  const g = convGeometry(H, W, k, opts.stride, opts.padding);
+  if (!same(dy.shape, [N, g.outH, g.outW, C])) {
+    throw new ShapeError(op, `dy must be [${[N, g.outH, g.outW, C]}] for this input, filter, stride and padding`, shapes);
+  }
+  const S = opts.stride;
+  const run = BWD_RUN - (BWD_RUN % S);
+  const offQ = g.padLeft % S;
+  const { vec4, cv } = channels(C);
+  const runs = ceilDiv(W + offQ, run);
+  const total = N * H * runs * cv;
+  const dx = e.alloc([N, H, W, C]);
+  e.dispatch(
+    depthwiseBackwardInputKernel,
+    { k, stride: S, run, vec4 },
+    { dy, w, dx },
+    { total, cv, H, W, OH: g.outH, OW: g.outW, runs, padTop: g.padTop, offQ, pq: (g.padLeft - offQ) / S },
+    grid1d(ceilDiv(total, CONV_WG)),
+  );
+  return dx;
+}
+
+/**
+ * dw of depthwiseConv2d: x [N,H,W,C], dy [N,outH,outW,C] → [k,k,C] with k = opts.kernelSize ?? 3.
+ * Ignores opts.epilogue: pass dy already multiplied by the epilogue's backward (ReLU6 mask, scale).
+ */
+export function depthwiseConv2dBackwardFilter(e: Engine, x: Tensor, dy: Tensor, opts: ConvOptions): Tensor {
+  const op = 'depthwiseConv2dBackwardFilter';
+  const shapes = { x: x.shape, dy: dy.shape };
+  checkRank(op, 'x', x.shape, 4, shapes);
+  checkRank(op, 'dy', dy.shape, 4, shapes);
+  const k = opts?.kernelSize ?? 3;
+  checkConvOptions(op, opts, k, shapes);
+  const [N, H, W, C] = x.shape;
+  const g = convGeometry(H, W, k, opts.stride, opts.padding);
+  if (!same(dy.shape, [N, g.outH, g.outW, C])) {
+    throw new ShapeError(op, `dy must be [${[N, g.outH, g.outW, C]}] for this input, kernel size ${k}, stride and padding`, shapes);
+  }
+  const { vec4, cv } = channels(C);
+  const run = FILTER_RUN[opts.stride];
+  const runs = ceilDiv(g.outW, run);
+  const items = N * g.outH * runs;
+  const per = ceilDiv(items, filterGradPartitions(items, cv));
+  const P = ceilDiv(items, per); // no empty partitions
+  const total = P * cv;
+  const cfg = { k, stride: opts.stride, run, vec4 };
+  const u = { total, cv, H, W, OH: g.outH, OW: g.outW, runs, padTop: g.padTop, padLeft: g.padLeft, items, per };
+  return withPartials(
+    e,
+    P,
+    [k, k, C],
+    (partial) => e.dispatch(depthwiseBackwardFilterKernel, cfg, { x, dy, partial }, u, grid1d(ceilDiv(total, CONV_WG))),
+    (partial, out) => reducePartials(e, partial, out, P),
+  );
+}

@@ -1,0 +1,96 @@
+// Full 2D convolution, gradient w.r.t. the input: dx[n,ih,iw,ci] = sum over taps (kh,kw) and output
+// channels co of dy[n,oh,ow,co] * w[kh,kw,ci,co], where oh*s - padTop + kh = ih (same for W).
+// A gather (no atomics): each invocation computes a run of `run` input columns for one input channel,
+// reducing over co in vec4s (dot products) when cout % 4 == 0. Runs are aligned to the stride in the
+// shifted coordinate q = iw + offQ (offQ = padLeft mod stride) so which taps hit which output column is
+// known at compile time (see depthwise-conv2d.backward-input.ts). Any epilogue's backward must be
+// applied to dy by the caller first.
+import { defineKernel } from '../define-kernel.js';
+import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
+import {
+  CONV_WG,
+  type ConvTileConfig,
+  backwardRow,
+  convTileKey,
+  convVecType,
+  convZero,
+  tapsByOutputOffset,
+  validateConvTile,
+} from './conv2d.js';
+
+export const conv2dBackwardInput = defineKernel({
+  name: 'conv2d.backward-input',
+  uniforms: {
+    total: 'u32', // invocations = N * H * runs * cin
+    cin: 'u32',
+    cov: 'u32', // output channels in units of the bound type
+    H: 'u32',
+    W: 'u32',
+    OH: 'u32',
+    OW: 'u32',
+    runs: 'u32', // ceil((W + offQ) / run)
+    padTop: 'i32',
+    offQ: 'u32', // padLeft mod stride
+    pq: 'i32', // (padLeft - offQ) / stride
+  },
+  bindings: {
+    dy: { access: 'read', type: convVecType },
+    w: { access: 'read', type: convVecType },
+    dx: 'read_write',
+  },
+  workgroupSize: () => [CONV_WG, 1, 1],
+  key: (cfg: ConvTileConfig) => convTileKey(cfg),
+  body: (cfg: ConvTileConfig) => {
+    validateConvTile(cfg);
+    if (cfg.run % cfg.stride !== 0) throw new Error('conv2d.backward-input: run must be a multiple of the stride');
+    const { k: K, stride: S, run: R } = cfg;
+    const T = convVecType(cfg);
+    const Z = convZero(cfg);
+    const offs = tapsByOutputOffset(cfg);
+    const name = (d: number) => (d < 0 ? `m${-d}` : `p${d}`);
+    const rows: string[] = [];
+    for (let kh = 0; kh < K; kh++) {
+      const { cond, oh } = backwardRow(cfg, kh);
+      const cols = offs.map(
+        ({ d }) => `    let ou${name(d)} = u32(qs + (${d})); let ok${name(d)} = ou${name(d)} < u.OW; let px${name(d)} = (rb + min(ou${name(d)}, u.OW - 1u)) * u.cov;`,
+      );
+      const ws = Array.from({ length: K }, (_, kw) => `      let w${kw} = w[(${kh * K + kw}u * u.cin + ci) * u.cov + co];`);
+      const fmas = offs.map(
+        ({ d, pairs }) =>
+          `      { let g = select(${Z}, dy[px${name(d)} + co], ok${name(d)});` +
+          pairs.map(({ r, kw }) => ` acc${r} = fma(g, w${kw}, acc${r});`).join('') +
+          ' }',
+      );
+      rows.push(`  if (${cond}) {
+    let rb = (n * u.OH + ${oh}) * u.OW;
+${cols.join('\n')}
+    for (var co = 0u; co < u.cov; co++) {
+${ws.join('\n')}
+${fmas.join('\n')}
+    }
+  }`);
+    }
+    const fin = (r: number) => (cfg.vec4 ? `dot(acc${r}, vec4<f32>(1.0))` : `acc${r}`);
+    return wgsl`
+@compute @workgroup_size(WG_X)
+fn main(${MAIN_1D}) {
+  let i = ${flatIndex(CONV_WG)};
+  if (i >= u.total) { return; }
+  let ci = i % u.cin;
+  var t = i / u.cin;
+  let run = t % u.runs;
+  t = t / u.runs;
+  let ih = t % u.H;
+  let n = t / u.H;
+  let q0 = run * ${R}u;
+  let qs = i32(run * ${R / S}u) + u.pq;
+${Array.from({ length: R }, (_, r) => `  var acc${r}: ${T} = ${Z};`).join('\n')}
+${rows.join('\n')}
+  let ib = (n * u.H + ih) * u.W;
+${Array.from(
+  { length: R },
+  (_, r) => `  { let iw = q0 + ${r}u - u.offQ; if (q0 + ${r}u >= u.offQ && iw < u.W) { dx[(ib + iw) * u.cin + ci] = ${fin(r)}; } }`,
+).join('\n')}
+}`;
+  },
+});

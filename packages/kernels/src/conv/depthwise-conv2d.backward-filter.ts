@@ -1,0 +1,81 @@
+// Depthwise 2D convolution, gradient w.r.t. the filter:
+// dw[kh,kw,c] = sum over (n,oh,ow) of x[n, oh*s - padTop + kh, ow*s - padLeft + kw, c] * dy[n,oh,ow,c].
+// The reduction over N*OH*OW is split into P partitions (contiguous ranges of runs of `run` outputs
+// along W); each invocation accumulates all k*k taps for a vec4 of channels (scalar when C % 4 != 0)
+// over one partition and writes partial sums [P,k,k,C]; `convFilterReduce` then sums the partials
+// (core skips it when P = 1 by writing straight into dw). No atomics, no barriers. Any epilogue's
+// backward must be applied to dy by the caller first.
+import { defineKernel } from '../define-kernel.js';
+import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
+import { CONV_WG, type ConvTileConfig, convTileKey, convVecType, convZero, tapsByInputColumn, validateConvTile } from './conv2d.js';
+import { itemLoop } from './conv2d.backward-filter.js';
+
+export const depthwiseConv2dBackwardFilter = defineKernel({
+  name: 'depthwise-conv2d.backward-filter',
+  uniforms: {
+    total: 'u32', // invocations = P * cv
+    cv: 'u32', // channels in units of the bound type
+    H: 'u32',
+    W: 'u32',
+    OH: 'u32',
+    OW: 'u32',
+    runs: 'u32', // ceil(OW / run)
+    padTop: 'i32',
+    padLeft: 'i32',
+    items: 'u32', // N * OH * runs
+    per: 'u32', // items per partition, ceil(items / P)
+  },
+  bindings: {
+    x: { access: 'read', type: convVecType },
+    dy: { access: 'read', type: convVecType },
+    partial: { access: 'read_write', type: convVecType }, // [P, k, k, C]
+  },
+  workgroupSize: () => [CONV_WG, 1, 1],
+  key: (cfg: ConvTileConfig) => convTileKey(cfg),
+  body: (cfg: ConvTileConfig) => {
+    validateConvTile(cfg);
+    const { k: K, stride: S, run: R } = cfg;
+    const T = convVecType(cfg);
+    const Z = convZero(cfg);
+    const taps = tapsByInputColumn(cfg);
+    const dys = Array.from(
+      { length: R },
+      (_, r) => `    let g${r} = select(${Z}, dy[(ob + min(${r}u, u.OW - 1u - ow0)) * u.cv + c], ow0 + ${r}u < u.OW);`,
+    );
+    const rows: string[] = [];
+    for (let kh = 0; kh < K; kh++) {
+      const fmas = taps.map(
+        (pairs, j) =>
+          `      { let iu = u32(iw0 + ${j}); let xv = select(${Z}, x[(rb + min(iu, u.W - 1u)) * u.cv + c], iu < u.W);` +
+          pairs.map(({ r, kw }) => ` a${kh}_${kw} = fma(xv, g${r}, a${kh}_${kw});`).join('') +
+          ' }',
+      );
+      rows.push(`    {
+    let ih = ih0 + ${kh};
+    if (u32(ih) < u.H) {
+      let rb = (n * u.H + u32(ih)) * u.W;
+${fmas.join('\n')}
+    }
+    }`);
+    }
+    const accs: string[] = [];
+    const stores: string[] = [];
+    for (let kh = 0; kh < K; kh++) {
+      for (let kw = 0; kw < K; kw++) {
+        accs.push(`  var a${kh}_${kw}: ${T} = ${Z};`);
+        stores.push(`  partial[(p * ${K * K}u + ${kh * K + kw}u) * u.cv + c] = a${kh}_${kw};`);
+      }
+    }
+    return wgsl`
+@compute @workgroup_size(WG_X)
+fn main(${MAIN_1D}) {
+  let i = ${flatIndex(CONV_WG)};
+  if (i >= u.total) { return; }
+  let c = i % u.cv;
+  let p = i / u.cv;
+${accs.join('\n')}
+${itemLoop(R, S, [...dys, ...rows].join('\n'))}
+${stores.join('\n')}
+}`;
+  },
+});

@@ -1,0 +1,91 @@
+// Depthwise 2D convolution, gradient w.r.t. the input, as a gather (no atomics):
+// dx[n,ih,iw,c] = sum over taps (kh,kw) of dy[n,oh,ow,c] * w[kh,kw,c], over the (oh,ow) with
+// oh*s - padTop + kh = ih and ow*s - padLeft + kw = iw. For stride 1 this is a depthwise conv of dy
+// with the flipped filter; for stride s only taps with (ih + padTop - kh) divisible by s contribute.
+//
+// Each invocation computes a vec4 of channels (scalar when C % 4 != 0) x a run of `run` input columns.
+// Runs are aligned in the shifted coordinate q = iw + offQ, offQ = padLeft mod s, with run a multiple
+// of s: then iw + padLeft = q + s*pq (pq = (padLeft - offQ)/s) and input r of a run starting at q0
+// receives output column q0/s + pq + d through tap kw exactly when r - kw = d*s, a compile-time
+// relation. Rows use the runtime divisibility test. Any epilogue's backward must be applied to dy by
+// the caller first.
+import { defineKernel } from '../define-kernel.js';
+import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
+import {
+  CONV_WG,
+  type ConvTileConfig,
+  backwardRow,
+  convTileKey,
+  convVecType,
+  convZero,
+  tapsByOutputOffset,
+  validateConvTile,
+} from './conv2d.js';
+
+export const depthwiseConv2dBackwardInput = defineKernel({
+  name: 'depthwise-conv2d.backward-input',
+  uniforms: {
+    total: 'u32', // invocations = N * H * runs * cv
+    cv: 'u32', // channels in units of the bound type
+    H: 'u32',
+    W: 'u32',
+    OH: 'u32',
+    OW: 'u32',
+    runs: 'u32', // ceil((W + offQ) / run)
+    padTop: 'i32',
+    offQ: 'u32', // padLeft mod stride
+    pq: 'i32', // (padLeft - offQ) / stride
+  },
+  bindings: {
+    dy: { access: 'read', type: convVecType },
+    w: { access: 'read', type: convVecType },
+    dx: { access: 'read_write', type: convVecType },
+  },
+  workgroupSize: () => [CONV_WG, 1, 1],
+  key: (cfg: ConvTileConfig) => convTileKey(cfg),
+  body: (cfg: ConvTileConfig) => {
+    validateConvTile(cfg);
+    if (cfg.run % cfg.stride !== 0) throw new Error('depthwise-conv2d.backward-input: run must be a multiple of the stride');
+    const { k: K, stride: S, run: R } = cfg;
+    const T = convVecType(cfg);
+    const Z = convZero(cfg);
+    const offs = tapsByOutputOffset(cfg);
+    const rows: string[] = [];
+    for (let kh = 0; kh < K; kh++) {
+      const { cond, oh } = backwardRow(cfg, kh);
+      const ws = Array.from({ length: K }, (_, kw) => `    let w${kw} = w[${kh * K + kw}u * u.cv + c];`);
+      const fmas = offs.map(
+        ({ d, pairs }) =>
+          `    { let ou = u32(qs + (${d})); let g = select(${Z}, dy[(rb + min(ou, u.OW - 1u)) * u.cv + c], ou < u.OW);` +
+          pairs.map(({ r, kw }) => ` acc${r} = fma(g, w${kw}, acc${r});`).join('') +
+          ' }',
+      );
+      rows.push(`  if (${cond}) {
+    let rb = (n * u.OH + ${oh}) * u.OW;
+${ws.join('\n')}
+${fmas.join('\n')}
+  }`);
+    }
+    return wgsl`
+@compute @workgroup_size(WG_X)
+fn main(${MAIN_1D}) {
+  let i = ${flatIndex(CONV_WG)};
+  if (i >= u.total) { return; }
+  let c = i % u.cv;
+  var t = i / u.cv;
+  let run = t % u.runs;
+  t = t / u.runs;
+  let ih = t % u.H;
+  let n = t / u.H;
+  let q0 = run * ${R}u;
+  let qs = i32(run * ${R / S}u) + u.pq;
+${Array.from({ length: R }, (_, r) => `  var acc${r}: ${T} = ${Z};`).join('\n')}
+${rows.join('\n')}
+  let ib = (n * u.H + ih) * u.W;
+${Array.from(
+  { length: R },
+  (_, r) => `  { let iw = q0 + ${r}u - u.offQ; if (q0 + ${r}u >= u.offQ && iw < u.W) { dx[(ib + iw) * u.cv + c] = acc${r}; } }`,
+).join('\n')}
+}`;
+  },
+});
