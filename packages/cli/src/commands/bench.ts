@@ -1,5 +1,186 @@
-// `mnv2 bench`: placeholder until the kernel benchmark lands.
-export async function bench(_args: string[]): Promise<number> {
-  console.error('mnv2 bench: not built yet');
-  return 1;
+// `mnv2 bench kernels`: every kernel on MobileNetV2's real layer shapes, next to the adapter's
+// matmul ceiling measured in the same run. Table-driven: bench/entries.ts lists the ops, bench/
+// layers.ts the layers; each (op, distinct shape) is timed once and counted for every layer with it.
+import { writeFileSync } from 'node:fs';
+import { createNodeEngine, describeAdapter } from '../node-gpu.js';
+import { parseArgs, numberFlag } from '../util/args.js';
+import { ENTRIES, SetupContext } from '../bench/entries.js';
+import { type BenchConfig, type Layer, configLabel, mobilenetV2Layers } from '../bench/layers.js';
+import { type TimingOptions, timeRuns } from '../bench/timing.js';
+import { type CeilingResult, matmulCeiling } from '../bench/ceiling.js';
+import {
+  type Row,
+  INFERENCE_GROUPS,
+  ROW_HEAD,
+  TOTAL_HEAD,
+  markdown,
+  rowCells,
+  shapeOf,
+  textTable,
+  totalCells,
+  totals,
+} from '../bench/report.js';
+
+const HELP = `mnv2 bench kernels [--quick] [--out FILE] [--filter REGEX] [--repeats N]
+
+Times every kernel on MobileNetV2's layer shapes (alpha 1.0; 224 and 160; batch 1 and 8): median ms,
+GFLOP/s and GB/s per layer shape, totals per layer type, and the adapter's best plain matmul
+GFLOP/s (512³ and 1024³) measured in the same run ("% ceil" = share of that ceiling).
+
+  --quick          batch 1 at 224 only, fewer repeats (~1-2 min on a software adapter)
+  --out FILE       also write the results as markdown (date, adapter, tables)
+  --filter REGEX   only kernels/layers matching, e.g. 'pointwise' or 'block_1_' or 'Backward'
+  --repeats N      timed repeats per measurement (default 7, quick 5); the median is reported
+
+Timing: the op is recorded n times (n chosen so one repeat lasts >= 50 ms, 20 ms with --quick),
+then engine.sync() (one submit, sleeping wait), wall clock / n; the first run (pipeline
+compilation) is not counted. On lavapipe the same kernel varies by up to 1.5x between runs.`;
+
+const FULL: BenchConfig[] = [
+  { alpha: 1.0, size: 224, batch: 1 },
+  { alpha: 1.0, size: 224, batch: 8 },
+  { alpha: 1.0, size: 160, batch: 1 },
+  { alpha: 1.0, size: 160, batch: 8 },
+];
+const QUICK: BenchConfig[] = [{ alpha: 1.0, size: 224, batch: 1 }];
+
+/** Key of everything that determines an entry's work on a layer (name is not part of it). */
+const shapeKey = (l: Layer) => JSON.stringify([l.x, l.y, l.k, l.stride, l.relu6, l.params?.length ?? 0]);
+
+export async function bench(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(HELP);
+    return 0;
+  }
+  const args = parseArgs(argv, { values: ['out', 'filter', 'repeats'], booleans: ['quick'] }, 'bench');
+  if (args.positionals[0] !== 'kernels' || args.positionals.length > 1) {
+    console.error(`mnv2 bench: expected 'mnv2 bench kernels [options]', got '${args.positionals.join(' ')}'. See 'mnv2 bench --help'.`);
+    return 2;
+  }
+  const quick = args.flags.get('quick') === true;
+  const out = args.flags.get('out');
+  const filterSrc = args.flags.get('filter');
+  let filter: RegExp | null = null;
+  if (typeof filterSrc === 'string') {
+    try {
+      filter = new RegExp(filterSrc, 'i');
+    } catch (err) {
+      throw new Error(`bench: --filter is not a valid regular expression: ${(err as Error).message}`);
+    }
+  }
+  const repeats = numberFlag(args, 'repeats', quick ? 5 : 7, 'bench');
+  if (!(repeats >= 1)) throw new Error('bench: --repeats must be >= 1');
+  const timing: TimingOptions = { repeats, minMs: quick ? 20 : 50 };
+  const ceilTiming: TimingOptions = { repeats, minMs: quick ? 30 : 80, maxN: 20 };
+  const configs = quick ? QUICK : FULL;
+
+  const started = performance.now();
+  const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)}s`;
+  const { engine: e, adapter } = await createNodeEngine();
+  const adapterName = describeAdapter(adapter);
+  console.log(`[mnv2] adapter: ${adapterName}`);
+  console.log(`[mnv2] timing: median of ${repeats} repeats of >= ${timing.minMs} ms each after a warm-up`);
+
+  const ceilingRun = async (when: string): Promise<CeilingResult[]> => {
+    const res: CeilingResult[] = [];
+    for (const n of [512, 1024]) {
+      const c = await matmulCeiling(e, n, ceilTiming);
+      res.push(c);
+      const all = Object.entries(c.all).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+      console.log(`[mnv2] matmul ceiling (${when}) ${n}³: ${c.gflops.toFixed(1)} GFLOP/s (${c.tile}; ${all}) [${elapsed()}]`);
+    }
+    return res;
+  };
+  const ceilingStart = await ceilingRun('start');
+  let ceiling = Math.max(...ceilingStart.map((c) => c.gflops));
+
+  const rows: Row[] = [];
+  const measured = new Map<string, { ms: number }>();
+  for (const cfg of configs) {
+    console.log(`\n== MobileNetV2 alpha ${cfg.alpha}, ${configLabel(cfg)} [${elapsed()}]`);
+    const layers = mobilenetV2Layers(cfg);
+    const cfgRows: Row[] = [];
+    for (const entry of ENTRIES) {
+      // distinct shapes of the layers this entry runs on, in network order
+      const groups = new Map<string, Layer[]>();
+      for (const l of layers) {
+        if (!entry.kinds.includes(l.kind)) continue;
+        if (filter && !filter.test(`${entry.name} ${entry.group} ${l.name}`)) continue;
+        const k = shapeKey(l);
+        groups.set(k, [...(groups.get(k) ?? []), l]);
+      }
+      for (const [k, ls] of groups) {
+        const l = ls[0];
+        const cacheKey = `${entry.name}|${k}`;
+        let hit = measured.get(cacheKey);
+        const reused = !!hit;
+        if (!hit) {
+          const ctx = new SetupContext(e);
+          try {
+            const run = entry.setup(ctx, l);
+            hit = { ms: (await timeRuns(e, run, timing)).ms };
+          } finally {
+            ctx.dispose();
+          }
+          measured.set(cacheKey, hit);
+        }
+        const row: Row = {
+          config: cfg,
+          entry: entry.name,
+          group: entry.group,
+          matmulLike: !!entry.matmulLike,
+          layers: ls.map((x) => x.name),
+          shape: shapeOf(l),
+          ms: hit.ms,
+          flops: entry.flops(l),
+          bytes: entry.bytes(l),
+          reused,
+        };
+        cfgRows.push(row);
+        console.log(`  ${rowCells(row, ceiling).filter((c) => c !== '').join('  ')}`);
+      }
+    }
+    rows.push(...cfgRows);
+  }
+  const ceilingEnd = filter ? [] : await ceilingRun('end'); // a filtered run is a quick look
+  ceiling = Math.max(ceiling, ...ceilingEnd.map((c) => c.gflops));
+  const wallS = (performance.now() - started) / 1000;
+
+  console.log(`\n[mnv2] matmul ceiling: ${ceiling.toFixed(1)} GFLOP/s (best of start and end)`);
+  for (const cfg of configs) {
+    const cr = rows.filter((r) => r.config === cfg);
+    if (cr.length === 0) continue;
+    console.log(`\n== totals, alpha ${cfg.alpha}, ${configLabel(cfg)}`);
+    const tot = totals(cr);
+    console.log(textTable(TOTAL_HEAD, tot.map((t) => totalCells(t, ceiling))));
+    const inf = tot.filter((t) => INFERENCE_GROUPS.includes(t.group));
+    if (inf.length) console.log(`inference forward estimate (kernel time only): ${inf.reduce((s, t) => s + t.ms, 0).toFixed(1)} ms`);
+  }
+  const pw = totals(rows.filter((r) => r.config === configs[0])).find((t) => t.group === 'pointwise fwd');
+  if (pw) {
+    const share = pw.flops / (pw.ms * 1e6) / ceiling;
+    console.log(
+      `\n[mnv2] pointwise convs (${configLabel(configs[0])}): ${(pw.flops / (pw.ms * 1e6)).toFixed(1)} GFLOP/s = ${(100 * share).toFixed(0)}% of the matmul ceiling (target >= 50%: ${share >= 0.5 ? 'met' : 'NOT met'})`,
+    );
+  }
+  console.log(`[mnv2] ${rows.length} rows in ${wallS.toFixed(0)} s`);
+
+  if (typeof out === 'string') {
+    const md = markdown({
+      date: new Date().toISOString(),
+      adapter: adapterName,
+      command: `mnv2 bench ${argv.join(' ')}`.trim(),
+      wallS,
+      ceilingStart,
+      ceilingEnd,
+      ceiling,
+      configs,
+      rows,
+      timing: `median of ${repeats} repeats, each >= ${timing.minMs} ms of back-to-back runs in one submit, after a warm-up run`,
+    });
+    writeFileSync(out, md);
+    console.log(`[mnv2] wrote ${out}`);
+  }
+  e.destroy();
+  return 0;
 }

@@ -2,6 +2,12 @@
 export {
   MATMUL_WG,
   type MatmulTile,
+  type MatmulMap,
+  matmulWorkgroups,
+  matmulGroupBlock,
+  matmulVecPath,
+  MATMUL_SG,
+  type MatmulShare,
   type MatmulConfig,
   type MatmulReduceConfig,
   matmulTileKey,

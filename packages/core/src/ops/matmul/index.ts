@@ -3,6 +3,8 @@ export {
   type MatmulVariant,
   type MatmulOptions,
   type MatmulDims,
+  type MatmulShapeInfo,
+  hasSubgroups8,
   matmul,
   matmulDispatch,
   chooseMatmulVariant,

@@ -1,0 +1,47 @@
+// Wall-clock timing of recorded GPU work: record the op `n` times into the engine's single pass,
+// `await engine.sync()` (submit + a wait that lets the main thread sleep), divide by n. The first
+// call compiles pipelines and is not counted; n is picked so one repeat lasts at least `minMs`
+// (dispatch and wait overheads then stay small); the result is the median of `repeats` repeats.
+import type { Engine } from '@mnv2/core';
+
+export interface TimingOptions {
+  /** Repeats after the warm-up; the median is reported. */
+  repeats: number;
+  /** Minimum wall time of one repeat (ms). */
+  minMs: number;
+  /** Upper bound on records per repeat. */
+  maxN?: number;
+}
+
+export interface Timing {
+  /** Median ms per run. */
+  ms: number;
+  /** Runs recorded per repeat. */
+  n: number;
+  /** All repeats (ms per run). */
+  samples: number[];
+}
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+export async function timeRuns(e: Engine, run: () => void, opts: TimingOptions): Promise<Timing> {
+  run(); // warm-up: pipeline compilation, pool growth
+  await e.sync();
+  let t0 = performance.now();
+  run();
+  await e.sync();
+  const once = performance.now() - t0;
+  const n = Math.max(1, Math.min(opts.maxN ?? 200, Math.ceil(opts.minMs / Math.max(once, 0.02))));
+  const samples: number[] = [];
+  for (let r = 0; r < opts.repeats; r++) {
+    t0 = performance.now();
+    for (let i = 0; i < n; i++) run();
+    await e.sync();
+    samples.push((performance.now() - t0) / n);
+  }
+  return { ms: median(samples), n, samples };
+}

@@ -1,0 +1,188 @@
+// Matmul op: C[M,N] = op(A)·op(B) with the fused epilogue, transposes read in place (no copies),
+// split-K (partial sums + reduce) when the output alone is too small to keep every core busy.
+// pointwise-conv2d.ts and dense.ts are thin shape adapters over `matmulDispatch`.
+import {
+  type EpilogueConfig,
+  type MatmulConfig,
+  type MatmulTile,
+  MATMUL_WG,
+  matmul as matmulKernel,
+  matmulSplitK,
+  matmulSplitKReduce,
+  matmulWorkgroups,
+  matmulVecPath,
+  grid1d,
+  ceilDiv,
+} from '@mnv2/kernels';
+import type { Engine } from '../../gpu/engine.js';
+import type { Tensor } from '../../gpu/tensor.js';
+import { ShapeError } from '../../gpu/errors.js';
+import { type Epilogue, resolveEpilogue } from '../epilogue.js';
+
+/** How a matmul is cut up: the per-invocation block and the number of K slices (1 = no split-K). */
+export interface MatmulVariant {
+  tile: MatmulTile;
+  splitK: number;
+}
+
+export interface MatmulOptions {
+  /** A is stored [K, M] (read transposed). */
+  transA?: boolean;
+  /** B is stored [N, K] (read transposed). */
+  transB?: boolean;
+  epilogue?: Epilogue;
+  /** Override the block shape / split-K choice (tuning and benchmarks); missing fields use the heuristic. */
+  variant?: Partial<MatmulVariant>;
+}
+
+/** Workgroups below which the output alone cannot keep the adapter busy (lavapipe: 2 cores, 1 workgroup per thread). */
+const MIN_WORKGROUPS = 16;
+/** The smallest K slice worth a split (below it the reduce pass costs more than it saves). */
+const MIN_K_PER_SLICE = 256;
+
+/** What the tile heuristic needs to know about a product and the device. */
+export interface MatmulShapeInfo {
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+  /** The adapter runs subgroups of exactly 8 lanes (lavapipe on AVX2): the shared-load forms work. */
+  subgroups8: boolean;
+}
+
+const sg8Cache = new WeakMap<Engine, boolean>();
+
+/** True when the device has the 'subgroups' feature and every subgroup is 8 lanes wide. */
+export function hasSubgroups8(e: Engine): boolean {
+  let v = sg8Cache.get(e);
+  if (v === undefined) {
+    const d = e.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } };
+    const info = d.adapterInfo;
+    v = d.features.has('subgroups') && info?.subgroupMinSize === 8 && info?.subgroupMaxSize === 8;
+    sg8Cache.set(e, v);
+  }
+  return v;
+}
+
+/**
+ * The default block shape (measured on lavapipe, see bench/results/kernels-lavapipe.md): with
+ * 8-lane subgroups and vec4 loads everywhere, the shared-load forms; otherwise 4x8 per invocation
+ * (32 outputs), fewer rows when M is tiny (the dense head at batch 1), 4 columns when N <= 4.
+ */
+export function defaultMatmulTile(s: MatmulShapeInfo): MatmulTile {
+  const { M, N } = s;
+  const vec = matmulVecPath({ transA: s.transA, transB: s.transB, kVec: s.K % 4 === 0, mVec: s.transA && M % 4 === 0, nVec: N % 4 === 0 });
+  if (s.subgroups8 && vec) {
+    // A subgroup covers 8*bm rows x bn columns ('b') or bm rows x 8*bn columns ('a'): pick a form
+    // the output fills. Measured on MobileNetV2's shapes (bench/README.md, "tuning"):
+    if (!s.transA) {
+      // pixels x channels (pointwise forward, backward-input; the dense head from batch 16)
+      if (M >= 16 && N >= 16) return { bm: 2, bn: 16, map: 'n-fast', share: 'b' };
+      if (M >= 32 && N >= 8) return { bm: 4, bn: 8, map: 'n-fast', share: 'b' };
+    } else {
+      // channels x channels reduced over pixels (weight gradients; split-K when K is long)
+      if (s.K <= 64 && M >= 64 && N >= 64) return { bm: 8, bn: 8, map: 'n-fast', share: 'b' };
+      if (M >= 32 && N >= 64 && N % 16 === 0) return { bm: 4, bn: 16, map: 'n-fast', share: 'b' };
+      if (M >= 32 && N >= 8) return { bm: 4, bn: 8, map: 'n-fast', share: 'b' };
+    }
+    if (M >= 8 && N >= 32) return { bm: 8, bn: 4, map: 'n-fast', share: 'a' };
+  }
+  const bm = M >= 4 ? 4 : M >= 2 ? 2 : 1;
+  const bn = N <= 4 ? 4 : 8;
+  return { bm, bn, map: 'n-fast', share: 'none' };
+}
+
+/** Number of K slices: 1 unless the output is too small to fill MIN_WORKGROUPS and K is long. */
+export function defaultSplitK(M: number, N: number, K: number, tile: MatmulTile): number {
+  const wgs = matmulWorkgroups(M, N, tile);
+  if (wgs >= MIN_WORKGROUPS) return 1;
+  const want = Math.ceil(MIN_WORKGROUPS / wgs);
+  return Math.max(1, Math.min(want, Math.floor(K / MIN_K_PER_SLICE)));
+}
+
+export function chooseMatmulVariant(s: MatmulShapeInfo, override: Partial<MatmulVariant> = {}): MatmulVariant {
+  const tile = override.tile ?? defaultMatmulTile(s);
+  return { tile, splitK: override.splitK ?? defaultSplitK(s.M, s.N, s.K, tile) };
+}
+
+export interface MatmulDims {
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+}
+
+/**
+ * Records C = op(A)·op(B) (+ epilogue, + optional plain ReLU) into a new tensor of `outShape`
+ * (M*N elements). Shapes must already be validated by the caller.
+ */
+export function matmulDispatch(
+  e: Engine,
+  op: string,
+  a: Tensor,
+  b: Tensor,
+  dims: MatmulDims,
+  outShape: readonly number[],
+  opts: { epilogue?: Epilogue; relu?: boolean; variant?: Partial<MatmulVariant> } = {},
+): Tensor {
+  const { M, N, K, transA, transB } = dims;
+  const ep = resolveEpilogue(e, op, opts.epilogue, N);
+  const chosen = chooseMatmulVariant({ ...dims, subgroups8: hasSubgroups8(e) }, opts.variant);
+  const { splitK } = chosen;
+  let tile = chosen.tile;
+  const cfg: MatmulConfig = {
+    ...tile,
+    transA,
+    transB,
+    kVec: K % 4 === 0,
+    mVec: transA && M % 4 === 0 && tile.bm % 4 === 0,
+    nVec: N % 4 === 0,
+    splitK: false,
+    epilogue: ep.cfg,
+    relu: !!opts.relu,
+  };
+  // The shared-load forms need vec4 loads of both operands; odd shapes take the plain form.
+  if (tile.share !== 'none' && !matmulVecPath(cfg)) {
+    tile = { ...tile, share: 'none' };
+    cfg.share = 'none';
+  }
+  const out = e.alloc(outShape);
+  const [gx, gy] = grid1d(matmulWorkgroups(M, N, tile));
+  // K slices: a multiple of 4 long (vec4 loads along K stay aligned), all but the last full.
+  const kChunk = splitK > 1 ? Math.ceil(ceilDiv(K, splitK) / 4) * 4 : K;
+  const slices = ceilDiv(K, kChunk);
+  if (slices <= 1) {
+    e.dispatch(matmulKernel, cfg, { a, b, scale: ep.scale, shift: ep.shift, c: out }, { M, N, K, kChunk: K }, [gx, gy, 1]);
+    return out;
+  }
+  const partials = e.alloc([slices, M, N], 'f32', `${op}.partials`);
+  e.dispatch(matmulSplitK, { ...cfg, splitK: true }, { a, b, c: partials }, { M, N, K, kChunk }, [gx, gy, slices]);
+  const reduceCfg: { nVec: boolean; epilogue: EpilogueConfig; relu: boolean } = { nVec: cfg.nVec, epilogue: ep.cfg, relu: cfg.relu };
+  const n = cfg.nVec ? (M * N) / 4 : M * N;
+  e.dispatch(matmulSplitKReduce, reduceCfg, { partials, scale: ep.scale, shift: ep.shift, c: out }, { n, N, slices }, grid1d(ceilDiv(n, MATMUL_WG)));
+  partials.dispose();
+  return out;
+}
+
+export function assertMatrix(op: string, name: string, t: Tensor): void {
+  if (t.shape.length !== 2 || t.shape.some((d) => !Number.isInteger(d) || d <= 0)) {
+    throw new ShapeError(op, `${name} must be a 2D matrix with positive dims`, { [name]: t.shape });
+  }
+}
+
+/** C[M,N] = op(A)·op(B): A [M,K] (or [K,M] with transA), B [K,N] (or [N,K] with transB). */
+export function matmul(e: Engine, a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const op = 'matmul';
+  assertMatrix(op, 'a', a);
+  assertMatrix(op, 'b', b);
+  const transA = !!opts.transA;
+  const transB = !!opts.transB;
+  const [M, Ka] = transA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
+  const [Kb, N] = transB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
+  if (Ka !== Kb) {
+    throw new ShapeError(op, `inner dimensions differ (${Ka} vs ${Kb})`, { a: a.shape, b: b.shape, transA: String(transA), transB: String(transB) });
+  }
+  return matmulDispatch(e, op, a, b, { M, N, K: Ka, transA, transB }, [M, N], { epilogue: opts.epilogue, variant: opts.variant });
+}

@@ -1,0 +1,51 @@
+// Pointwise (1x1, stride 1) convolution as a matmul over the flattened pixels: NHWC x [N,H,W,Cin]
+// is a row-major [N*H*W, Cin] matrix, the filter [Cin, Cout] multiplies it as it is.
+//   forward          y  = X·W            [NHW, Cin] x [Cin, Cout]   (+ fused epilogue)
+//   backward input   dx = dY·Wᵀ          [NHW, Cout] x [Cin, Cout]ᵀ (W read transposed)
+//   backward filter  dW = Xᵀ·dY          [NHW, Cin]ᵀ x [NHW, Cout]  (X read transposed, split-K over NHW)
+import type { Engine } from '../../gpu/engine.js';
+import type { Tensor } from '../../gpu/tensor.js';
+import { ShapeError, assertShape } from '../../gpu/errors.js';
+import type { Epilogue } from '../epilogue.js';
+import { type MatmulVariant, matmulDispatch } from './matmul.js';
+
+const pixels = (s: readonly number[]) => s[0] * s[1] * s[2];
+
+export function pointwiseConv2d(
+  e: Engine,
+  x: Tensor,
+  w: Tensor,
+  opts: { epilogue?: Epilogue; variant?: Partial<MatmulVariant> } = {},
+): Tensor {
+  const op = 'pointwiseConv2d';
+  assertShape(op, 'x', x.shape, 4);
+  assertShape(op, 'w', w.shape, 2);
+  const [n, h, wd, cin] = x.shape;
+  if (w.shape[0] !== cin) throw new ShapeError(op, 'filter rows must equal input channels', { x: x.shape, w: w.shape });
+  const cout = w.shape[1];
+  return matmulDispatch(e, op, x, w, { M: pixels(x.shape), N: cout, K: cin, transA: false, transB: false }, [n, h, wd, cout], opts);
+}
+
+/** dx = dY·Wᵀ → [N,H,W,Cin]. */
+export function pointwiseConv2dBackwardInput(e: Engine, dy: Tensor, w: Tensor, opts: { variant?: Partial<MatmulVariant> } = {}): Tensor {
+  const op = 'pointwiseConv2dBackwardInput';
+  assertShape(op, 'dy', dy.shape, 4);
+  assertShape(op, 'w', w.shape, 2);
+  const [n, h, wd, cout] = dy.shape;
+  if (w.shape[1] !== cout) throw new ShapeError(op, 'filter columns must equal dy channels', { dy: dy.shape, w: w.shape });
+  const cin = w.shape[0];
+  return matmulDispatch(e, op, dy, w, { M: pixels(dy.shape), N: cin, K: cout, transA: false, transB: true }, [n, h, wd, cin], opts);
+}
+
+/** dW = Xᵀ·dY → [Cin, Cout], reducing over all N*H*W pixels. */
+export function pointwiseConv2dBackwardFilter(e: Engine, x: Tensor, dy: Tensor, opts: { variant?: Partial<MatmulVariant> } = {}): Tensor {
+  const op = 'pointwiseConv2dBackwardFilter';
+  assertShape(op, 'x', x.shape, 4);
+  assertShape(op, 'dy', dy.shape, 4);
+  if (x.shape[0] !== dy.shape[0] || x.shape[1] !== dy.shape[1] || x.shape[2] !== dy.shape[2]) {
+    throw new ShapeError(op, 'x and dy must have the same batch and spatial size', { x: x.shape, dy: dy.shape });
+  }
+  const cin = x.shape[3];
+  const cout = dy.shape[3];
+  return matmulDispatch(e, op, x, dy, { M: cin, N: cout, K: pixels(x.shape), transA: true, transB: false }, [cin, cout], opts);
+}
