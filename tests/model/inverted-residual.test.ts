@@ -57,7 +57,7 @@ describe(`${GPU} inverted residual block`, () => {
 
         // Loss(x, params) = sum(block(x) * r); compare along a random direction per input.
         const loss = async () => dot(block.forward(e, x, ctx), r);
-        const eps = 1e-2;
+        const eps = 1e-3;
         const check = async (what: string, target: Tensor, base: Float64Array, grad: Tensor) => {
           const v = randArray(base.length, what.length * 7 + 3);
           const plus = f32(base.map((b, i) => b + eps * v[i]));
