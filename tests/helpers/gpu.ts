@@ -12,7 +12,8 @@ export function gpuEngine(): Promise<Engine> {
       return engine;
     })
     .catch((e: unknown) => {
-      throw new Error(`${SETUP_HINT}\n(cause: ${e instanceof Error ? e.message : String(e)})`);
+      const cause = e instanceof Error ? e.message : String(e);
+      throw new Error(cause === SETUP_HINT ? SETUP_HINT : `${SETUP_HINT}\n(cause: ${cause})`);
     });
   return cached;
 }
