@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-time (idempotent) setup on a fresh Debian 12 machine with Node 20:
 #   1. a software Vulkan driver so the `webgpu` package finds an adapter (scripts/setup-vulkan.sh);
-#   2. npm dependencies (npm ci, skipped when package-lock.json is unchanged);
+#   2. npm dependencies (npm install from the lockfile, skipped when package-lock.json is unchanged);
 #   3. builds the packages (turbo, cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,10 @@ stamp=node_modules/.mnv2-lock.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[setup] installing npm dependencies"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` rather than `npm ci`: npm 11 writes lockfiles without the other platforms' optional
+  # packages (rollup/esbuild binaries), which `npm ci` then rejects as out of sync. Versions still
+  # come from package-lock.json.
+  npm install --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
 else
   echo "[setup] npm dependencies up to date"
