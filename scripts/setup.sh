@@ -16,7 +16,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   # packages (rollup/esbuild binaries), which `npm ci` then rejects as out of sync. Versions still
   # come from package-lock.json.
   npm install --no-audit --no-fund --loglevel=error
-  echo "$want" > "$stamp"
+  sha256sum package-lock.json | cut -d' ' -f1 > "$stamp"  # npm install may rewrite the lockfile
 else
   echo "[setup] npm dependencies up to date"
 fi
