@@ -15,7 +15,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   # `npm install` rather than `npm ci`: npm 11 writes lockfiles without the other platforms' optional
   # packages (rollup/esbuild binaries), which `npm ci` then rejects as out of sync. Versions still
   # come from package-lock.json.
-  npm install --no-audit --no-fund --loglevel=error
+  # --ignore-scripts: onnxruntime-node (a benchmark/cross-check dev dependency) would try to download
+  # CUDA binaries offline; nothing we use needs an install script.
+  npm install --ignore-scripts --no-audit --no-fund --loglevel=error
   sha256sum package-lock.json | cut -d' ' -f1 > "$stamp"  # npm install may rewrite the lockfile
 else
   echo "[setup] npm dependencies up to date"
