@@ -21,5 +21,3 @@ export * from './nn/mobilenet-v2.js';
 export * from './train/step.js';
 export * from './nn/keras-layers.js';
 export * from './io/index.js';
-export * from './model/classifier.js';
-export * from './model/labels.js';
