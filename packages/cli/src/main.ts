@@ -12,6 +12,9 @@ Commands:
   demo [--alpha A] [--size S] [--batch B] [--steps N]
                           Forward + backward + optimizer steps of a MobileNetV2-shaped network
                           with random weights; prints timings per phase.
+  classify <image or folder>… [--weights PATH] [--top K] [--crop none|center] [--json]
+                          ImageNet top-K classes of images (a folder: all its images, batched)
+                          with a pretrained MobileNetV2 (.tflite, .safetensors, TF-Slim .npy).
   bench kernels [--quick] [--out FILE]
                           Time every kernel on MobileNetV2's real layer shapes (alpha 1.0 at 224
                           and 160, batch 1 and 8): ms, GFLOP/s, GB/s, next to the adapter's best
@@ -23,6 +26,7 @@ Environment:
 Examples:
   mnv2 doctor
   mnv2 demo --alpha 0.35 --size 96 --batch 4
+  mnv2 classify cat.jpg --top 3
   mnv2 bench kernels --quick
 `;
 
@@ -39,6 +43,8 @@ async function main(argv: string[]): Promise<number> {
       return doctor(rest);
     case 'demo':
       return (await import('./commands/demo.js')).demo(rest);
+    case 'classify':
+      return (await import('./commands/classify.js')).classify(rest);
     case 'bench':
       return (await import('./commands/bench.js')).bench(rest);
     default:

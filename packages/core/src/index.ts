@@ -21,3 +21,7 @@ export * from './nn/mobilenet-v2.js';
 export * from './train/step.js';
 export * from './nn/keras-layers.js';
 export * from './io/index.js';
+export * from './model/classifier.js';
+export * from './model/labels.js';
+export * from './data/folder-dataset.js';
+export * from './train/fit.js';

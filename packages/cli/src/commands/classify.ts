@@ -1,0 +1,211 @@
+// `mnv2 classify <image or folder>…`: ImageNet top-k with a pretrained MobileNetV2. Images are decoded
+// on the CPU (sharp; BMP by our parser), resized + scaled on the GPU, and run through the fused
+// inference path in batches; the next batch decodes while the GPU works on the current one.
+import { readdir, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { buildClassifier, classify as classifyBatch, largestActivation, maxBatchSize, prepareImages, topK, type ClassLabels, type CropMode, type RgbImage } from '@mnv2/core';
+import { createNodeEngine, describeAdapter } from '../node-gpu.js';
+import { decodeImage, IMAGE_EXTENSIONS } from '../data/decode.js';
+import { numberFlag, parseArgs } from '../util/args.js';
+import { findLabels, loadClassifierWeights, resolveWeightsPath } from '../weights/load.js';
+
+const HELP = `mnv2 classify <image or folder>… [--weights PATH] [--top 5] [--crop none|center|F]
+                [--batch-size 8] [--labels FILE] [--json]
+
+Classifies images with a pretrained MobileNetV2 (ImageNet, 1000 classes) and prints the most likely
+classes with their probabilities. A folder means every image in it (JPEG, PNG, BMP, GIF, WebP, TIFF),
+in name order, run in batches with a progress line on stderr.
+
+Options:
+  --weights PATH    A MobileNetV2 classifier: .tflite (float or quantized, run in float),
+                    .safetensors (Keras names), or a folder of TF-Slim .npy files with the head.
+                    Default: $MNV2_WEIGHTS, else the shared TFLite copies of a development checkout
+                    (../shared/weights/tflite/).
+  --top K           How many classes to show per image (default 5).
+  --crop MODE       none (default): resize the whole image to the input size, like Keras'
+                    load_img(target_size=...) (bilinear, no antialias); center: the largest centred
+                    square, then resize; a fraction F in (0,1]: TF-Slim's central_crop(F) (0.875 is
+                    its evaluation crop), then resize.
+  --batch-size N    Images per GPU batch (default 8).
+  --labels FILE     Class names: a text file (one per line, 1001 lines with background first for
+                    TF-Slim models) or Keras' imagenet_class_index.json. Default: labels/ beside the
+                    weights' folder, or the shared copies; else "class N".
+  --json            One JSON document on stdout (results, and errors per file).
+
+Examples:
+  mnv2 classify cat.jpg
+  mnv2 classify photos/ --top 3 --batch-size 16
+  mnv2 classify cat.jpg --weights mobilenet_v2_1.0_224_quant.tflite --json`;
+
+export interface ClassifyResult {
+  file: string;
+  width: number;
+  height: number;
+  top: { rank: number; index: number; kerasIndex: number | null; label: string; synset?: string; probability: number }[];
+}
+
+/** Files named on the command line, folders expanded to their images (sorted). */
+async function expandInputs(inputs: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const p of inputs) {
+    let st;
+    try {
+      st = await stat(p);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new Error(`classify: '${p}': ${code === 'ENOENT' ? 'no such file or folder' : String(e)}`);
+    }
+    if (st.isDirectory()) {
+      const imgs = (await readdir(p, { withFileTypes: true }))
+        .filter((d) => d.isFile() && IMAGE_EXTENSIONS.includes(extname(d.name).toLowerCase()))
+        .map((d) => d.name)
+        .sort();
+      if (imgs.length === 0) throw new Error(`classify: folder '${p}' has no images (${IMAGE_EXTENSIONS.join(' ')})`);
+      files.push(...imgs.map((f) => join(p, f)));
+    } else files.push(p);
+  }
+  return files;
+}
+
+function parseCrop(v: string | true | undefined): CropMode {
+  if (v === undefined) return 'none';
+  if (v === 'none' || v === 'center') return v;
+  const f = Number(v);
+  if (v !== true && Number.isFinite(f) && f > 0 && f <= 1) return f;
+  throw new Error(`classify: --crop must be none, center or a fraction in (0,1], got '${String(v)}'`);
+}
+
+function positiveInt(v: number, name: string): number {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`classify: --${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+type Decoded = { file: string; image?: RgbImage; error?: string };
+
+const decodeAll = (files: string[]): Promise<Decoded[]> =>
+  Promise.all(
+    files.map((file) =>
+      decodeImage(file).then(
+        (image) => ({ file, image }),
+        (e: unknown) => ({ file, error: e instanceof Error ? e.message : String(e) }),
+      ),
+    ),
+  );
+
+export async function classify(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(HELP);
+    return 0;
+  }
+  const args = parseArgs(argv, { values: ['weights', 'top', 'crop', 'batch-size', 'labels'], booleans: ['json'] }, 'classify');
+  if (args.positionals.length === 0) {
+    console.error(`mnv2 classify: name at least one image or folder.\n\n${HELP}`);
+    return 2;
+  }
+  const top = positiveInt(numberFlag(args, 'top', 5, 'classify'), 'top');
+  let batchSize = positiveInt(numberFlag(args, 'batch-size', 8, 'classify'), 'batch-size');
+  const crop = parseCrop(args.flags.get('crop'));
+  const json = args.flags.has('json');
+  const str = (name: string) => {
+    const v = args.flags.get(name);
+    return typeof v === 'string' ? v : undefined;
+  };
+
+  const files = await expandInputs(args.positionals);
+  const { path: weightsPath } = resolveWeightsPath(str('weights'));
+  const t0 = performance.now();
+  const loaded = await loadClassifierWeights(weightsPath);
+  const { info } = loaded;
+  const labels: ClassLabels = await findLabels(weightsPath, info.classes, str('labels'));
+
+  const { engine: e, adapter } = await createNodeEngine();
+  const net = buildClassifier(e, loaded.weights, info);
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  log(`[mnv2] weights: ${loaded.path} — ${loaded.description}`);
+  log(`[mnv2] labels: ${labels.source}; adapter: ${describeAdapter(adapter)}; loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const maxBatch = maxBatchSize(net, e.device.limits.maxStorageBufferBindingSize);
+  if (batchSize > maxBatch) {
+    log(`[mnv2] --batch-size ${batchSize} needs a ${((batchSize * largestActivation(net) * 4) / 2 ** 20).toFixed(0)} MiB activation, over this adapter's storage binding limit: using ${maxBatch}`);
+    batchSize = maxBatch;
+  }
+
+  const results: ClassifyResult[] = [];
+  const errors: { file: string; error: string }[] = [];
+  const batches: string[][] = [];
+  for (let i = 0; i < files.length; i += batchSize) batches.push(files.slice(i, i + batchSize));
+  const showProgress = batches.length > 1;
+  const tty = process.stderr.isTTY === true;
+  const tRun = performance.now();
+  let done = 0;
+
+  let pending: Promise<Decoded[]> | null = decodeAll(batches[0]);
+  for (let b = 0; b < batches.length; b++) {
+    const decoded: Decoded[] = await pending!;
+    pending = b + 1 < batches.length ? decodeAll(batches[b + 1]) : null; // decode ahead while the GPU runs
+    const ok = decoded.filter((d): d is Decoded & { image: RgbImage } => !!d.image);
+    for (const d of decoded) {
+      if (d.error === undefined) continue;
+      errors.push({ file: d.file, error: d.error });
+      if (tty && showProgress) process.stderr.write('\n');
+      log(`mnv2: ${d.error}`);
+    }
+    if (ok.length > 0) {
+      const x = prepareImages(
+        e,
+        ok.map((d) => d.image),
+        { size: info.inputSize, crop, preprocess: info.preprocess },
+      );
+      const probs = await classifyBatch(e, net, x);
+      x.dispose();
+      ok.forEach((d, i) => {
+        const r: ClassifyResult = {
+          file: d.file,
+          width: d.image.width,
+          height: d.image.height,
+          top: topK(probs[i], top).map((p, rank) => ({
+            rank: rank + 1,
+            index: p.index,
+            kerasIndex: info.background ? (p.index === 0 ? null : p.index - 1) : p.index,
+            label: labels.names[p.index] ?? `class ${p.index}`,
+            ...(labels.synsets?.[p.index] ? { synset: labels.synsets[p.index] } : {}),
+            probability: p.probability,
+          })),
+        };
+        results.push(r);
+        if (!json) printResult(r, tty && showProgress);
+      });
+    }
+    done += decoded.length;
+    if (showProgress) {
+      const s = (performance.now() - tRun) / 1000;
+      const line = `[mnv2] ${done}/${files.length} images, ${s.toFixed(1)} s (${(done / s).toFixed(2)} images/s)`;
+      process.stderr.write(tty ? `\r${line}` : `${line}\n`);
+    }
+  }
+  if (showProgress && tty) process.stderr.write('\n');
+  e.destroy();
+
+  if (json) {
+    const doc = {
+      weights: { path: loaded.path, format: loaded.format, alpha: info.alpha, inputSize: info.inputSize, classes: info.classes, background: info.background },
+      labels: labels.source,
+      crop,
+      results,
+      errors,
+    };
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  }
+  if (errors.length > 0) {
+    log(`mnv2: ${errors.length} of ${files.length} file${files.length > 1 ? 's' : ''} could not be classified: ${errors.map((x) => x.file).join(', ')}`);
+    return 1;
+  }
+  return 0;
+}
+
+function printResult(r: ClassifyResult, clearProgress: boolean): void {
+  const lines = [`${r.file} (${r.width}x${r.height})`];
+  const w = Math.max(...r.top.map((t) => t.label.length));
+  for (const t of r.top) lines.push(`  ${String(t.rank).padStart(2)}. ${t.label.padEnd(w)}  ${(100 * t.probability).toFixed(2).padStart(6)}%`);
+  if (clearProgress) process.stderr.write('\r\x1b[K');
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
