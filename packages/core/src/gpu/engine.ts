@@ -216,6 +216,7 @@ export class Engine {
   /** A new (uninitialised) tensor from the pool, tracked by the innermost scope. */
   alloc(shape: readonly number[], dtype: DType = 'f32', label?: string): Tensor {
     const n = shape.reduce((a, b) => a * b, 1);
+    this.checkBindingSize(n * 4, shape, label);
     const t = new Tensor(this, this.pool.acquire(n * 4, label), shape, dtype);
     this.scopes[this.scopes.length - 1]?.add(t);
     return t;
@@ -233,6 +234,17 @@ export class Engine {
     this.flush();
     this.device.queue.writeBuffer(t.buffer, 0, arr.buffer, arr.byteOffset, arr.byteLength);
     return t;
+  }
+
+  /** Throws a clear error instead of a WebGPU validation failure for too-large activations. */
+  checkBindingSize(bytes: number, shape: readonly number[], label?: string): void {
+    const max = this.device.limits.maxStorageBufferBindingSize;
+    if (bytes > max) {
+      throw new Error(
+        `tensor [${shape}]${label ? ` (${label})` : ''} needs ${(bytes / 2 ** 20).toFixed(0)} MiB but this adapter binds at most ` +
+          `${(max / 2 ** 20).toFixed(0)} MiB per buffer: use a smaller batch size or image size`,
+      );
+    }
   }
 
   /** A tensor outside any tidy scope (weights, optimizer slots): lives until disposed. */
