@@ -15,6 +15,10 @@ Commands:
   classify <image or folder>… [--weights PATH] [--top K] [--crop none|center] [--json]
                           ImageNet top-K classes of images (a folder: all its images, batched)
                           with a pretrained MobileNetV2 (.tflite, .safetensors, TF-Slim .npy).
+  train <data-dir> [--epochs N] [--fine-tune-at N] [--fine-tune-epochs N] [--out DIR] …
+                          Transfer learning (Keras tutorial): one sub-folder of images per class,
+                          ImageNet MobileNetV2 base frozen + new head, optional fine-tuning;
+                          checkpoints per epoch in --out. 'mnv2 train --help' for every option.
   bench kernels [--quick] [--out FILE]
                           Time every kernel on MobileNetV2's real layer shapes (alpha 1.0 at 224
                           and 160, batch 1 and 8): ms, GFLOP/s, GB/s, next to the adapter's best
@@ -27,6 +31,7 @@ Examples:
   mnv2 doctor
   mnv2 demo --alpha 0.35 --size 96 --batch 4
   mnv2 classify cat.jpg --top 3
+  mnv2 train ../shared/datasets/alpaca/dataset --epochs 5 --fine-tune-at 120 --fine-tune-epochs 3
   mnv2 bench kernels --quick
 `;
 
@@ -45,6 +50,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/demo.js')).demo(rest);
     case 'classify':
       return (await import('./commands/classify.js')).classify(rest);
+    case 'train':
+      return (await import('./commands/train.js')).train(rest);
     case 'bench':
       return (await import('./commands/bench.js')).bench(rest);
     default:

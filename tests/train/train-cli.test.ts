@@ -1,0 +1,74 @@
+// `mnv2 train` end to end on a tiny copy of the alpaca set (symlinks, one corrupt file): per-epoch
+// lines, a checkpoint (model.safetensors by Keras names, config.json, history.json), the skipped file
+// named, refusal to overwrite a run folder without --force, and a single-class folder's message.
+import { describe, it, beforeAll, afterAll, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseSafetensors } from '@mnv2/core';
+import { GPU } from '../helpers/gpu.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = join(ROOT, 'packages/cli/dist/main.js');
+const ALPACA = fileURLToPath(new URL('../../../shared/datasets/alpaca/dataset', import.meta.url));
+
+function mnv2(...args: string[]) {
+  const env = { ...process.env };
+  delete env.MNV2_DEBUG;
+  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 110_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'mnv2-train-'));
+const data = join(tmp, 'data');
+
+beforeAll(() => {
+  const b = spawnSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], { cwd: ROOT, encoding: 'utf8', timeout: 110_000 });
+  if (b.status !== 0) throw new Error(`build failed (npx turbo run build):\n${b.stdout}\n${b.stderr}`);
+  for (const c of ['alpaca', 'not alpaca']) {
+    mkdirSync(join(data, c), { recursive: true });
+    for (const f of readdirSync(join(ALPACA, c)).sort().slice(0, 6)) symlinkSync(join(ALPACA, c, f), join(data, c, f));
+  }
+  writeFileSync(join(data, 'alpaca', 'broken.jpg'), 'not a jpeg');
+  mkdirSync(join(tmp, 'one', 'cats'), { recursive: true });
+  writeFileSync(join(tmp, 'one', 'cats', 'a.jpg'), 'x');
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe(`${GPU} mnv2 train (built CLI)`, () => {
+  it('trains, checkpoints, names the corrupt file, refuses to overwrite', () => {
+    const out = join(tmp, 'run');
+    const args = ['train', data, '--epochs', '2', '--image-size', '64', '--batch-size', '4', '--val-split', '0.25', '--no-augment', '--out', out];
+    const r = mnv2(...args);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Found 13 files belonging to 2 classes/);
+    expect(r.stdout).toMatch(/Epoch 1\/2 - [\d.]+s - loss: [\d.]+ - accuracy: [\d.]+ - val_loss: [\d.]+ - val_accuracy: [\d.]+/);
+    expect(r.stdout).toMatch(/Epoch 2\/2/);
+    expect(r.stdout).toMatch(/cached base features/);
+    expect(r.stderr).toMatch(/broken\.jpg/);
+    expect(r.stdout).toMatch(/Skipped 1 file/);
+    const hist = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8')) as { epoch: number }[];
+    expect(hist.map((h) => h.epoch)).toEqual([1, 2]);
+    const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { classNames: string[]; epochsDone: number };
+    expect(cfg.classNames).toEqual(['alpaca', 'not alpaca']);
+    expect(cfg.epochsDone).toBe(2);
+    const st = parseSafetensors(readFileSync(join(out, 'model.safetensors')));
+    expect(st.weights.get('dense/kernel')?.shape).toEqual([1280, 1]);
+    expect(st.weights.get('block_1_expand/kernel')?.shape).toEqual([1, 1, 16, 96]);
+    expect(readdirSync(out).filter((f) => f.includes('.tmp-'))).toEqual([]);
+
+    const again = mnv2(...args);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/exists and is not empty: pass --force/);
+    expect(again.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a single class folder fails with a message saying what to fix', () => {
+    const r = mnv2('train', join(tmp, 'one'), '--out', join(tmp, 'run-one'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/only one class folder \('cats'\).*at least two sub-folders/);
+    expect(existsSync(join(tmp, 'run-one'))).toBe(false);
+  });
+});
