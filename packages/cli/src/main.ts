@@ -19,6 +19,9 @@ Commands:
                           Transfer learning (Keras tutorial): one sub-folder of images per class,
                           ImageNet MobileNetV2 base frozen + new head, optional fine-tuning;
                           checkpoints per epoch in --out. 'mnv2 train --help' for every option.
+  weights fetch [--alpha A] [--size S] [--no-top] [--cache-dir DIR]
+                          Download Keras' MobileNetV2 ImageNet weights (.h5) into the cache
+                          (resumable, verified) and print the file's path.
   bench kernels [--quick] [--out FILE]
                           Time every kernel on MobileNetV2's real layer shapes (alpha 1.0 at 224
                           and 160, batch 1 and 8): ms, GFLOP/s, GB/s, next to the adapter's best
@@ -26,12 +29,14 @@ Commands:
 
 Environment:
   VK_ICD_FILENAMES        Pick a Vulkan driver (e.g. /usr/share/vulkan/icd.d/lvp_icd.json).
+  MNV2_CACHE              Folder for downloaded weights (default ~/.cache/mnv2/weights).
 
 Examples:
   mnv2 doctor
   mnv2 demo --alpha 0.35 --size 96 --batch 4
   mnv2 classify cat.jpg --top 3
   mnv2 train ../shared/datasets/alpaca/dataset --epochs 5 --fine-tune-at 120 --fine-tune-epochs 3
+  mnv2 weights fetch --alpha 0.35 --size 96 --no-top
   mnv2 bench kernels --quick
 `;
 
@@ -54,6 +59,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/train.js')).train(rest);
     case 'bench':
       return (await import('./commands/bench.js')).bench(rest);
+    case 'weights':
+      return (await import('./commands/weights.js')).weights(rest);
     default:
       console.error(`mnv2: unknown command '${cmd}'. Run 'mnv2 --help' for the list.`);
       return 2;

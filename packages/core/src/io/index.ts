@@ -5,3 +5,4 @@ export * from './tfslim.js';
 export * from './safetensors.js';
 export * from './tflite-schema.js';
 export * from './tflite.js';
+export * from './h5.js';
