@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { importTflite, serializeSafetensors } from '@mnv2/core';
 import { GPU } from '../helpers/gpu.js';
 import { TFLITE_KERAS } from '../io/files.js';
+import { kerasLayerSpecs, writeKerasH5 } from '../io/h5-fixture.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = join(ROOT, 'packages/cli/dist/main.js');
@@ -61,6 +62,20 @@ describe(`${GPU} mnv2 classify (built CLI)`, () => {
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as { weights: { format: string; classes: number }; results: { top: { label: string }[] }[] };
     expect(doc.weights).toMatchObject({ format: 'safetensors', classes: 1000 });
+    expect(doc.results[0].top[0].label).toBe('Egyptian cat');
+  });
+});
+
+describe(`${GPU} mnv2 classify with a Keras .h5 file`, () => {
+  it('the same weights in the published .h5 layout (legacy layer names) give the same answer', async () => {
+    const { weights } = importTflite(readFileSync(TFLITE_KERAS), TFLITE_KERAS);
+    const layers = kerasLayerSpecs(weights, { alpha: 1.0, inputSize: 224, includeTop: true, names: 'legacy' });
+    const file = join(tmp, 'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5');
+    writeFileSync(file, await writeKerasH5(layers, { inputSize: 224 }));
+    const r = mnv2('classify', CAT, '--json', '--top', '1', '--weights', file);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { weights: { format: string; classes: number }; results: { top: { label: string }[] }[] };
+    expect(doc.weights).toMatchObject({ format: 'keras-h5', classes: 1000 });
     expect(doc.results[0].top[0].label).toBe('Egyptian cat');
   });
 });

@@ -10,6 +10,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   classifierInfo,
+  importKerasH5,
   importTfSlim,
   importTflite,
   labelsForClasses,
@@ -22,7 +23,7 @@ import {
   type WeightMap,
 } from '@mnv2/core';
 
-export type WeightsFormat = 'tflite' | 'tfslim-npy' | 'safetensors';
+export type WeightsFormat = 'tflite' | 'tfslim-npy' | 'safetensors' | 'keras-h5';
 
 export interface LoadedWeights {
   path: string;
@@ -90,21 +91,19 @@ export function resolveWeightsPath(flag?: string): ResolvedWeights {
 }
 
 const NOT_YET: Record<string, string> = {
-  '.h5': 'Keras HDF5 (.h5) weights are not supported yet',
-  '.hdf5': 'Keras HDF5 (.h5) weights are not supported yet',
   '.keras': 'Keras .keras archives are not supported yet',
   '.onnx': 'ONNX models are not supported yet',
   '.pth': 'PyTorch checkpoints are not supported yet',
   '.pt': 'PyTorch checkpoints are not supported yet',
   '.ckpt': 'TF checkpoints are not supported: dump them to one .npy per variable (a TF-Slim .npy folder)',
 };
-const SUPPORTED = 'use a .tflite or .safetensors file, or a folder of TF-Slim .npy files';
+const SUPPORTED = 'use a .tflite, .h5 (Keras) or .safetensors file, or a folder of TF-Slim .npy files';
 
 /** Format from the first bytes (for files without a known extension). */
 function sniff(head: Uint8Array): WeightsFormat | string {
   const ascii = (a: number, b: number) => String.fromCharCode(...head.subarray(a, b));
   if (head.length >= 8 && ascii(4, 8) === 'TFL3') return 'tflite';
-  if (head.length >= 8 && head[0] === 0x89 && ascii(1, 4) === 'HDF') return NOT_YET['.h5'];
+  if (head.length >= 8 && head[0] === 0x89 && ascii(1, 4) === 'HDF') return 'keras-h5';
   if (head.length >= 2 && head[0] === 0x50 && head[1] === 0x4b) return 'a zip archive (a .keras or PyTorch file?), which is not supported yet';
   if (head.length >= 9) {
     const n = new DataView(head.buffer, head.byteOffset, 8).getUint32(0, true);
@@ -163,9 +162,10 @@ export async function loadClassifierWeights(path: string): Promise<LoadedWeights
   let format: WeightsFormat;
   if (ext === '.tflite') format = 'tflite';
   else if (ext === '.safetensors') format = 'safetensors';
+  else if (ext === '.h5' || ext === '.hdf5') format = 'keras-h5';
   else {
     const s = sniff(bytes.subarray(0, 16));
-    if (s !== 'tflite' && s !== 'safetensors') throw new WeightsError(`weights '${path}': ${s}; ${SUPPORTED}`);
+    if (s !== 'tflite' && s !== 'safetensors' && s !== 'keras-h5') throw new WeightsError(`weights '${path}': ${s}; ${SUPPORTED}`);
     format = s;
   }
 
@@ -176,6 +176,12 @@ export async function loadClassifierWeights(path: string): Promise<LoadedWeights
       const info = classifierInfo(weights, { source: path, alpha: t.alpha, inputSize: t.inputSize, classes: t.classes, background: t.background, preprocess: 'tf', padding: 'same', epsilon: t.epsilon });
       const q = t.inputQuantization ? `quantized, ${t.inputQuantization.type} input; weights dequantized to float` : 'float';
       return { path, format, weights, info, description: `TFLite (${q}), alpha ${info.alpha}, ${info.inputSize}x${info.inputSize}, ${info.classes} classes${info.background ? ' (0 = background)' : ''}` };
+    }
+    if (format === 'keras-h5') {
+      const h = await importKerasH5(bytes, { file: path });
+      if (!h.includeTop) throw new WeightsError(`weights '${path}': a Keras _no_top file has no classifier head; use it as a training base (mnv2 train --weights)`);
+      const info = classifierInfo(h.weights, { source: path, alpha: h.alpha, inputSize: h.inputSize, classes: h.classes, preprocess: 'tf', padding: 'same' });
+      return { path, format, weights: h.weights, info, description: `Keras .h5, alpha ${info.alpha}, ${info.inputSize}x${info.inputSize}, ${info.classes} classes` };
     }
     const st2 = parseSafetensors(bytes, path);
     const m = st2.metadata;
