@@ -1,14 +1,7 @@
-// Seeded random numbers (mulberry32) so failures reproduce.
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '@mnv2/core';
+// Seeded random numbers so failures reproduce.
+/** The engine's own seeded generator (mulberry32), so test data and weight init share one RNG. */
+export const rng = (seed: number): (() => number) => seededRandom(seed);
 
 /** Uniform values in [lo, hi), as f64 (Float64Array) and the same values rounded to f32. */
 export function randArray(n: number, seed: number, lo = -1, hi = 1): Float64Array {
