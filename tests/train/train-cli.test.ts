@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { kerasFixture } from '../io/h5-fixture.js';
 import { parseSafetensors } from '@mnv2/core';
 import { GPU } from '../helpers/gpu.js';
 
@@ -63,6 +64,17 @@ describe(`${GPU} mnv2 train (built CLI)`, () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/exists and is not empty: pass --force/);
     expect(again.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('trains on a Keras .h5 base (alpha 0.35, the _no_top layout users download)', async () => {
+    const fx = await kerasFixture({ alpha: 0.35, size: 96, includeTop: false, names: 'legacy' });
+    const h5 = join(tmp, fx.fileName);
+    writeFileSync(h5, fx.bytes);
+    const out = join(tmp, 'run-h5');
+    const r = mnv2('train', data, '--weights', h5, '--alpha', '0.35', '--epochs', '1', '--image-size', '64', '--batch-size', '4', '--val-split', '0.25', '--no-augment', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Epoch 1\/1/);
+    expect(r.stdout + r.stderr).toContain('Keras .h5');
   });
 
   it('a single class folder fails with a message saying what to fix', () => {

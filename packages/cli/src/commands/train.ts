@@ -15,6 +15,7 @@ import {
   fit,
   folderDataset,
   formatCheck,
+  importKerasH5,
   importTfSlim,
   networkWeights,
   parseSafetensors,
@@ -48,8 +49,9 @@ Options:
   --lr F               learning rate (default 1e-3)
   --optimizer NAME     adam | rmsprop | sgd (default adam)
   --alpha A            MobileNetV2 width (default 1.0; must match --weights)
-  --weights PATH       ImageNet base: a folder of TF-Slim .npy files or a .safetensors file (Keras
-                       names). Default: ../shared/weights/tfslim_npy_mobilenet_v2_1.0_224.
+  --weights PATH       ImageNet base: a Keras .h5 (see 'mnv2 weights fetch --no-top'), a folder of
+                       TF-Slim .npy files or a .safetensors file (Keras names).
+                       Default: ../shared/weights/tfslim_npy_mobilenet_v2_1.0_224.
   --no-augment         no RandomFlip/RandomRotation (the frozen phase then trains on cached features)
   --dropout F          dropout before the Dense layer (default 0.2)
   --fine-tune-at N     after the frozen epochs, unfreeze base layers with Keras index >= N
@@ -90,6 +92,11 @@ function defaultWeightsPath(): string {
 
 async function loadBase(path: string): Promise<{ weights: WeightMap; alpha: number | null; what: string }> {
   if (!existsSync(path)) throw new Error(`train: weights '${path}' not found`);
+  if (/\.(h5|hdf5)$/i.test(path)) {
+    // Keras' own files (`mnv2 weights fetch --no-top` puts one in the cache).
+    const h = await importKerasH5(await readFile(path), { file: path });
+    return { weights: h.weights, alpha: h.alpha, what: `Keras .h5 ${path} (alpha ${h.alpha})` };
+  }
   if (path.endsWith('.safetensors')) {
     const st = parseSafetensors(await readFile(path), path);
     return { weights: st.weights, alpha: null, what: `safetensors ${path}` };
