@@ -26,6 +26,9 @@ Commands:
                           Time every kernel on MobileNetV2's real layer shapes (alpha 1.0 at 224
                           and 160, batch 1 and 8): ms, GFLOP/s, GB/s, next to the adapter's best
                           matmul GFLOP/s measured in the same run.
+  bench infer [--quick] [--out FILE] [--peers tfjs,ort-webgpu,ort-cpu]
+                          MobileNetV2 1.0 inference (224 b1, 224 b8, 160 b8) side by side with
+                          TF.js WebGPU and ONNX Runtime (WebGPU, CPU) on the same adapter.
 
 Environment:
   VK_ICD_FILENAMES        Pick a Vulkan driver (e.g. /usr/share/vulkan/icd.d/lvp_icd.json).

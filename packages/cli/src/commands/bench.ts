@@ -47,14 +47,22 @@ const QUICK: BenchConfig[] = [{ alpha: 1.0, size: 224, batch: 1 }];
 /** Key of everything that determines an entry's work on a layer (name is not part of it). */
 const shapeKey = (l: Layer) => JSON.stringify([l.x, l.y, l.k, l.stride, l.relu6, l.params?.length ?? 0]);
 
+const BENCH_HELP = `mnv2 bench <kernels|infer> [options]
+
+  kernels   every kernel on MobileNetV2's layer shapes, next to the adapter's matmul ceiling
+  infer     whole-network inference, ours vs TF.js WebGPU, ONNX Runtime WebGPU and CPU
+
+'mnv2 bench kernels --help' and 'mnv2 bench infer --help' list the options.`;
+
 export async function bench(argv: string[]): Promise<number> {
+  if (argv[0] === 'infer') return (await import('../bench/infer.js')).benchInfer(argv.slice(1));
   if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(HELP);
+    console.log(argv[0] === 'kernels' ? HELP : BENCH_HELP);
     return 0;
   }
   const args = parseArgs(argv, { values: ['out', 'filter', 'repeats'], booleans: ['quick'] }, 'bench');
   if (args.positionals[0] !== 'kernels' || args.positionals.length > 1) {
-    console.error(`mnv2 bench: expected 'mnv2 bench kernels [options]', got '${args.positionals.join(' ')}'. See 'mnv2 bench --help'.`);
+    console.error(`mnv2 bench: expected 'mnv2 bench kernels [options]' or 'mnv2 bench infer [options]', got '${args.positionals.join(' ')}'. See 'mnv2 bench --help'.`);
     return 2;
   }
   const quick = args.flags.get('quick') === true;
