@@ -22,6 +22,8 @@ Commands:
   weights fetch [--alpha A] [--size S] [--no-top] [--cache-dir DIR]
                           Download Keras' MobileNetV2 ImageNet weights (.h5) into the cache
                           (resumable, verified) and print the file's path.
+  export --onnx FILE [WEIGHTS | RUN-DIR] [--nchw] [--softmax]
+                          Write the model (pretrained, or trained with 'mnv2 train') as float ONNX.
   bench kernels [--quick] [--out FILE]
                           Time every kernel on MobileNetV2's real layer shapes (alpha 1.0 at 224
                           and 160, batch 1 and 8): ms, GFLOP/s, GB/s, next to the adapter's best
@@ -60,6 +62,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/classify.js')).classify(rest);
     case 'train':
       return (await import('./commands/train.js')).train(rest);
+    case 'export':
+      return (await import('./commands/export.js')).exportModel(rest);
     case 'bench':
       return (await import('./commands/bench.js')).bench(rest);
     case 'weights':

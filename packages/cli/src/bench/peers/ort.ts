@@ -3,7 +3,7 @@
 // into the convs, as tf2onnx does; NCHW input; fixed batch), with our weights. Each run feeds a host
 // tensor and gets the logits back on the host: what an ONNX Runtime user writes.
 import type * as ortTypes from 'onnxruntime-node';
-import { encodeOnnxModel, mobileNetV2Onnx } from '../onnx-writer.js';
+import { encodeOnnxModel, mobileNetV2Onnx } from '../../export/onnx-writer.js';
 import { importPeer, nhwcToNchw, packageVersion, type Peer, type PeerRunner, type SharedModel } from './types.js';
 
 type ORT = typeof ortTypes;
