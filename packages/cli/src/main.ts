@@ -22,6 +22,8 @@ Commands:
   weights fetch [--alpha A] [--size S] [--no-top] [--cache-dir DIR]
                           Download Keras' MobileNetV2 ImageNet weights (.h5) into the cache
                           (resumable, verified) and print the file's path.
+  summary [--alpha A] [--size S] [--no-top] [--frozen | --fine-tune-at N]
+                          Keras-identical layer list and parameter counts (model.summary()).
   export --onnx FILE [WEIGHTS | RUN-DIR] [--nchw] [--softmax]
                           Write the model (pretrained, or trained with 'mnv2 train') as float ONNX.
   bench kernels [--quick] [--out FILE]
@@ -62,6 +64,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/classify.js')).classify(rest);
     case 'train':
       return (await import('./commands/train.js')).train(rest);
+    case 'summary':
+      return (await import('./commands/summary.js')).summary(rest);
     case 'export':
       return (await import('./commands/export.js')).exportModel(rest);
     case 'bench':
