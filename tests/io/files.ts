@@ -14,3 +14,4 @@ export function readTfSlimFolder(): Record<string, Uint8Array> {
   for (const f of readdirSync(TFSLIM_DIR)) files[f] = readFileSync(TFSLIM_DIR + f);
   return files;
 }
+export const ONNX_INT8 = `${WEIGHTS_DIR}onnx/mobilenetv2-12-int8.onnx`;

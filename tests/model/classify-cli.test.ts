@@ -104,11 +104,11 @@ describe('mnv2 classify errors', () => {
     const r = mnv2('classify', CAT, '--weights', bad);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(bad);
-    const onnx = join(tmp, 'model.onnx');
-    writeFileSync(onnx, 'x');
-    const r2 = mnv2('classify', CAT, '--weights', onnx);
+    const pth = join(tmp, 'model.pth');
+    writeFileSync(pth, 'x');
+    const r2 = mnv2('classify', CAT, '--weights', pth);
     expect(r2.code).toBe(1);
     expect(r2.stderr).toMatch(/not supported yet/);
-    expect(r2.stderr).toContain(onnx);
+    expect(r2.stderr).toContain(pth);
   });
 });

@@ -2,7 +2,8 @@
 // checkout), which format (by extension, else by content), and the labels that go with them.
 //
 // Formats: .tflite (float or quantized classifier, dequantized), a folder of TF-Slim .npy files,
-// .safetensors (Keras names, as mnv2 writes them). Keras .h5/.keras and ONNX are recognised and
+// .safetensors (Keras names, as mnv2 writes them). .onnx (torchvision-layout
+// MobileNetV2, float or QLinear int8, dequantized), Keras .h5. Keras .keras archives are recognised and
 // refused with a clear message until their importers exist.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import {
   classifierInfo,
   importKerasH5,
+  importOnnx,
   importTfSlim,
   importTflite,
   labelsForClasses,
@@ -23,7 +25,7 @@ import {
   type WeightMap,
 } from '@mnv2/core';
 
-export type WeightsFormat = 'tflite' | 'tfslim-npy' | 'safetensors' | 'keras-h5';
+export type WeightsFormat = 'tflite' | 'tfslim-npy' | 'safetensors' | 'keras-h5' | 'onnx';
 
 export interface LoadedWeights {
   path: string;
@@ -92,12 +94,11 @@ export function resolveWeightsPath(flag?: string): ResolvedWeights {
 
 const NOT_YET: Record<string, string> = {
   '.keras': 'Keras .keras archives are not supported yet',
-  '.onnx': 'ONNX models are not supported yet',
   '.pth': 'PyTorch checkpoints are not supported yet',
   '.pt': 'PyTorch checkpoints are not supported yet',
   '.ckpt': 'TF checkpoints are not supported: dump them to one .npy per variable (a TF-Slim .npy folder)',
 };
-const SUPPORTED = 'use a .tflite, .h5 (Keras) or .safetensors file, or a folder of TF-Slim .npy files';
+const SUPPORTED = 'use a .tflite, .h5 (Keras), .onnx or .safetensors file, or a folder of TF-Slim .npy files';
 
 /** Format from the first bytes (for files without a known extension). */
 function sniff(head: Uint8Array): WeightsFormat | string {
@@ -163,6 +164,7 @@ export async function loadClassifierWeights(path: string): Promise<LoadedWeights
   if (ext === '.tflite') format = 'tflite';
   else if (ext === '.safetensors') format = 'safetensors';
   else if (ext === '.h5' || ext === '.hdf5') format = 'keras-h5';
+  else if (ext === '.onnx') format = 'onnx';
   else {
     const s = sniff(bytes.subarray(0, 16));
     if (s !== 'tflite' && s !== 'safetensors' && s !== 'keras-h5') throw new WeightsError(`weights '${path}': ${s}; ${SUPPORTED}`);
@@ -176,6 +178,13 @@ export async function loadClassifierWeights(path: string): Promise<LoadedWeights
       const info = classifierInfo(weights, { source: path, alpha: t.alpha, inputSize: t.inputSize, classes: t.classes, background: t.background, preprocess: 'tf', padding: 'same', epsilon: t.epsilon });
       const q = t.inputQuantization ? `quantized, ${t.inputQuantization.type} input; weights dequantized to float` : 'float';
       return { path, format, weights, info, description: `TFLite (${q}), alpha ${info.alpha}, ${info.inputSize}x${info.inputSize}, ${info.classes} classes${info.background ? ' (0 = background)' : ''}` };
+    }
+    if (format === 'onnx') {
+      const { weights, info: o } = importOnnx(bytes, path);
+      if (o.classes === undefined) throw new WeightsError(`weights '${path}': this ONNX MobileNetV2 has no classifier head (it ends at the features)`);
+      const info = classifierInfo(weights, { source: path, alpha: o.alpha, inputSize: o.inputSize, classes: o.classes, preprocess: 'torch', padding: 'symmetric', epsilon: o.epsilon });
+      const q = o.opCounts.QLinearConv || o.opCounts.DequantizeLinear ? 'int8 quantized, weights dequantized to float' : 'float';
+      return { path, format, weights, info, description: `ONNX (${q}), alpha ${info.alpha}, ${info.inputSize}x${info.inputSize}, ${info.classes} classes` };
     }
     if (format === 'keras-h5') {
       const h = await importKerasH5(bytes, { file: path });

@@ -6,3 +6,4 @@ export * from './safetensors.js';
 export * from './tflite-schema.js';
 export * from './tflite.js';
 export * from './h5.js';
+export * from './onnx.js';
