@@ -14,7 +14,7 @@ Commands:
                           with random weights; prints timings per phase.
   classify <image or folder>… [--weights PATH] [--top K] [--crop none|center] [--json]
                           ImageNet top-K classes of images (a folder: all its images, batched)
-                          with a pretrained MobileNetV2 (.tflite, Keras .h5, .safetensors, TF-Slim .npy).
+                          with a pretrained MobileNetV2 (.tflite, Keras .h5, .onnx, .safetensors, TF-Slim .npy).
   train <data-dir> [--epochs N] [--fine-tune-at N] [--fine-tune-epochs N] [--out DIR] …
                           Transfer learning (Keras tutorial): one sub-folder of images per class,
                           ImageNet MobileNetV2 base frozen + new head, optional fine-tuning;
