@@ -7,31 +7,23 @@
 // floats, no barriers. Any epilogue's backward must be applied to dy by the caller first.
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
-import { CONV_WG, type ConvTileConfig, convTileKey, convVecType, convZero, tapsByInputColumn, validateConvTile } from './conv2d.js';
+import {
+  CONV_WG,
+  type ConvTileConfig,
+  convTileKey,
+  convVecType,
+  convZero,
+  filterAccumulators,
+  filterDyLoads,
+  filterRow,
+  itemLoop,
+  tapBlock,
+  tapsByInputColumn,
+  validateConvTile,
+} from './conv-common.js';
 
-/** Loop over this partition's items, carrying (n, oh, run) instead of dividing per item. */
-export function itemLoop(R: number, S: number, inner: string): string {
-  return `
-  let start = p * u.per;
-  let end = min(start + u.per, u.items);
-  var run = start % u.runs;
-  var tt = start / u.runs;
-  var oh = tt % u.OH;
-  var n = tt / u.OH;
-  for (var it = start; it < end; it++) {
-    let ow0 = run * ${R}u;
-    let ih0 = i32(oh * ${S}u) - u.padTop;
-    let iw0 = i32(ow0 * ${S}u) - u.padLeft;
-    let ob = (n * u.OH + oh) * u.OW + ow0;
-${inner}
-    run++;
-    if (run == u.runs) {
-      run = 0u;
-      oh++;
-      if (oh == u.OH) { oh = 0u; n++; }
-    }
-  }`;
-}
+// Moved to conv-common.ts; re-exported for existing importers.
+export { itemLoop } from './conv-common.js';
 
 export const conv2dBackwardFilter = defineKernel({
   name: 'conv2d.backward-filter',
@@ -59,38 +51,22 @@ export const conv2dBackwardFilter = defineKernel({
   body: (cfg: ConvTileConfig) => {
     validateConvTile(cfg);
     const { k: K, stride: S, run: R } = cfg;
-    const T = convVecType(cfg);
-    const Z = convZero(cfg);
     const splat = (v: string) => (cfg.vec4 ? `vec4<f32>(${v})` : v);
     const taps = tapsByInputColumn(cfg);
-    const dys = Array.from(
-      { length: R },
-      (_, r) => `    let g${r} = select(${Z}, dy[(ob + min(${r}u, u.OW - 1u - ow0)) * u.cov + co], ow0 + ${r}u < u.OW);`,
-    );
+    const dys = filterDyLoads(cfg, 'co', 'cov');
     const rows: string[] = [];
     for (let kh = 0; kh < K; kh++) {
-      const fmas = taps.map(
-        (pairs, j) =>
-          `      { let iu = u32(iw0 + ${j}); let xv = ${splat(`select(0.0, x[(rb + min(iu, u.W - 1u)) * u.cin + ci], iu < u.W)`)};` +
-          pairs.map(({ r, kw }) => ` a${kh}_${kw} = fma(xv, g${r}, a${kh}_${kw});`).join('') +
-          ' }',
+      const fmas = taps.map((pairs, j) =>
+        tapBlock(
+          '      ',
+          `let iu = u32(iw0 + ${j}); let xv = ${splat(`select(0.0, x[(rb + min(iu, u.W - 1u)) * u.cin + ci], iu < u.W)`)};`,
+          pairs,
+          ({ r, kw }) => [`a${kh}_${kw}`, 'xv', `g${r}`],
+        ),
       );
-      rows.push(`    {
-    let ih = ih0 + ${kh};
-    if (u32(ih) < u.H) {
-      let rb = (n * u.H + u32(ih)) * u.W;
-${fmas.join('\n')}
+      rows.push(filterRow(kh, fmas.join('\n')));
     }
-    }`);
-    }
-    const accs: string[] = [];
-    const stores: string[] = [];
-    for (let kh = 0; kh < K; kh++) {
-      for (let kw = 0; kw < K; kw++) {
-        accs.push(`  var a${kh}_${kw}: ${T} = ${Z};`);
-        stores.push(`  partial[((p * ${K * K}u + ${kh * K + kw}u) * u.cin + ci) * u.cov + co] = a${kh}_${kw};`);
-      }
-    }
+    const { accs, stores } = filterAccumulators(cfg, (tap) => `((p * ${K * K}u + ${tap}u) * u.cin + ci) * u.cov + co`);
     return wgsl`
 @compute @workgroup_size(WG_X)
 fn main(${MAIN_1D}) {

@@ -6,17 +6,19 @@
 // known at compile time (see depthwise-conv2d.backward-input.ts). Any epilogue's backward must be
 // applied to dy by the caller first.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
 import {
   CONV_WG,
   type ConvTileConfig,
+  backwardInputMain,
+  backwardInputRow,
   backwardRow,
   convTileKey,
   convVecType,
   convZero,
+  tapBlock,
   tapsByOutputOffset,
   validateConvTile,
-} from './conv2d.js';
+} from './conv-common.js';
 
 export const conv2dBackwardInput = defineKernel({
   name: 'conv2d.backward-input',
@@ -43,8 +45,7 @@ export const conv2dBackwardInput = defineKernel({
   body: (cfg: ConvTileConfig) => {
     validateConvTile(cfg);
     if (cfg.run % cfg.stride !== 0) throw new Error('conv2d.backward-input: run must be a multiple of the stride');
-    const { k: K, stride: S, run: R } = cfg;
-    const T = convVecType(cfg);
+    const K = cfg.k;
     const Z = convZero(cfg);
     const offs = tapsByOutputOffset(cfg);
     const name = (d: number) => (d < 0 ? `m${-d}` : `p${d}`);
@@ -55,42 +56,22 @@ export const conv2dBackwardInput = defineKernel({
         ({ d }) => `    let ou${name(d)} = u32(qs + (${d})); let ok${name(d)} = ou${name(d)} < u.OW; let px${name(d)} = (rb + min(ou${name(d)}, u.OW - 1u)) * u.cov;`,
       );
       const ws = Array.from({ length: K }, (_, kw) => `      let w${kw} = w[(${kh * K + kw}u * u.cin + ci) * u.cov + co];`);
-      const fmas = offs.map(
-        ({ d, pairs }) =>
-          `      { let g = select(${Z}, dy[px${name(d)} + co], ok${name(d)});` +
-          pairs.map(({ r, kw }) => ` acc${r} = fma(g, w${kw}, acc${r});`).join('') +
-          ' }',
+      const fmas = offs.map(({ d, pairs }) =>
+        tapBlock('      ', `let g = select(${Z}, dy[px${name(d)} + co], ok${name(d)});`, pairs, ({ r, kw }) => [`acc${r}`, 'g', `w${kw}`]),
       );
-      rows.push(`  if (${cond}) {
-    let rb = (n * u.OH + ${oh}) * u.OW;
-${cols.join('\n')}
+      rows.push(
+        backwardInputRow(
+          cond,
+          oh,
+          `${cols.join('\n')}
     for (var co = 0u; co < u.cov; co++) {
 ${ws.join('\n')}
 ${fmas.join('\n')}
-    }
-  }`);
+    }`,
+        ),
+      );
     }
     const fin = (r: number) => (cfg.vec4 ? `dot(acc${r}, vec4<f32>(1.0))` : `acc${r}`);
-    return wgsl`
-@compute @workgroup_size(WG_X)
-fn main(${MAIN_1D}) {
-  let i = ${flatIndex(CONV_WG)};
-  if (i >= u.total) { return; }
-  let ci = i % u.cin;
-  var t = i / u.cin;
-  let run = t % u.runs;
-  t = t / u.runs;
-  let ih = t % u.H;
-  let n = t / u.H;
-  let q0 = run * ${R}u;
-  let qs = i32(run * ${R / S}u) + u.pq;
-${Array.from({ length: R }, (_, r) => `  var acc${r}: ${T} = ${Z};`).join('\n')}
-${rows.join('\n')}
-  let ib = (n * u.H + ih) * u.W;
-${Array.from(
-  { length: R },
-  (_, r) => `  { let iw = q0 + ${r}u - u.offQ; if (q0 + ${r}u >= u.offQ && iw < u.W) { dx[(ib + iw) * u.cin + ci] = ${fin(r)}; } }`,
-).join('\n')}
-}`;
+    return `\n${backwardInputMain(cfg, 'ci', 'cin', rows, (r) => `dx[(ib + iw) * u.cin + ci] = ${fin(r)};`)}`;
   },
 });

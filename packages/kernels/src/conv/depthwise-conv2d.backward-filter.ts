@@ -7,8 +7,20 @@
 // backward must be applied to dy by the caller first.
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
-import { CONV_WG, type ConvTileConfig, convTileKey, convVecType, convZero, tapsByInputColumn, validateConvTile } from './conv2d.js';
-import { itemLoop } from './conv2d.backward-filter.js';
+import {
+  CONV_WG,
+  type ConvTileConfig,
+  convTileKey,
+  convVecType,
+  convZero,
+  filterAccumulators,
+  filterDyLoads,
+  filterRow,
+  itemLoop,
+  tapBlock,
+  tapsByInputColumn,
+  validateConvTile,
+} from './conv-common.js';
 
 export const depthwiseConv2dBackwardFilter = defineKernel({
   name: 'depthwise-conv2d.backward-filter',
@@ -35,37 +47,22 @@ export const depthwiseConv2dBackwardFilter = defineKernel({
   body: (cfg: ConvTileConfig) => {
     validateConvTile(cfg);
     const { k: K, stride: S, run: R } = cfg;
-    const T = convVecType(cfg);
     const Z = convZero(cfg);
     const taps = tapsByInputColumn(cfg);
-    const dys = Array.from(
-      { length: R },
-      (_, r) => `    let g${r} = select(${Z}, dy[(ob + min(${r}u, u.OW - 1u - ow0)) * u.cv + c], ow0 + ${r}u < u.OW);`,
-    );
+    const dys = filterDyLoads(cfg, 'c', 'cv');
     const rows: string[] = [];
     for (let kh = 0; kh < K; kh++) {
-      const fmas = taps.map(
-        (pairs, j) =>
-          `      { let iu = u32(iw0 + ${j}); let xv = select(${Z}, x[(rb + min(iu, u.W - 1u)) * u.cv + c], iu < u.W);` +
-          pairs.map(({ r, kw }) => ` a${kh}_${kw} = fma(xv, g${r}, a${kh}_${kw});`).join('') +
-          ' }',
+      const fmas = taps.map((pairs, j) =>
+        tapBlock(
+          '      ',
+          `let iu = u32(iw0 + ${j}); let xv = select(${Z}, x[(rb + min(iu, u.W - 1u)) * u.cv + c], iu < u.W);`,
+          pairs,
+          ({ r, kw }) => [`a${kh}_${kw}`, 'xv', `g${r}`],
+        ),
       );
-      rows.push(`    {
-    let ih = ih0 + ${kh};
-    if (u32(ih) < u.H) {
-      let rb = (n * u.H + u32(ih)) * u.W;
-${fmas.join('\n')}
+      rows.push(filterRow(kh, fmas.join('\n')));
     }
-    }`);
-    }
-    const accs: string[] = [];
-    const stores: string[] = [];
-    for (let kh = 0; kh < K; kh++) {
-      for (let kw = 0; kw < K; kw++) {
-        accs.push(`  var a${kh}_${kw}: ${T} = ${Z};`);
-        stores.push(`  partial[(p * ${K * K}u + ${kh * K + kw}u) * u.cv + c] = a${kh}_${kw};`);
-      }
-    }
+    const { accs, stores } = filterAccumulators(cfg, (tap) => `(p * ${K * K}u + ${tap}u) * u.cv + c`);
     return wgsl`
 @compute @workgroup_size(WG_X)
 fn main(${MAIN_1D}) {

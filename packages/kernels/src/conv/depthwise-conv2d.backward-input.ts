@@ -10,17 +10,19 @@
 // relation. Rows use the runtime divisibility test. Any epilogue's backward must be applied to dy by
 // the caller first.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
 import {
   CONV_WG,
   type ConvTileConfig,
+  backwardInputMain,
+  backwardInputRow,
   backwardRow,
   convTileKey,
   convVecType,
   convZero,
+  tapBlock,
   tapsByOutputOffset,
   validateConvTile,
-} from './conv2d.js';
+} from './conv-common.js';
 
 export const depthwiseConv2dBackwardInput = defineKernel({
   name: 'depthwise-conv2d.backward-input',
@@ -46,46 +48,23 @@ export const depthwiseConv2dBackwardInput = defineKernel({
   body: (cfg: ConvTileConfig) => {
     validateConvTile(cfg);
     if (cfg.run % cfg.stride !== 0) throw new Error('depthwise-conv2d.backward-input: run must be a multiple of the stride');
-    const { k: K, stride: S, run: R } = cfg;
-    const T = convVecType(cfg);
+    const K = cfg.k;
     const Z = convZero(cfg);
     const offs = tapsByOutputOffset(cfg);
     const rows: string[] = [];
     for (let kh = 0; kh < K; kh++) {
       const { cond, oh } = backwardRow(cfg, kh);
       const ws = Array.from({ length: K }, (_, kw) => `    let w${kw} = w[${kh * K + kw}u * u.cv + c];`);
-      const fmas = offs.map(
-        ({ d, pairs }) =>
-          `    { let ou = u32(qs + (${d})); let g = select(${Z}, dy[(rb + min(ou, u.OW - 1u)) * u.cv + c], ou < u.OW);` +
-          pairs.map(({ r, kw }) => ` acc${r} = fma(g, w${kw}, acc${r});`).join('') +
-          ' }',
+      const fmas = offs.map(({ d, pairs }) =>
+        tapBlock(
+          '    ',
+          `let ou = u32(qs + (${d})); let g = select(${Z}, dy[(rb + min(ou, u.OW - 1u)) * u.cv + c], ou < u.OW);`,
+          pairs,
+          ({ r, kw }) => [`acc${r}`, 'g', `w${kw}`],
+        ),
       );
-      rows.push(`  if (${cond}) {
-    let rb = (n * u.OH + ${oh}) * u.OW;
-${ws.join('\n')}
-${fmas.join('\n')}
-  }`);
+      rows.push(backwardInputRow(cond, oh, `${ws.join('\n')}\n${fmas.join('\n')}`));
     }
-    return wgsl`
-@compute @workgroup_size(WG_X)
-fn main(${MAIN_1D}) {
-  let i = ${flatIndex(CONV_WG)};
-  if (i >= u.total) { return; }
-  let c = i % u.cv;
-  var t = i / u.cv;
-  let run = t % u.runs;
-  t = t / u.runs;
-  let ih = t % u.H;
-  let n = t / u.H;
-  let q0 = run * ${R}u;
-  let qs = i32(run * ${R / S}u) + u.pq;
-${Array.from({ length: R }, (_, r) => `  var acc${r}: ${T} = ${Z};`).join('\n')}
-${rows.join('\n')}
-  let ib = (n * u.H + ih) * u.W;
-${Array.from(
-  { length: R },
-  (_, r) => `  { let iw = q0 + ${r}u - u.offQ; if (q0 + ${r}u >= u.offQ && iw < u.W) { dx[(ib + iw) * u.cv + c] = acc${r}; } }`,
-).join('\n')}
-}`;
+    return `\n${backwardInputMain(cfg, 'c', 'cv', rows, (r) => `dx[(ib + iw) * u.cv + c] = acc${r};`)}`;
   },
 });

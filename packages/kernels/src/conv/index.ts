@@ -1,5 +1,6 @@
 // Kernel family 'conv': each kernel file is exported here.
-export { CONV_WG, type ConvTileConfig, type Conv2dConfig, conv2d } from './conv2d.js';
+export { CONV_WG, type ConvTileConfig } from './conv-common.js';
+export { type Conv2dConfig, conv2d } from './conv2d.js';
 export { conv2dBackwardInput } from './conv2d.backward-input.js';
 export { conv2dBackwardFilter, convFilterReduce, type ConvFilterReduceConfig } from './conv2d.backward-filter.js';
 export { depthwiseConv2d, type DepthwiseConv2dConfig } from './depthwise-conv2d.js';

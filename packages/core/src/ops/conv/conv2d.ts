@@ -13,7 +13,7 @@ import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { resolveEpilogue } from '../epilogue.js';
-import { type ConvOptions, checkConvOptions, checkRank, convGeometry, filterGradPartitions, withPartials } from './padding.js';
+import { type ConvOptions, checkConvOptions, checkDyShape, convChannels, checkRank, convGeometry, filterGradPartitions, withPartials } from './padding.js';
 
 // Register-blocking factors, measured on lavapipe with the 224² stem (Cin 3, Cout 32, stride 2):
 // forward 2.0 ms with 8 outputs along W per invocation (2.5 with 4, 3.0-3.6 with 2); backward-input
@@ -22,8 +22,6 @@ import { type ConvOptions, checkConvOptions, checkRank, convGeometry, filterGrad
 const RUN = 8;
 /** Outputs along W per work item of the filter gradient. */
 const FILTER_RUN = 2;
-
-const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 /** y = epilogue(conv(x, w)): x [N,H,W,Cin], w [k,k,Cin,Cout] → [N,outH,outW,Cout]. */
 export function conv2d(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions): Tensor {
@@ -38,8 +36,7 @@ export function conv2d(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions): Tens
   checkConvOptions(op, opts, k, shapes);
   const g = convGeometry(H, W, k, opts.stride, opts.padding);
   const ep = resolveEpilogue(e, op, opts.epilogue, Cout);
-  const vec4 = Cout % 4 === 0;
-  const cov = vec4 ? Cout / 4 : Cout;
+  const { vec4, cv: cov } = convChannels(Cout);
   const runs = ceilDiv(g.outW, RUN);
   const total = N * g.outH * runs * cov;
   const y = e.alloc([N, g.outH, g.outW, Cout]);
@@ -69,14 +66,11 @@ export function conv2dBackwardInput(e: Engine, dy: Tensor, w: Tensor, xShape: re
   if (wCin !== Cin) throw new ShapeError(op, 'filter input channels (w[2]) must equal x channels (xShape[3])', shapes);
   checkConvOptions(op, opts, k, shapes);
   const g = convGeometry(H, W, k, opts.stride, opts.padding);
-  if (!same(dy.shape, [N, g.outH, g.outW, Cout])) {
-    throw new ShapeError(op, `dy must be [${[N, g.outH, g.outW, Cout]}] for this input, filter, stride and padding`, shapes);
-  }
+  checkDyShape(op, dy.shape, N, g, Cout, 'filter', shapes);
   const S = opts.stride;
   const run = RUN - (RUN % S);
   const offQ = g.padLeft % S;
-  const vec4 = Cout % 4 === 0;
-  const cov = vec4 ? Cout / 4 : Cout;
+  const { vec4, cv: cov } = convChannels(Cout);
   const runs = ceilDiv(W + offQ, run);
   const total = N * H * runs * Cin;
   const dx = e.alloc([N, H, W, Cin]);
@@ -104,11 +98,8 @@ export function conv2dBackwardFilter(e: Engine, x: Tensor, dy: Tensor, opts: Con
   const [N, H, W, Cin] = x.shape;
   const Cout = dy.shape[3];
   const g = convGeometry(H, W, k, opts.stride, opts.padding);
-  if (!same(dy.shape, [N, g.outH, g.outW, Cout])) {
-    throw new ShapeError(op, `dy must be [${[N, g.outH, g.outW, Cout]}] for this input, kernel size ${k}, stride and padding`, shapes);
-  }
-  const vec4 = Cout % 4 === 0;
-  const cov = vec4 ? Cout / 4 : Cout;
+  checkDyShape(op, dy.shape, N, g, Cout, `kernel size ${k}`, shapes);
+  const { vec4, cv: cov } = convChannels(Cout);
   const runs = ceilDiv(g.outW, FILTER_RUN);
   const items = N * g.outH * runs;
   const parts = filterGradPartitions(items, Cin * cov);

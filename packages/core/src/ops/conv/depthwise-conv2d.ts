@@ -13,7 +13,7 @@ import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { resolveEpilogue } from '../epilogue.js';
-import { type ConvOptions, checkConvOptions, checkRank, convGeometry, filterGradPartitions, withPartials } from './padding.js';
+import { type ConvOptions, checkConvOptions, checkDyShape, convChannels, checkRank, convGeometry, filterGradPartitions, withPartials } from './padding.js';
 import { reducePartials } from './conv2d.js';
 
 // Register-blocking factors (outputs along W per invocation), measured on lavapipe with the five
@@ -25,13 +25,6 @@ const FWD_RUN = { 1: 8, 2: 4 } as const;
 /** Inputs along W per invocation of the backward-input (a multiple of the stride). */
 const BWD_RUN = 8;
 const FILTER_RUN = { 1: 2, 2: 1 } as const;
-
-const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
-
-function channels(C: number) {
-  const vec4 = C % 4 === 0;
-  return { vec4, cv: vec4 ? C / 4 : C };
-}
 
 /** y = epilogue(depthwise(x, w)): x [N,H,W,C], w [k,k,C] → [N,outH,outW,C]. */
 export function depthwiseConv2d(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions): Tensor {
@@ -46,7 +39,7 @@ export function depthwiseConv2d(e: Engine, x: Tensor, w: Tensor, opts: ConvOptio
   checkConvOptions(op, opts, k, shapes);
   const g = convGeometry(H, W, k, opts.stride, opts.padding);
   const ep = resolveEpilogue(e, op, opts.epilogue, C);
-  const { vec4, cv } = channels(C);
+  const { vec4, cv } = convChannels(C);
   const run = FWD_RUN[opts.stride];
   const runs = ceilDiv(g.outW, run);
   const total = N * g.outH * runs * cv;
@@ -77,13 +70,11 @@ export function depthwiseConv2dBackwardInput(e: Engine, dy: Tensor, w: Tensor, x
   if (wC !== C) throw new ShapeError(op, 'filter channels (w[2]) must equal x channels (xShape[3])', shapes);
   checkConvOptions(op, opts, k, shapes);
   const g = convGeometry(H, W, k, opts.stride, opts.padding);
-  if (!same(dy.shape, [N, g.outH, g.outW, C])) {
-    throw new ShapeError(op, `dy must be [${[N, g.outH, g.outW, C]}] for this input, filter, stride and padding`, shapes);
-  }
+  checkDyShape(op, dy.shape, N, g, C, 'filter', shapes);
   const S = opts.stride;
   const run = BWD_RUN - (BWD_RUN % S);
   const offQ = g.padLeft % S;
-  const { vec4, cv } = channels(C);
+  const { vec4, cv } = convChannels(C);
   const runs = ceilDiv(W + offQ, run);
   const total = N * H * runs * cv;
   const dx = e.alloc([N, H, W, C]);
@@ -110,10 +101,8 @@ export function depthwiseConv2dBackwardFilter(e: Engine, x: Tensor, dy: Tensor, 
   checkConvOptions(op, opts, k, shapes);
   const [N, H, W, C] = x.shape;
   const g = convGeometry(H, W, k, opts.stride, opts.padding);
-  if (!same(dy.shape, [N, g.outH, g.outW, C])) {
-    throw new ShapeError(op, `dy must be [${[N, g.outH, g.outW, C]}] for this input, kernel size ${k}, stride and padding`, shapes);
-  }
-  const { vec4, cv } = channels(C);
+  checkDyShape(op, dy.shape, N, g, C, `kernel size ${k}`, shapes);
+  const { vec4, cv } = convChannels(C);
   const run = FILTER_RUN[opts.stride];
   const runs = ceilDiv(g.outW, run);
   const items = N * g.outH * runs;

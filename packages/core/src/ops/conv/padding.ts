@@ -99,3 +99,17 @@ export function withPartials(e: Engine, parts: number, outShape: readonly number
   partial.dispose(); // safe: dispatches are ordered, a later reuse runs after the reduce
   return out;
 }
+
+/** Channel layout of a conv kernel's bound arrays: vec4 of channels when C % 4 == 0, else scalar. */
+export function convChannels(C: number): { vec4: boolean; cv: number } {
+  const vec4 = C % 4 === 0;
+  return { vec4, cv: vec4 ? C / 4 : C };
+}
+
+/** Throws unless dy is [N, outH, outW, C] for geometry g; `what` names what determined the geometry. */
+export function checkDyShape(op: string, dy: readonly number[], N: number, g: ConvGeometry, C: number, what: string, shapes: Record<string, readonly number[]>): void {
+  const want = [N, g.outH, g.outW, C];
+  if (!(dy.length === want.length && dy.every((v, i) => v === want[i]))) {
+    throw new ShapeError(op, `dy must be [${want}] for this input, ${what}, stride and padding`, shapes);
+  }
+}
