@@ -33,6 +33,9 @@ Commands:
   bench infer [--quick] [--out FILE] [--peers tfjs,ort-webgpu,ort-cpu]
                           MobileNetV2 1.0 inference (224 b1, 224 b8, 160 b8) side by side with
                           TF.js WebGPU and ONNX Runtime (WebGPU, CPU) on the same adapter.
+  bench train [--quick] [--out FILE]
+                          One training step (160² batch 8: base frozen, fine-tune from layer 100,
+                          whole network) side by side with TF.js WebGPU's trainOnBatch.
 
 Environment:
   VK_ICD_FILENAMES        Pick a Vulkan driver (e.g. /usr/share/vulkan/icd.d/lvp_icd.json).
