@@ -59,6 +59,7 @@ describe(`${GPU} mnv2 train (built CLI)`, () => {
     expect(st.weights.get('dense/kernel')?.shape).toEqual([1280, 1]);
     expect(st.weights.get('block_1_expand/kernel')?.shape).toEqual([1, 1, 16, 96]);
     expect(readdirSync(out).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    expect(readFileSync(join(out, 'curves.html'), 'utf8')).toMatch(/<svg/);
 
     const again = mnv2(...args);
     expect(again.code).toBe(1);

@@ -19,6 +19,10 @@ Commands:
                           Transfer learning (Keras tutorial): one sub-folder of images per class,
                           ImageNet MobileNetV2 base frozen + new head, optional fine-tuning;
                           checkpoints per epoch in --out. 'mnv2 train --help' for every option.
+  evaluate <run-dir> <data-dir> [--batch-size B] [--json]
+                          Loss and accuracy of a trained run on a folder-per-class dataset.
+  predict <run-dir> <image or folder>… [--json]
+                          Class and probability per image with a trained run.
   weights fetch [--alpha A] [--size S] [--no-top] [--cache-dir DIR]
                           Download Keras' MobileNetV2 ImageNet weights (.h5) into the cache
                           (resumable, verified) and print the file's path.
@@ -67,6 +71,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/classify.js')).classify(rest);
     case 'train':
       return (await import('./commands/train.js')).train(rest);
+    case 'evaluate':
+      return (await import('./commands/evaluate.js')).evaluate(rest);
+    case 'predict':
+      return (await import('./commands/predict.js')).predict(rest);
     case 'summary':
       return (await import('./commands/summary.js')).summary(rest);
     case 'export':

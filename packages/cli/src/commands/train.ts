@@ -1,7 +1,7 @@
 // `mnv2 train <data-dir>`: the Keras transfer-learning tutorial. MobileNetV2 base (ImageNet weights,
 // frozen, BN in inference mode) + GlobalAveragePooling → Dropout → Dense head, trained with
 // augmentation; then optionally fine-tuning from a Keras layer index at a lower learning rate.
-// Checkpoints after every epoch in --out (model.safetensors, config.json, history.json).
+// Checkpoints after every epoch in --out (model.safetensors, config.json, history.json, curves.html).
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -29,6 +29,7 @@ import {
   type Optimizer,
   type WeightMap,
 } from '@mnv2/core';
+import { writeCurves } from '../train/curves.js';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { numberFlag, parseArgs } from '../util/args.js';
 import { FolderSplitSource, listImageFolder } from '../data/image-folder.js';
@@ -58,8 +59,14 @@ Options:
                        (kerasLayers order; BN stays in inference mode)
   --fine-tune-epochs N extra epochs of fine-tuning (default 10 when --fine-tune-at is given)
   --fine-tune-lr F     fine-tuning learning rate (default lr/10)
-  --out DIR            run folder (default ./mnv2-run): model.safetensors, config.json, history.json
+  --out DIR            run folder (default ./mnv2-run): model.safetensors, config.json, history.json,
+                       curves.html (accuracy/loss curves, fine-tuning start marked)
   --force              overwrite an existing run folder
+  --early-stopping-patience N
+                       stop a phase (frozen or fine-tune) when val_loss has not improved for N
+                       epochs (Keras EarlyStopping(monitor='val_loss', patience=N)); needs --val-split > 0
+  --restore-best       at the end, write the weights of the epoch with the lowest val_loss as
+                       model.safetensors (kept in memory; Keras restore_best_weights)
 
 Example:
   mnv2 train ../shared/datasets/alpaca/dataset --epochs 5 --fine-tune-at 120 --fine-tune-epochs 3`;
@@ -134,8 +141,8 @@ export async function train(argv: string[]): Promise<number> {
   const args = parseArgs(
     argv,
     {
-      values: ['val-split', 'seed', 'image-size', 'batch-size', 'epochs', 'lr', 'optimizer', 'alpha', 'weights', 'dropout', 'fine-tune-at', 'fine-tune-epochs', 'fine-tune-lr', 'out'],
-      booleans: ['no-augment', 'force'],
+      values: ['val-split', 'seed', 'image-size', 'batch-size', 'epochs', 'lr', 'optimizer', 'alpha', 'weights', 'dropout', 'fine-tune-at', 'fine-tune-epochs', 'fine-tune-lr', 'out', 'early-stopping-patience'],
+      booleans: ['no-augment', 'force', 'restore-best'],
     },
     C,
   );
@@ -156,6 +163,8 @@ export async function train(argv: string[]): Promise<number> {
   const doAugment = !args.flags.has('no-augment');
   const outDir = resolve(String(args.flags.get('out') ?? 'mnv2-run'));
   const force = args.flags.has('force');
+  const patience = args.flags.has('early-stopping-patience') ? numberFlag(args, 'early-stopping-patience', 0, C) : null;
+  const restoreBest = args.flags.has('restore-best');
   const int = (name: string, v: number, min: number) => {
     if (!Number.isInteger(v) || v < min) throw new Error(`train: --${name} must be an integer >= ${min}, got ${v}`);
   };
@@ -164,6 +173,8 @@ export async function train(argv: string[]): Promise<number> {
   int('batch-size', batchSize, 1);
   int('epochs', epochs, 0);
   int('fine-tune-epochs', fineTuneEpochs, 0);
+  if (patience !== null) int('early-stopping-patience', patience, 1);
+  if ((patience !== null || restoreBest) && !(valSplit > 0)) throw new Error(`train: ${patience !== null ? '--early-stopping-patience' : '--restore-best'} monitors val_loss: it needs a validation split (--val-split > 0)`);
   if (!(dropout >= 0 && dropout < 1)) throw new Error(`train: --dropout must be in [0, 1), got ${dropout}`);
   if (!['adam', 'rmsprop', 'sgd'].includes(optName)) throw new Error(`train: --optimizer must be adam, rmsprop or sgd, got '${optName}'`);
   const makeOpt = (learningRate: number): Optimizer => (optName === 'rmsprop' ? rmsprop({ learningRate }) : optName === 'sgd' ? sgd({ learningRate }) : adam({ learningRate }));
@@ -171,7 +182,7 @@ export async function train(argv: string[]): Promise<number> {
   // Run folder first: refuse before any expensive work.
   if (existsSync(outDir) && (await readdir(outDir)).length > 0) {
     if (!force) throw new Error(`train: run folder '${outDir}' exists and is not empty: pass --force to overwrite it, or --out NEW_DIR`);
-    for (const f of ['model.safetensors', 'config.json', 'history.json']) await rm(join(outDir, f), { force: true });
+    for (const f of ['model.safetensors', 'config.json', 'history.json', 'curves.html']) await rm(join(outDir, f), { force: true });
   }
 
   // Dataset.
@@ -242,6 +253,8 @@ export async function train(argv: string[]): Promise<number> {
   const history: Record<string, number | null>[] = [];
   const tty = process.stderr.isTTY;
   const t00 = Date.now();
+  type Best = { epoch: number; valLoss: number; weights: WeightMap };
+  let best = null as Best | null;
 
   const runPhase = async (phase: 'frozen' | 'fine-tune', from: number, to: number, opt: Optimizer): Promise<boolean> => {
     const stream = fit(e, net, data, {
@@ -254,6 +267,8 @@ export async function train(argv: string[]): Promise<number> {
       augment: doAugment ? { flip: true, rotation: 0.2 } : null,
     });
     let announcedCache = false;
+    let phaseBest = Infinity; // Keras EarlyStopping: best and wait reset at each fit call
+    let wait = 0;
     for await (const ev of stream as AsyncGenerator<FitEvent>) {
       if (ev.type === 'cache') {
         if (tty) process.stderr.write(`\r  caching ${ev.what} (${ev.split}): ${ev.done}/${ev.total}   ${ev.done === ev.total ? '\n' : ''}`);
@@ -283,6 +298,16 @@ export async function train(argv: string[]): Promise<number> {
         );
         history.push({ epoch: ev.epoch + 1, loss: ev.loss, accuracy: ev.accuracy, val_loss: ev.valLoss, val_accuracy: ev.valAccuracy, seconds: ev.seconds, fine_tune: phase === 'fine-tune' ? 1 : 0 });
         await checkpoint(e, ev.epoch + 1);
+        if (restoreBest && ev.valLoss !== null && (best === null || ev.valLoss < best.valLoss)) best = { epoch: ev.epoch + 1, valLoss: ev.valLoss, weights: await networkWeights(net) };
+        if (patience !== null && ev.valLoss !== null) {
+          if (ev.valLoss < phaseBest) {
+            phaseBest = ev.valLoss;
+            wait = 0;
+          } else if (++wait >= patience) {
+            console.log(`Epoch ${ev.epoch + 1}: early stopping (val_loss has not improved for ${patience} epoch${patience > 1 ? 's' : ''}; best ${phaseBest.toFixed(4)})`);
+            break;
+          }
+        }
       }
     }
     return true;
@@ -294,6 +319,7 @@ export async function train(argv: string[]): Promise<number> {
     await writeAtomic(join(outDir, 'model.safetensors'), serializeSafetensors(weights, meta));
     await writeAtomic(join(outDir, 'config.json'), JSON.stringify({ ...config, epochsDone: epoch, badFiles: bad }, null, 2) + '\n');
     await writeAtomic(join(outDir, 'history.json'), JSON.stringify(history, null, 2) + '\n');
+    await writeCurves(outDir, history, { title: `MobileNetV2 training: ${outDir}` });
   };
 
   let ok = await runPhase('frozen', 0, epochs, makeOpt(lr));
@@ -302,6 +328,13 @@ export async function train(argv: string[]): Promise<number> {
     const n = net.trainableParams().length;
     console.log(`Fine-tuning from layer ${fineTuneAt}: ${layers.length} base layers with weights train (${layers[0] ?? '-'} … ${layers[layers.length - 1] ?? '-'}), ${n} trainable tensors, lr ${fineTuneLr}`);
     ok = await runPhase('fine-tune', epochs, epochs + fineTuneEpochs, makeOpt(fineTuneLr));
+  }
+  const kept = best as Best | null; // assigned inside runPhase: TS narrows the let to null here
+  if (restoreBest && kept) {
+    const meta = { format: 'mnv2', alpha: String(alpha), input_size: String(size), preprocess: 'tf', padding: 'same', epsilon: '0.001', classes: JSON.stringify(ds.classNames), epoch: String(kept.epoch) };
+    await writeAtomic(join(outDir, 'model.safetensors'), serializeSafetensors(kept.weights, meta));
+    await writeAtomic(join(outDir, 'config.json'), JSON.stringify({ ...config, epochsDone: history.length, restoredEpoch: kept.epoch, badFiles: bad }, null, 2) + '\n');
+    console.log(`Restored the weights of epoch ${kept.epoch} (best val_loss ${kept.valLoss.toFixed(4)}) into ${join(outDir, 'model.safetensors')}`);
   }
   if (bad.length) console.log(`Skipped ${bad.length} file${bad.length > 1 ? 's' : ''} that could not be decoded (listed above).`);
   console.log(`Done in ${fmtTime((Date.now() - t00) / 1000)}. Run folder: ${outDir}`);

@@ -1,0 +1,117 @@
+// `mnv2 predict <run-dir> <image or folder>…`: the class and its probability for each image, with a
+// trained run's model (binary head: sigmoid; more classes: softmax). Same preprocessing as training.
+import { readdir, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { ImageBatches, type FitImage, type ImageSplitSource } from '@mnv2/core';
+import { createNodeEngine, describeAdapter } from '../node-gpu.js';
+import { decodeImage, IMAGE_EXTENSIONS } from '../data/decode.js';
+import { numberFlag, parseArgs } from '../util/args.js';
+import { buildRunNet, probabilities, readRun } from '../run/load-run.js';
+
+const HELP = `mnv2 predict <run-dir> <image or folder>… [--batch-size 32] [--json]
+
+The predicted class and its probability for each image, with a trained run (the --out folder of
+'mnv2 train'). A folder means every image in it, in name order. Two classes: sigmoid of the single
+output (P(second class)); more: softmax.
+
+Options:
+  --batch-size B   images per GPU batch (default 32)
+  --json           one JSON document on stdout (every class's probability per image)
+
+Example:
+  mnv2 predict mnv2-run photo.jpg photos/`;
+
+async function expandInputs(inputs: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const p of inputs) {
+    let st;
+    try {
+      st = await stat(p);
+    } catch {
+      throw new Error(`predict: '${p}': no such file or folder`);
+    }
+    if (st.isDirectory()) {
+      const imgs = (await readdir(p, { withFileTypes: true }))
+        .filter((d) => (d.isFile() || d.isSymbolicLink()) && !d.name.startsWith('.') && IMAGE_EXTENSIONS.includes(extname(d.name).toLowerCase()))
+        .map((d) => d.name)
+        .sort();
+      if (imgs.length === 0) throw new Error(`predict: folder '${p}' has no images (${IMAGE_EXTENSIONS.join(' ')})`);
+      files.push(...imgs.map((f) => join(p, f)));
+    } else files.push(p);
+  }
+  return files;
+}
+
+export async function predict(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(HELP);
+    return 0;
+  }
+  const C = 'predict';
+  const args = parseArgs(argv, { values: ['batch-size'], booleans: ['json'] }, C);
+  if (args.positionals.length < 2) throw new Error(`predict: expected <run-dir> and at least one image or folder (see 'mnv2 predict --help')`);
+  const batchSize = numberFlag(args, 'batch-size', 32, C);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`predict: --batch-size must be a positive integer, got ${batchSize}`);
+  const json = args.flags.has('json');
+  const run = await readRun(args.positionals[0], C);
+  const files = await expandInputs(args.positionals.slice(1));
+
+  const errors: { file: string; error: string }[] = [];
+  const source: ImageSplitSource = {
+    labels: files.map(() => 0),
+    load: (indices) =>
+      Promise.all(
+        indices.map(async (i): Promise<FitImage | null> => {
+          try {
+            const img = await decodeImage(files[i]);
+            return { width: img.width, height: img.height, rgb: img.rgb };
+          } catch (err) {
+            const error = err instanceof Error ? err.message : String(err);
+            errors.push({ file: files[i], error });
+            console.error(`mnv2: ${error}`);
+            return null;
+          }
+        }),
+      ),
+  };
+  const { engine: e, adapter } = await createNodeEngine();
+  console.error(`[mnv2] adapter: ${describeAdapter(adapter)}`);
+  const net = buildRunNet(e, run);
+  const data = new ImageBatches(e, source, { imageSize: run.imageSize, cacheBudgetBytes: 0 });
+  const results: { file: string; class: string; index: number; probability: number; probabilities: Record<string, number> }[] = [];
+  const ids = files.map((_, i) => i);
+  const steps = Math.ceil(ids.length / batchSize);
+  const slice = (s: number) => ids.slice(s * batchSize, (s + 1) * batchSize);
+  let pre = data.prefetch(slice(0));
+  for (let s = 0; s < steps; s++) {
+    const bi = slice(s);
+    const b = await data.batch(bi, pre);
+    pre = s + 1 < steps ? data.prefetch(slice(s + 1)) : null;
+    const kept = bi.filter((i) => !b.skipped.includes(i));
+    if (kept.length === 0) {
+      b.x.dispose();
+      continue;
+    }
+    const logitsT = e.tidy(() => net.forward(e, b.x, { training: false }));
+    const logits = await logitsT.read();
+    logitsT.dispose();
+    b.x.dispose();
+    const probs = probabilities(logits, kept.length, run.classes, run.labelMode === 'binary');
+    kept.forEach((i, k) => {
+      const p = probs[k];
+      let best = 0;
+      for (let c = 1; c < p.length; c++) if (p[c] > p[best]) best = c;
+      const r = { file: files[i], class: run.classNames[best], index: best, probability: p[best], probabilities: Object.fromEntries(run.classNames.map((c, j) => [c, p[j]])) };
+      results.push(r);
+      if (!json) console.log(`${r.file}: ${r.class} (${(100 * r.probability).toFixed(2)}%)`);
+    });
+  }
+  data.dispose();
+  e.destroy();
+  if (json) process.stdout.write(`${JSON.stringify({ run: run.dir, classNames: run.classNames, labelMode: run.labelMode, results, errors }, null, 2)}\n`);
+  if (errors.length) {
+    console.error(`mnv2: ${errors.length} of ${files.length} file${files.length > 1 ? 's' : ''} could not be read: ${errors.map((x) => x.file).join(', ')}`);
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,88 @@
+// Loads a run folder written by `mnv2 train --out DIR` (config.json + model.safetensors) into a
+// MobileNetV2Net with the trained head, plus what evaluate/predict need: class names, label mode,
+// image size. Errors say which file is missing or malformed.
+import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { MobileNetV2Net, parseSafetensors, weightSource, type Engine, type LabelMode, type WeightMap } from '@mnv2/core';
+
+export interface RunInfo {
+  dir: string;
+  classNames: string[];
+  labelMode: LabelMode;
+  alpha: number;
+  imageSize: number;
+  dropout: number;
+  classes: number; // head outputs: 1 for binary
+  denseName: string;
+  epoch: number | null;
+  weights: WeightMap;
+}
+
+export async function readRun(dirArg: string, cmd: string): Promise<RunInfo> {
+  const dir = resolve(dirArg);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${cmd}: run folder '${dir}' does not exist (pass the --out folder of 'mnv2 train')`);
+  const cfgPath = join(dir, 'config.json');
+  const modelPath = join(dir, 'model.safetensors');
+  for (const p of [cfgPath, modelPath]) if (!existsSync(p)) throw new Error(`${cmd}: '${dir}' is not a training run folder: ${p} is missing (pass the --out folder of 'mnv2 train')`);
+  let cfg: { classNames?: unknown; labelMode?: unknown; alpha?: unknown; imageSize?: unknown; head?: { dropout?: unknown; classes?: unknown; dense?: unknown }; epochsDone?: unknown };
+  try {
+    cfg = JSON.parse(await readFile(cfgPath, 'utf8'));
+  } catch (e) {
+    throw new Error(`${cmd}: ${cfgPath} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const classNames = cfg.classNames;
+  if (!Array.isArray(classNames) || classNames.length < 2 || !classNames.every((c) => typeof c === 'string')) throw new Error(`${cmd}: ${cfgPath} has no classNames list`);
+  const alpha = Number(cfg.alpha);
+  const imageSize = Number(cfg.imageSize);
+  if (!(alpha > 0) || !(imageSize >= 32)) throw new Error(`${cmd}: ${cfgPath} lacks alpha/imageSize`);
+  const labelMode: LabelMode = cfg.labelMode === 'binary' || cfg.labelMode === 'sparse-categorical' ? cfg.labelMode : classNames.length === 2 ? 'binary' : 'sparse-categorical';
+  const st = parseSafetensors(await readFile(modelPath), modelPath);
+  const denseName = typeof cfg.head?.dense === 'string' ? cfg.head.dense : st.weights.has('dense/kernel') ? 'dense' : 'predictions';
+  const kernel = st.weights.get(`${denseName}/kernel`);
+  const bias = st.weights.get(`${denseName}/bias`);
+  if (!kernel || !bias) throw new Error(`${cmd}: ${modelPath} has no classifier head (${denseName}/kernel, ${denseName}/bias)`);
+  const classes = labelMode === 'binary' ? 1 : classNames.length;
+  if (bias.data.length !== classes) throw new Error(`${cmd}: ${modelPath} has a ${bias.data.length}-output head, but config.json lists ${classNames.length} classes (${labelMode})`);
+  const epoch = st.metadata.epoch !== undefined ? Number(st.metadata.epoch) : typeof cfg.epochsDone === 'number' ? cfg.epochsDone : null;
+  return { dir, classNames: classNames as string[], labelMode, alpha, imageSize, dropout: Number(cfg.head?.dropout ?? 0), classes, denseName, epoch, weights: st.weights };
+}
+
+/** The run's network (base + trained head), inference only. */
+export function buildRunNet(e: Engine, run: RunInfo): MobileNetV2Net {
+  const net = new MobileNetV2Net(e, {
+    alpha: run.alpha,
+    inputSize: run.imageSize,
+    head: { classes: run.classes, pooling: 'avg', dropout: run.dropout, denseName: run.denseName },
+    weights: weightSource(run.weights, { source: run.dir }),
+  });
+  // The head initialises itself: load the trained Dense weights into it.
+  for (const p of net.head!.params()) {
+    const w = run.weights.get(p.name);
+    if (!w) throw new Error(`model.safetensors in ${run.dir} has no ${p.name}`);
+    const n = p.value.shape.reduce((a, b) => a * b, 1);
+    if (w.data.length !== n) throw new Error(`model.safetensors in ${run.dir}: ${p.name} has ${w.data.length} values, the network expects ${n}`);
+    e.write(p.value, w.data);
+  }
+  net.setBaseTrainable(false);
+  for (const p of net.head!.params()) p.trainable = false;
+  return net;
+}
+
+/** Probabilities from head logits: sigmoid for a binary head (P(class 1)), else softmax. */
+export function probabilities(logits: Float32Array, rows: number, classes: number, binary: boolean): number[][] {
+  const out: number[][] = [];
+  for (let r = 0; r < rows; r++) {
+    if (binary) {
+      const p1 = 1 / (1 + Math.exp(-logits[r]));
+      out.push([1 - p1, p1]);
+      continue;
+    }
+    const row = Array.from(logits.subarray(r * classes, (r + 1) * classes));
+    const m = Math.max(...row);
+    const ex = row.map((v) => Math.exp(v - m));
+    const s = ex.reduce((a, b) => a + b, 0);
+    out.push(ex.map((v) => v / s));
+  }
+  return out;
+}
