@@ -1,7 +1,8 @@
 // `mnv2 train <data-dir>`: the Keras transfer-learning tutorial. MobileNetV2 base (ImageNet weights,
 // frozen, BN in inference mode) + GlobalAveragePooling → Dropout → Dense head, trained with
 // augmentation; then optionally fine-tuning from a Keras layer index at a lower learning rate.
-// Checkpoints after every epoch in --out (model.safetensors, config.json, history.json, curves.html).
+// Checkpoints after every epoch in --out (model.safetensors, optimizer.safetensors, history.json,
+// curves.html; config.json last, its epochsDone the commit point that --resume continues from).
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -24,7 +25,6 @@ import {
   setFineTuneAt,
   sgd,
   weightSource,
-  type Engine,
   type FitEvent,
   type Optimizer,
   type WeightMap,
@@ -59,12 +59,15 @@ Options:
                        (kerasLayers order; BN stays in inference mode)
   --fine-tune-epochs N extra epochs of fine-tuning (default 10 when --fine-tune-at is given)
   --fine-tune-lr F     fine-tuning learning rate (default lr/10)
-  --out DIR            run folder (default ./mnv2-run): model.safetensors, config.json, history.json,
+  --out DIR            run folder (default ./mnv2-run): model.safetensors, optimizer.safetensors,
+                       config.json, history.json,
                        curves.html (accuracy/loss curves, fine-tuning start marked)
   --force              overwrite an existing run folder
   --early-stopping-patience N
                        stop a phase (frozen or fine-tune) when val_loss has not improved for N
                        epochs (Keras EarlyStopping(monitor='val_loss', patience=N)); needs --val-split > 0
+  --resume             continue the interrupted run in --out from its last checkpoint (config.json
+                       epochsDone; model and optimizer state restored; flags taken from config.json)
   --restore-best       at the end, write the weights of the epoch with the lowest val_loss as
                        model.safetensors (kept in memory; Keras restore_best_weights)
 
@@ -142,10 +145,61 @@ export async function train(argv: string[]): Promise<number> {
     argv,
     {
       values: ['val-split', 'seed', 'image-size', 'batch-size', 'epochs', 'lr', 'optimizer', 'alpha', 'weights', 'dropout', 'fine-tune-at', 'fine-tune-epochs', 'fine-tune-lr', 'out', 'early-stopping-patience'],
-      booleans: ['no-augment', 'force', 'restore-best'],
+      booleans: ['no-augment', 'force', 'restore-best', 'resume'],
     },
     C,
   );
+  const resume = args.flags.has('resume');
+  // --resume: the run's flags come from its config.json; flags given again must agree with it.
+  let prev: Record<string, unknown> | null = null;
+  if (resume) {
+    if (args.flags.has('force')) throw new Error('train: --resume and --force contradict each other (--force starts the run over)');
+    const dir = resolve(String(args.flags.get('out') ?? 'mnv2-run'));
+    const cfgPath = join(dir, 'config.json');
+    if (!existsSync(cfgPath)) throw new Error(`train: --resume: ${cfgPath} not found (no checkpoint to resume from; pass the --out of an interrupted run)`);
+    try {
+      prev = JSON.parse(await readFile(cfgPath, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new Error(`train: --resume: ${cfgPath} is not valid JSON (${(err as Error).message})`);
+    }
+    if (prev.command !== 'train' || typeof prev.epochsDone !== 'number') throw new Error(`train: --resume: ${cfgPath} is not the config of a 'mnv2 train' run`);
+    if (prev.restoreBest || (prev.earlyStoppingPatience ?? null) !== null) throw new Error('train: --resume does not support runs with --restore-best or --early-stopping-patience (their state over past epochs is not checkpointed)');
+    const conflict = (flag: string, given: unknown, was: unknown) => {
+      if (given !== was) throw new Error(`train: --resume: --${flag} ${String(given)} conflicts with the run's ${JSON.stringify(was)} (in ${cfgPath}); drop the flag to keep the run's value`);
+    };
+    if (args.positionals.length > 1) throw new Error(`train: expected at most one data folder with --resume, got ${args.positionals.length}`);
+    if (args.positionals.length === 1) conflict('data-dir', resolve(args.positionals[0]), prev.dataDir);
+    else args.positionals.push(String(prev.dataDir));
+    const cfgFlag: [string, string][] = [
+      ['val-split', 'valSplit'],
+      ['seed', 'seed'],
+      ['image-size', 'imageSize'],
+      ['batch-size', 'batchSize'],
+      ['epochs', 'epochs'],
+      ['lr', 'lr'],
+      ['optimizer', 'optimizer'],
+      ['alpha', 'alpha'],
+      ['weights', 'weights'],
+      ['fine-tune-at', 'fineTuneAt'],
+      ['fine-tune-epochs', 'fineTuneEpochs'],
+      ['fine-tune-lr', 'fineTuneLr'],
+    ];
+    for (const [flag, key] of cfgFlag) {
+      const was = prev[key];
+      if (args.flags.has(flag)) {
+        const raw = args.flags.get(flag);
+        const given = flag === 'optimizer' ? String(raw) : flag === 'weights' ? resolve(String(raw)) : numberFlag(args, flag, 0, C);
+        conflict(flag, given, was);
+      } else if (was !== null && was !== undefined) args.flags.set(flag, String(was));
+    }
+    const dropoutWas = (prev.head as { dropout?: number } | undefined)?.dropout;
+    if (args.flags.has('dropout')) conflict('dropout', numberFlag(args, 'dropout', 0, C), dropoutWas);
+    else if (dropoutWas !== undefined) args.flags.set('dropout', String(dropoutWas));
+    const augWas = prev.augment === null;
+    if (args.flags.has('no-augment') && !augWas) throw new Error(`train: --resume: --no-augment conflicts with the run, which trained with augmentation (in ${cfgPath})`);
+    if (augWas) args.flags.set('no-augment', true);
+    if (args.flags.has('early-stopping-patience') || args.flags.has('restore-best')) throw new Error('train: --resume does not take --early-stopping-patience or --restore-best');
+  }
   if (args.positionals.length !== 1) throw new Error(`train: expected one data folder, got ${args.positionals.length} (see 'mnv2 train --help')`);
   const dataDir = resolve(args.positionals[0]);
   const valSplit = numberFlag(args, 'val-split', 0.2, C);
@@ -180,15 +234,18 @@ export async function train(argv: string[]): Promise<number> {
   const makeOpt = (learningRate: number): Optimizer => (optName === 'rmsprop' ? rmsprop({ learningRate }) : optName === 'sgd' ? sgd({ learningRate }) : adam({ learningRate }));
 
   // Run folder first: refuse before any expensive work.
-  if (existsSync(outDir) && (await readdir(outDir)).length > 0) {
+  if (!resume && existsSync(outDir) && (await readdir(outDir)).length > 0) {
     if (!force) throw new Error(`train: run folder '${outDir}' exists and is not empty: pass --force to overwrite it, or --out NEW_DIR`);
-    for (const f of ['model.safetensors', 'config.json', 'history.json', 'curves.html']) await rm(join(outDir, f), { force: true });
+    for (const f of ['model.safetensors', 'optimizer.safetensors', 'config.json', 'history.json', 'curves.html']) await rm(join(outDir, f), { force: true });
   }
 
   // Dataset.
   const listing = await listImageFolder(dataDir);
   const ds = folderDataset(listing, { validationSplit: valSplit, seed, root: dataDir });
   console.log(`Found ${ds.samples.length} files belonging to ${ds.classNames.length} classes: ${ds.classNames.map((c) => `'${c}'`).join(', ')}.`);
+  if (prev && (prev.trainFiles !== ds.train.length || prev.validationFiles !== ds.validation.length || JSON.stringify(prev.classNames) !== JSON.stringify(ds.classNames))) {
+    throw new Error(`train: --resume: ${dataDir} no longer splits as the run did (${prev.trainFiles} training, ${prev.validationFiles} validation files, classes ${JSON.stringify(prev.classNames)}): the data folder changed`);
+  }
   console.log(`Using ${ds.train.length} files for training, ${ds.validation.length} for validation (seed ${seed}; ${ds.labelMode === 'binary' ? 'binary: Dense(1), sigmoid cross-entropy' : `${ds.classNames.length} classes: sparse softmax cross-entropy`}).`);
 
   // Weights.
@@ -212,6 +269,39 @@ export async function train(argv: string[]): Promise<number> {
     seed,
   });
   net.setBaseTrainable(false);
+
+  // --resume: the checkpoint's model and optimizer. model.safetensors and optimizer.safetensors are
+  // written before config.json, so they hold epoch epochsDone, or epochsDone + 1 when the run was
+  // killed after writing them but before config.json (then they agree with each other and with history.json).
+  let startEpoch = 0;
+  let resumedOpt: { phase: string; iterations: number; slots: Record<string, Float32Array> } | null = null;
+  const history: Record<string, number | null>[] = [];
+  if (prev) {
+    const modelPath = join(outDir, 'model.safetensors');
+    const optPath = join(outDir, 'optimizer.safetensors');
+    if (!existsSync(modelPath) || !existsSync(optPath)) throw new Error(`train: --resume: ${outDir} has no ${!existsSync(modelPath) ? 'model.safetensors' : 'optimizer.safetensors'} (a run from an older mnv2 cannot be resumed)`);
+    const st = parseSafetensors(await readFile(modelPath), modelPath);
+    const os = parseSafetensors(await readFile(optPath), optPath);
+    const done = prev.epochsDone as number;
+    const mEpoch = Number(st.metadata.epoch);
+    const oEpoch = Number(os.metadata.epoch);
+    const hist = JSON.parse(await readFile(join(outDir, 'history.json'), 'utf8')) as Record<string, number | null>[];
+    if (mEpoch !== oEpoch || (mEpoch !== done && mEpoch !== done + 1) || hist.length < mEpoch) {
+      throw new Error(`train: --resume: the checkpoint in ${outDir} is inconsistent (config.json epochsDone ${done}, model.safetensors epoch ${mEpoch}, optimizer.safetensors epoch ${oEpoch}, history.json ${hist.length} epochs)`);
+    }
+    startEpoch = mEpoch;
+    history.push(...hist.slice(0, mEpoch));
+    for (const p of net.params()) {
+      const w = st.weights.get(p.name);
+      if (!w) throw new Error(`train: --resume: ${modelPath} has no ${p.name}`);
+      if (w.data.length !== p.value.size) throw new Error(`train: --resume: ${modelPath}: ${p.name} has ${w.data.length} values, the network expects ${p.value.size}`);
+      e.write(p.value, w.data);
+    }
+    const slots: Record<string, Float32Array> = {};
+    for (const [name, t] of os.weights) slots[name] = t.data;
+    resumedOpt = { phase: os.metadata.phase, iterations: Number(os.metadata.iterations), slots };
+    console.log(`Resuming ${outDir} after epoch ${startEpoch}/${epochs + fineTuneEpochs} (${resumedOpt.phase} phase, ${resumedOpt.iterations} optimizer steps)`);
+  }
 
   const bad: string[] = [];
   const onBad = (b: { path: string; reason: string }) => {
@@ -247,10 +337,11 @@ export async function train(argv: string[]): Promise<number> {
     fineTuneEpochs,
     fineTuneLr,
     weights: wpath,
+    earlyStoppingPatience: patience,
+    restoreBest,
     trainFiles: ds.train.length,
     validationFiles: ds.validation.length,
   };
-  const history: Record<string, number | null>[] = [];
   const tty = process.stderr.isTTY;
   const t00 = Date.now();
   type Best = { epoch: number; valLoss: number; weights: WeightMap };
@@ -297,7 +388,7 @@ export async function train(argv: string[]): Promise<number> {
           `Epoch ${ev.epoch + 1}/${totalEpochs} - ${ev.seconds.toFixed(1)}s - loss: ${ev.loss.toFixed(4)} - accuracy: ${ev.accuracy.toFixed(4)} - val_loss: ${fmt(ev.valLoss)} - val_accuracy: ${fmt(ev.valAccuracy)}`,
         );
         history.push({ epoch: ev.epoch + 1, loss: ev.loss, accuracy: ev.accuracy, val_loss: ev.valLoss, val_accuracy: ev.valAccuracy, seconds: ev.seconds, fine_tune: phase === 'fine-tune' ? 1 : 0 });
-        await checkpoint(e, ev.epoch + 1);
+        await checkpoint(opt, phase, ev.epoch + 1);
         if (restoreBest && ev.valLoss !== null && (best === null || ev.valLoss < best.valLoss)) best = { epoch: ev.epoch + 1, valLoss: ev.valLoss, weights: await networkWeights(net) };
         if (patience !== null && ev.valLoss !== null) {
           if (ev.valLoss < phaseBest) {
@@ -313,21 +404,33 @@ export async function train(argv: string[]): Promise<number> {
     return true;
   };
 
-  const checkpoint = async (_e: Engine, epoch: number) => {
+  // config.json is written last: its epochsDone is the commit point of a checkpoint (--resume).
+  const checkpoint = async (opt: Optimizer, phase: 'frozen' | 'fine-tune', epoch: number) => {
     const weights = await networkWeights(net);
     const meta = { format: 'mnv2', alpha: String(alpha), input_size: String(size), preprocess: 'tf', padding: 'same', epsilon: '0.001', classes: JSON.stringify(ds.classNames), epoch: String(epoch) };
     await writeAtomic(join(outDir, 'model.safetensors'), serializeSafetensors(weights, meta));
-    await writeAtomic(join(outDir, 'config.json'), JSON.stringify({ ...config, epochsDone: epoch, badFiles: bad }, null, 2) + '\n');
+    const slots: WeightMap = new Map();
+    for (const [name, t] of Object.entries(opt.state())) slots.set(name, { shape: [...t.shape], data: await t.read() });
+    const optMeta = { format: 'mnv2-optimizer', optimizer: optName, iterations: String(opt.iterations), phase, epoch: String(epoch), fine_tune_at: fineTuneAt === null ? '' : String(fineTuneAt) };
+    await writeAtomic(join(outDir, 'optimizer.safetensors'), serializeSafetensors(slots, optMeta));
     await writeAtomic(join(outDir, 'history.json'), JSON.stringify(history, null, 2) + '\n');
+    await writeAtomic(join(outDir, 'config.json'), JSON.stringify({ ...config, epochsDone: epoch, badFiles: bad }, null, 2) + '\n');
     await writeCurves(outDir, history, { title: `MobileNetV2 training: ${outDir}` });
   };
 
-  let ok = await runPhase('frozen', 0, epochs, makeOpt(lr));
-  if (ok && fineTuneAt !== null && fineTuneEpochs > 0) {
+  // The optimizer of the phase the checkpoint was taken in, its slots and step count restored.
+  const phaseOpt = (phase: 'frozen' | 'fine-tune', learningRate: number): Optimizer => {
+    const opt = makeOpt(learningRate);
+    if (resumedOpt && resumedOpt.phase === phase) opt.loadState(e, resumedOpt.slots, resumedOpt.iterations);
+    return opt;
+  };
+  let ok = true;
+  if (startEpoch < epochs || (startEpoch === 0 && epochs === 0)) ok = await runPhase('frozen', startEpoch, epochs, phaseOpt('frozen', lr));
+  if (ok && fineTuneAt !== null && fineTuneEpochs > 0 && startEpoch < epochs + fineTuneEpochs) {
     const layers = setFineTuneAt(net, fineTuneAt);
     const n = net.trainableParams().length;
     console.log(`Fine-tuning from layer ${fineTuneAt}: ${layers.length} base layers with weights train (${layers[0] ?? '-'} … ${layers[layers.length - 1] ?? '-'}), ${n} trainable tensors, lr ${fineTuneLr}`);
-    ok = await runPhase('fine-tune', epochs, epochs + fineTuneEpochs, makeOpt(fineTuneLr));
+    ok = await runPhase('fine-tune', Math.max(epochs, startEpoch), epochs + fineTuneEpochs, phaseOpt('fine-tune', fineTuneLr));
   }
   const kept = best as Best | null; // assigned inside runPhase: TS narrows the let to null here
   if (restoreBest && kept) {
