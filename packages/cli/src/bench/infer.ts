@@ -9,6 +9,7 @@ import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { numberFlag, parseArgs } from '../util/args.js';
 import { mobilenetV2Layers } from './layers.js';
 import { median } from './timing.js';
+import { errText, mdTable, randomInput, textTable } from './side-by-side.js';
 import { OursPeer } from './peers/ours.js';
 import { OrtPeer } from './peers/ort.js';
 import { TfjsWebGpuPeer } from './peers/tfjs.js';
@@ -55,17 +56,7 @@ export function inferenceFlopsPerImage(alpha: number, size: number, classes = 10
   return f;
 }
 
-function randomInput(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 31 - 1; // [-1, 1): the range Keras' MobileNetV2 preprocessing gives
-  }
-  return a;
-}
 
-const errText = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 300);
 
 interface Result {
   cfg: InferConfig;
@@ -91,16 +82,7 @@ function cells(r: Result, ours: Result | undefined): string[] {
 
 const HEAD = ['config', 'implementation', 'ms/batch', 'ms/image', 'images/s', 'GFLOP/s', 'time ÷ ours', 'max |Δ| / max |ours|'];
 
-function textTable(head: string[], rows: string[][]): string {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
-  return [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
-}
 
-function mdTable(head: string[], rows: string[][]): string {
-  const row = (r: string[]) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`; // cells may hold '|'
-  return [row(head), `|${head.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`, ...rows.map(row)].join('\n');
-}
 
 /** "ours ≥ 2x faster than TF.js WebGPU and faster than ORT WebGPU at 224 b1 and 160 b8". */
 function targetLines(results: Result[]): string[] {
@@ -253,7 +235,7 @@ export async function benchInfer(argv: string[]): Promise<number> {
   }
 
   console.log(`\n== summary (${elapsed()}; load average ${loadStart.map((x) => x.toFixed(2)).join(' ')} → ${loadavg().map((x) => x.toFixed(2)).join(' ')})`);
-  console.log(textTable(HEAD, results.map((r) => cells(r, results.find((x) => x.cfg === r.cfg && x.peer === ours)))));
+  console.log(textTable(HEAD, results.map((r) => cells(r, results.find((x) => x.cfg === r.cfg && x.peer === ours))), 2));
   const failed = results.filter((r) => r.ms === undefined);
   for (const f of failed) console.log(`failed: ${f.peer.label} at ${cfgLabel(f.cfg)}: ${f.error}`);
   for (const l of targetLines(results)) console.log(`[mnv2] ${l}`);
@@ -328,7 +310,7 @@ function markdown(m: MarkdownInput): string {
       "checks each peer's logits against ours.",
   );
   L.push('');
-  L.push(mdTable(HEAD, m.results.map((r) => cells(r, m.results.find((x) => x.cfg === r.cfg && x.peer === ours)))));
+  L.push(mdTable(HEAD, m.results.map((r) => cells(r, m.results.find((x) => x.cfg === r.cfg && x.peer === ours))), 2));
   L.push('');
   const targets = targetLines(m.results);
   if (targets.length) {

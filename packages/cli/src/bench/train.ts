@@ -10,6 +10,7 @@ import { MobileNetV2Net, adam, setFineTuneAt, trainStep, type Engine, type Optim
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { numberFlag, parseArgs } from '../util/args.js';
 import { median } from './timing.js';
+import { errText, mdTable, randomInput, textTable } from './side-by-side.js';
 import { packageVersion } from './peers/types.js';
 import { TfjsTrainPeer, type TrainMode } from './peers/tfjs-train.js';
 
@@ -55,18 +56,8 @@ interface Result {
   tfjs: { samples: number[]; ms?: number; trainable?: number; loss?: number; error?: string };
 }
 
-const errText = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 300);
 const fmt = (x: number | undefined, d = 0) => (x !== undefined && Number.isFinite(x) ? x.toFixed(d) : '—');
 
-function randomInput(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 31 - 1;
-  }
-  return a;
-}
 
 const ratio = (r: Result) => (r.ours.ms !== undefined && r.tfjs.ms !== undefined ? r.tfjs.ms / r.ours.ms : undefined);
 
@@ -96,16 +87,7 @@ function targetLines(results: Result[]): string[] {
   return out;
 }
 
-function textTable(head: string[], rows: string[][]): string {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
-  return [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
-}
 
-function mdTable(head: string[], rows: string[][]): string {
-  const row = (r: string[]) => `| ${r.join(' | ')} |`;
-  return [row(head), `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.map(row)].join('\n');
-}
 
 export async function benchTrain(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -250,7 +232,7 @@ export async function benchTrain(argv: string[]): Promise<number> {
   }
 
   console.log(`\n== summary (${elapsed()}; load average ${loadStart.map((v) => v.toFixed(2)).join(' ')} → ${loadavg().map((v) => v.toFixed(2)).join(' ')})`);
-  console.log(textTable(HEAD, results.map(rowCells)));
+  console.log(textTable(HEAD, results.map(rowCells), 1));
   for (const r of results) {
     if (r.ours.error) console.log(`failed: ours, ${r.spec.label}: ${r.ours.error}`);
     if (r.tfjs.error) console.log(`failed: TF.js, ${r.spec.label}: ${r.tfjs.error}`);
@@ -321,7 +303,7 @@ function markdown(m: MarkdownInput): string {
       'and one of TF.js in turn; a step is awaited until its loss is on the host; median ms/step. "TF.js ÷ ours" > 1 means ours is faster.',
   );
   L.push('');
-  L.push(mdTable(HEAD, m.results.map(rowCells)));
+  L.push(mdTable(HEAD, m.results.map(rowCells), 1));
   L.push('');
   const t = targetLines(m.results);
   if (t.length) {
