@@ -29,7 +29,7 @@ function mnv2(...args: string[]) {
 const tmp = mkdtempSync(join(tmpdir(), 'mnv2-classify-'));
 
 beforeAll(() => {
-  const b = spawnSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], { cwd: ROOT, encoding: 'utf8', timeout: 110_000 });
+  const b = spawnSync('npx', ['turbo', 'run', 'build', '--filter=@mnv2/cli...', '--output-logs=errors-only'], { cwd: ROOT, encoding: 'utf8', timeout: 110_000 });
   if (b.status !== 0) throw new Error(`build failed (npx turbo run build):\n${b.stdout}\n${b.stderr}`);
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

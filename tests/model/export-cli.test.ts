@@ -19,7 +19,7 @@ const CAT = fileURLToPath(new URL('../../../shared/datasets/coral_test_images/ca
 const tmp = mkdtempSync(join(tmpdir(), 'mnv2-export-'));
 
 beforeAll(() => {
-  const b = spawnSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], { cwd: ROOT, encoding: 'utf8', timeout: 110_000 });
+  const b = spawnSync('npx', ['turbo', 'run', 'build', '--filter=@mnv2/cli...', '--output-logs=errors-only'], { cwd: ROOT, encoding: 'utf8', timeout: 110_000 });
   if (b.status !== 0) throw new Error(`build failed:\n${b.stdout}\n${b.stderr}`);
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

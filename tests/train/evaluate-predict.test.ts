@@ -26,7 +26,7 @@ const other = join(tmp, 'other');
 const run = join(tmp, 'run');
 
 beforeAll(() => {
-  const b = spawnSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], { cwd: ROOT, encoding: 'utf8', timeout: 110_000 });
+  const b = spawnSync('npx', ['turbo', 'run', 'build', '--filter=@mnv2/cli...', '--output-logs=errors-only'], { cwd: ROOT, encoding: 'utf8', timeout: 110_000 });
   if (b.status !== 0) throw new Error(`build failed (npx turbo run build):\n${b.stdout}\n${b.stderr}`);
   for (const c of ['alpaca', 'not alpaca']) {
     mkdirSync(join(data, c), { recursive: true });

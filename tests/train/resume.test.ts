@@ -28,7 +28,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'mnv2-resume-'));
 const data = join(tmp, 'data');
 
 beforeAll(() => {
-  const b = spawnSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], { cwd: ROOT, encoding: 'utf8', timeout: 110_000 });
+  const b = spawnSync('npx', ['turbo', 'run', 'build', '--filter=@mnv2/cli...', '--output-logs=errors-only'], { cwd: ROOT, encoding: 'utf8', timeout: 110_000 });
   if (b.status !== 0) throw new Error(`build failed (npx turbo run build):\n${b.stdout}\n${b.stderr}`);
   for (const c of ['alpaca', 'not alpaca']) {
     mkdirSync(join(data, c), { recursive: true });
@@ -47,7 +47,7 @@ const epochsDone = (dir: string): number => {
 
 describe(`${GPU} mnv2 train --resume (built CLI)`, () => {
   it('a run killed (frozen phase, then fine-tuning) and resumed ends with the uninterrupted weights', async () => {
-    const flags = ['--epochs', '2', '--fine-tune-at', '140', '--fine-tune-epochs', '2', '--image-size', '64', '--batch-size', '4', '--val-split', '0.25', '--seed', '7'];
+    const flags = ['--epochs', '2', '--fine-tune-at', '140', '--fine-tune-epochs', '2', '--image-size', '64', '--batch-size', '4', '--val-split', '0.25', '--seed', '7', '--restore-best', '--lr-schedule', 'cosine'];
     const runA = join(tmp, 'a');
     const a = mnv2('train', data, ...flags, '--out', runA);
     expect(a.code, a.stderr).toBe(0);
@@ -78,10 +78,14 @@ describe(`${GPU} mnv2 train --resume (built CLI)`, () => {
     expect(cfg.fineTuneAt).toBe(140);
     const model = parseSafetensors(readFileSync(join(runB, 'model.safetensors')));
     expect(model.weights.get('dense/kernel')?.shape).toEqual([1280, 1]);
-    const opt = parseSafetensors(readFileSync(join(runB, 'optimizer.safetensors')));
-    expect(Number(opt.metadata.iterations)).toBeGreaterThan(0);
-    expect(['frozen', 'fine-tune']).toContain(opt.metadata.phase);
-    expect(opt.weights.has('dense/kernel/momentum')).toBe(true);
+    const ck = parseSafetensors(readFileSync(join(runB, 'checkpoint.safetensors')));
+    const state = JSON.parse(ck.metadata.state) as { iterations: number; phase: string; epochsDone: number; best: { epoch: number } | null };
+    expect(state.iterations).toBeGreaterThan(0);
+    expect(['frozen', 'fine-tune']).toContain(state.phase);
+    expect(state.epochsDone).toBeGreaterThanOrEqual(done);
+    expect(ck.weights.has('optimizer/dense/kernel/momentum')).toBe(true);
+    expect(state.best).not.toBeNull(); // --restore-best: the best weights travel in the checkpoint
+    expect(ck.weights.has(`best/dense/kernel`)).toBe(true);
     expect(JSON.parse(readFileSync(join(runB, 'history.json'), 'utf8')).length).toBeGreaterThanOrEqual(done);
     for (const f of readdirSync(runB).filter((f) => f.includes('.tmp-'))) rmSync(join(runB, f)); // a write cut short by the kill
 
@@ -91,15 +95,36 @@ describe(`${GPU} mnv2 train --resume (built CLI)`, () => {
     expect(bad.stderr).toMatch(/--seed 8 conflicts/);
     expect(mnv2('train', '--out', join(tmp, 'none'), '--resume').stderr).toMatch(/config\.json not found/);
 
+    // Ctrl-C during the next segment: it stops after the current step, saves a mid-epoch
+    // checkpoint and exits 130; resuming continues inside that epoch.
+    const child = spawn(process.execPath, [MAIN, 'train', '--out', runB, '--resume', '--batch-size', '4'], { cwd: ROOT, env: env() });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    for (let t = 0; t < 2400 && child.exitCode === null && !/cached inputs \(train\)/.test(err); t++) await new Promise((r) => setTimeout(r, 20));
+    expect(out, err).toMatch(/Resuming .* after epoch (3\/4 \(fine-tune phase|4\/4)/);
+    child.kill('SIGINT');
+    expect(await code, err).toBe(130);
+    expect(err).toMatch(/Ctrl-C: stopping after this step/);
+    expect(out).toMatch(/Interrupted (at step 1 of epoch 4|after epoch 4)/);
+    const cfgInt = JSON.parse(readFileSync(join(runB, 'config.json'), 'utf8')) as { interruptedAt: { epoch: number; step: number } | null };
+    if (/Interrupted at step/.test(out)) expect(cfgInt.interruptedAt).toEqual({ epoch: 4, step: 1 });
+
     const r = mnv2('train', '--out', runB, '--resume', '--batch-size', '4');
     expect(r.code, r.stderr).toBe(0);
-    // (after epoch 4 only if the kill landed between the epoch-4 model/optimizer files and config.json)
-    expect(r.stdout).toMatch(/Resuming .* after epoch (3\/4 \(fine-tune phase|4\/4)/);
+    expect(r.stdout).toMatch(/Resuming .* after epoch (3\/4 \(fine-tune phase, \d+ optimizer steps, at step 1 of epoch 4\)|4\/4)/);
     expect(r.stdout).not.toMatch(/Epoch 1\/4/);
+    expect(r.stdout).toMatch(/Restored the weights of epoch \d/);
     const hist = JSON.parse(readFileSync(join(runB, 'history.json'), 'utf8')) as { epoch: number; fine_tune: number }[];
     expect(hist.map((h) => h.epoch)).toEqual([1, 2, 3, 4]);
     expect(hist.map((h) => h.fine_tune)).toEqual([0, 0, 1, 1]);
-    expect(existsSync(join(runB, 'optimizer.safetensors'))).toBe(true);
+    expect(existsSync(join(runB, 'checkpoint.safetensors'))).toBe(true);
+    // The resumed run kept the uninterrupted run's best epoch and history.
+    const ha = JSON.parse(readFileSync(join(runA, 'history.json'), 'utf8')) as { loss: number }[];
+    hist.forEach((h, i) => expect((h as unknown as { loss: number }).loss).toBeCloseTo(ha[i].loss, 4));
+    expect(JSON.parse(readFileSync(join(runB, 'config.json'), 'utf8')).restoredEpoch).toBe(JSON.parse(readFileSync(join(runA, 'config.json'), 'utf8')).restoredEpoch);
 
     const wa = parseSafetensors(readFileSync(join(runA, 'model.safetensors'))).weights;
     const wb = parseSafetensors(readFileSync(join(runB, 'model.safetensors'))).weights;

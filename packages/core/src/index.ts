@@ -24,4 +24,7 @@ export * from './io/index.js';
 export * from './model/classifier.js';
 export * from './model/labels.js';
 export * from './data/folder-dataset.js';
+export * from './data/cifar10.js';
+export * from './data/image-list.js';
 export * from './train/fit.js';
+export * from './train/schedules.js';

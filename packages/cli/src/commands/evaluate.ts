@@ -1,16 +1,17 @@
 // `mnv2 evaluate <run-dir> <data-dir>`: Keras `model.evaluate` of a trained run on every image of a
 // folder-per-class dataset: mean loss (the run's loss: sigmoid or softmax cross-entropy) and accuracy.
-import { ImageBatches, accuracy, folderDataset, lossAndGrad } from '@mnv2/core';
+import { ImageBatches, accuracy, lossAndGrad } from '@mnv2/core';
 import { resolve } from 'node:path';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { numberFlag, parseArgs } from '../util/args.js';
-import { FolderSplitSource, listImageFolder } from '../data/image-folder.js';
+import { openDataset } from '../data/open-dataset.js';
 import { buildRunNet, readRun } from '../run/load-run.js';
 
-const HELP = `mnv2 evaluate <run-dir> <data-dir> [--batch-size 32] [--json]
+const HELP = `mnv2 evaluate <run-dir> <data> [--batch-size 32] [--json]
 
-Loss and accuracy of a trained run (the --out folder of 'mnv2 train') on every image of <data-dir>,
-a folder with one sub-folder per class. The class folders must be the run's classes.
+Loss and accuracy of a trained run (the --out folder of 'mnv2 train') on every image of <data>:
+a folder with one sub-folder per class, a 'path,label' list file, or a CIFAR-10 binary folder
+(as 'mnv2 train' takes). Its classes must be the run's classes.
 
 Options:
   --batch-size B   images per GPU batch (default 32)
@@ -32,31 +33,35 @@ export async function evaluate(argv: string[]): Promise<number> {
   const json = args.flags.has('json');
   const run = await readRun(args.positionals[0], C);
   const dataDir = resolve(args.positionals[1]);
-  const listing = await listImageFolder(dataDir);
-  const found = Object.keys(listing).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const bad: string[] = [];
+  const ds = await openDataset(dataDir, {
+    validationSplit: 0,
+    seed: 0,
+    all: true,
+    onBad: (b) => {
+      bad.push(b.path);
+      console.error(`[mnv2] skipping ${b.reason}`);
+    },
+  });
+  const found = ds.classNames;
   const same = found.length === run.classNames.length && found.every((c, i) => c === run.classNames[i]);
   if (!same) {
     const missing = run.classNames.filter((c) => !found.includes(c));
     const extra = found.filter((c) => !run.classNames.includes(c));
     throw new Error(
-      `evaluate: the class folders of '${dataDir}' (${found.map((c) => `'${c}'`).join(', ') || 'none'}) do not match the run's classes (${run.classNames.map((c) => `'${c}'`).join(', ')})` +
+      `evaluate: the classes of '${dataDir}' (${found.map((c) => `'${c}'`).join(', ') || 'none'}) do not match the run's classes (${run.classNames.map((c) => `'${c}'`).join(', ')})` +
         `${missing.length ? `; missing: ${missing.map((c) => `'${c}'`).join(', ')}` : ''}${extra.length ? `; unknown: ${extra.map((c) => `'${c}'`).join(', ')}` : ''}`,
     );
   }
-  const ds = folderDataset(listing, { validationSplit: 0, shuffle: false, root: dataDir });
   const log = json ? console.error : console.log;
-  log(`Found ${ds.samples.length} files belonging to ${ds.classNames.length} classes.`);
+  log(`Found ${ds.trainCount} images belonging to ${ds.classNames.length} classes.`);
 
   const { engine: e, adapter } = await createNodeEngine();
   console.error(`[mnv2] adapter: ${describeAdapter(adapter)}`);
   const net = buildRunNet(e, run);
-  const bad: string[] = [];
-  const src = new FolderSplitSource(dataDir, ds.samples, (b) => {
-    bad.push(b.path);
-    console.error(`[mnv2] skipping ${b.reason}`);
-  });
+  const src = ds.train;
   const data = new ImageBatches(e, src, { imageSize: run.imageSize, cacheBudgetBytes: 0 });
-  const ids = Array.from({ length: ds.samples.length }, (_, i) => i);
+  const ids = Array.from({ length: ds.trainCount }, (_, i) => i);
   let lossSum = 0;
   let correct = 0;
   let n = 0;
@@ -88,7 +93,7 @@ export async function evaluate(argv: string[]): Promise<number> {
   }
   data.dispose();
   e.destroy();
-  if (n === 0) throw new Error(`evaluate: none of the ${ds.samples.length} images of '${dataDir}' could be decoded`);
+  if (n === 0) throw new Error(`evaluate: none of the ${ds.trainCount} images of '${dataDir}' could be decoded`);
   const loss = lossSum / n;
   const acc = correct / n;
   const seconds = (Date.now() - t0) / 1000;

@@ -4,7 +4,7 @@
 // Checkpoints after every epoch in --out (model.safetensors, optimizer.safetensors, history.json,
 // curves.html; config.json last, its epochsDone the commit point that --resume continues from).
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -13,8 +13,8 @@ import {
   adam,
   checkWeights,
   expectedWeights,
+  cosineDecay,
   fit,
-  folderDataset,
   formatCheck,
   importKerasH5,
   importTfSlim,
@@ -25,36 +25,46 @@ import {
   setFineTuneAt,
   sgd,
   weightSource,
+  type EpochProgress,
   type FitEvent,
   type Optimizer,
   type WeightMap,
 } from '@mnv2/core';
 import { writeCurves } from '../train/curves.js';
+import { readCheckpoint, writeAtomic, writeCheckpoint, type HistoryRow, type Phase, type RunState } from '../train/checkpoint.js';
+import { openDataset } from '../data/open-dataset.js';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { numberFlag, parseArgs } from '../util/args.js';
-import { FolderSplitSource, listImageFolder } from '../data/image-folder.js';
 
-const HELP = `mnv2 train <data-dir> [options]
+const HELP = `mnv2 train <data> [options]
 
-Transfer learning as in the Keras MobileNetV2 tutorial. <data-dir> holds one sub-folder of images
-per class (names may contain spaces). 2 classes → Dense(1) + sigmoid binary cross-entropy; more →
-Dense(K) + sparse softmax cross-entropy. The split is Keras' image_dataset_from_directory
-(validation_split, seed): the same files as Keras for the same seed.
+Transfer learning as in the Keras MobileNetV2 tutorial. <data> is one of:
+  - a folder with one sub-folder of images per class (names may contain spaces; JPEG, PNG, BMP,
+    GIF, WebP, TIFF). The split is Keras' image_dataset_from_directory (validation_split, seed):
+    the same files as Keras for the same seed;
+  - a list file (.csv/.txt) of 'path,label' lines (paths relative to the list file; labels are
+    class names or 0..K-1), split the same way;
+  - a CIFAR-10 binary folder (data_batch_1..5.bin, test_batch.bin from cifar-10-binary.tar.gz):
+    trains on the data batches, validates on test_batch.bin; --image-size defaults to 32.
+2 classes → Dense(1) + sigmoid binary cross-entropy; more → Dense(K) + sparse softmax
+cross-entropy. Files that cannot be decoded are reported by name and skipped.
 
 Options:
   --val-split F        validation fraction (default 0.2; 0 = none)
   --seed N             split/shuffle/augmentation/dropout seed (default 42)
-  --image-size S       square input size (default 160)
+  --image-size S       square input size (default 160; 32 for CIFAR-10)
   --batch-size B       (default 32)
   --epochs N           epochs with the base frozen (default 10)
   --lr F               learning rate (default 1e-3)
   --optimizer NAME     adam | rmsprop | sgd (default adam)
+  --lr-schedule NAME   constant | cosine (Keras CosineDecay over each phase's steps; default constant)
   --alpha A            MobileNetV2 width (default 1.0; must match --weights)
   --weights PATH       ImageNet base: a Keras .h5 (see 'mnv2 weights fetch --no-top'), a folder of
                        TF-Slim .npy files or a .safetensors file (Keras names).
                        Default: ../shared/weights/tfslim_npy_mobilenet_v2_1.0_224.
   --no-augment         no RandomFlip/RandomRotation (the frozen phase then trains on cached features)
   --dropout F          dropout before the Dense layer (default 0.2)
+  --hidden-units N     add Dense(N, relu) before the classifier (the CIFAR-10 lab: 128)
   --fine-tune-at N     after the frozen epochs, unfreeze base layers with Keras index >= N
                        (kerasLayers order; BN stays in inference mode)
   --fine-tune-epochs N extra epochs of fine-tuning (default 10 when --fine-tune-at is given)
@@ -66,15 +76,20 @@ Options:
   --early-stopping-patience N
                        stop a phase (frozen or fine-tune) when val_loss has not improved for N
                        epochs (Keras EarlyStopping(monitor='val_loss', patience=N)); needs --val-split > 0
-  --resume             continue the interrupted run in --out from its last checkpoint (config.json
-                       epochsDone; model and optimizer state restored; flags taken from config.json)
+  --resume             continue the interrupted run in --out from its last checkpoint (model,
+                       optimizer, best weights and early-stopping state restored; flags taken from
+                       config.json): the result equals an uninterrupted run
   --restore-best       at the end, write the weights of the epoch with the lowest val_loss as
-                       model.safetensors (kept in memory; Keras restore_best_weights)
+                       model.safetensors (kept as best.safetensors meanwhile; Keras restore_best_weights)
+
+Ctrl-C stops after the current step and saves a checkpoint there (--resume continues mid-epoch);
+a second Ctrl-C quits at once, keeping the last checkpoint.
 
 Example:
   mnv2 train ../shared/datasets/alpaca/dataset --epochs 5 --fine-tune-at 120 --fine-tune-epochs 3`;
 
 const DEFAULT_WEIGHTS = 'weights/tfslim_npy_mobilenet_v2_1.0_224';
+const RUN_FILES = ['checkpoint.safetensors', 'model.safetensors', 'config.json', 'history.json', 'curves.html'];
 
 function repoRoot(): string | null {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -119,19 +134,6 @@ async function loadBase(path: string): Promise<{ weights: WeightMap; alpha: numb
   return { weights: r.weights, alpha: r.alpha, what: `TF-Slim .npy folder ${path} (alpha ${r.alpha})` };
 }
 
-/** Writes a file atomically: temp file, fsync, rename. */
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-}
-
 const fmt = (v: number | null) => (v === null ? 'n/a' : v.toFixed(4));
 const fmtTime = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`);
 
@@ -144,7 +146,7 @@ export async function train(argv: string[]): Promise<number> {
   const args = parseArgs(
     argv,
     {
-      values: ['val-split', 'seed', 'image-size', 'batch-size', 'epochs', 'lr', 'optimizer', 'alpha', 'weights', 'dropout', 'fine-tune-at', 'fine-tune-epochs', 'fine-tune-lr', 'out', 'early-stopping-patience'],
+      values: ['val-split', 'seed', 'image-size', 'batch-size', 'epochs', 'lr', 'optimizer', 'alpha', 'weights', 'dropout', 'fine-tune-at', 'fine-tune-epochs', 'fine-tune-lr', 'out', 'early-stopping-patience', 'lr-schedule', 'hidden-units'],
       booleans: ['no-augment', 'force', 'restore-best', 'resume'],
     },
     C,
@@ -163,7 +165,6 @@ export async function train(argv: string[]): Promise<number> {
       throw new Error(`train: --resume: ${cfgPath} is not valid JSON (${(err as Error).message})`);
     }
     if (prev.command !== 'train' || typeof prev.epochsDone !== 'number') throw new Error(`train: --resume: ${cfgPath} is not the config of a 'mnv2 train' run`);
-    if (prev.restoreBest || (prev.earlyStoppingPatience ?? null) !== null) throw new Error('train: --resume does not support runs with --restore-best or --early-stopping-patience (their state over past epochs is not checkpointed)');
     const conflict = (flag: string, given: unknown, was: unknown) => {
       if (given !== was) throw new Error(`train: --resume: --${flag} ${String(given)} conflicts with the run's ${JSON.stringify(was)} (in ${cfgPath}); drop the flag to keep the run's value`);
     };
@@ -183,12 +184,15 @@ export async function train(argv: string[]): Promise<number> {
       ['fine-tune-at', 'fineTuneAt'],
       ['fine-tune-epochs', 'fineTuneEpochs'],
       ['fine-tune-lr', 'fineTuneLr'],
+      ['lr-schedule', 'lrSchedule'],
+      ['hidden-units', 'hiddenUnits'],
+      ['early-stopping-patience', 'earlyStoppingPatience'],
     ];
     for (const [flag, key] of cfgFlag) {
       const was = prev[key];
       if (args.flags.has(flag)) {
         const raw = args.flags.get(flag);
-        const given = flag === 'optimizer' ? String(raw) : flag === 'weights' ? resolve(String(raw)) : numberFlag(args, flag, 0, C);
+        const given = flag === 'optimizer' || flag === 'lr-schedule' ? String(raw) : flag === 'weights' ? (raw === 'none' ? 'none' : resolve(String(raw))) : numberFlag(args, flag, 0, C);
         conflict(flag, given, was);
       } else if (was !== null && was !== undefined) args.flags.set(flag, String(was));
     }
@@ -198,13 +202,13 @@ export async function train(argv: string[]): Promise<number> {
     const augWas = prev.augment === null;
     if (args.flags.has('no-augment') && !augWas) throw new Error(`train: --resume: --no-augment conflicts with the run, which trained with augmentation (in ${cfgPath})`);
     if (augWas) args.flags.set('no-augment', true);
-    if (args.flags.has('early-stopping-patience') || args.flags.has('restore-best')) throw new Error('train: --resume does not take --early-stopping-patience or --restore-best');
+    if (args.flags.has('restore-best') && !prev.restoreBest) throw new Error(`train: --resume: --restore-best conflicts with the run, which did not keep its best weights (in ${cfgPath})`);
+    if (prev.restoreBest) args.flags.set('restore-best', true);
   }
   if (args.positionals.length !== 1) throw new Error(`train: expected one data folder, got ${args.positionals.length} (see 'mnv2 train --help')`);
   const dataDir = resolve(args.positionals[0]);
   const valSplit = numberFlag(args, 'val-split', 0.2, C);
   const seed = numberFlag(args, 'seed', 42, C);
-  const size = numberFlag(args, 'image-size', 160, C);
   const batchSize = numberFlag(args, 'batch-size', 32, C);
   const epochs = numberFlag(args, 'epochs', 10, C);
   const lr = numberFlag(args, 'lr', 1e-3, C);
@@ -219,11 +223,14 @@ export async function train(argv: string[]): Promise<number> {
   const force = args.flags.has('force');
   const patience = args.flags.has('early-stopping-patience') ? numberFlag(args, 'early-stopping-patience', 0, C) : null;
   const restoreBest = args.flags.has('restore-best');
+  const lrSchedule = String(args.flags.get('lr-schedule') ?? 'constant');
+  const hiddenUnits = args.flags.has('hidden-units') ? numberFlag(args, 'hidden-units', 0, C) : null;
   const int = (name: string, v: number, min: number) => {
     if (!Number.isInteger(v) || v < min) throw new Error(`train: --${name} must be an integer >= ${min}, got ${v}`);
   };
   int('seed', seed, 0);
-  int('image-size', size, 32);
+  if (hiddenUnits !== null) int('hidden-units', hiddenUnits, 1);
+  if (!['constant', 'cosine'].includes(lrSchedule)) throw new Error(`train: --lr-schedule must be constant or cosine, got '${lrSchedule}'`);
   int('batch-size', batchSize, 1);
   int('epochs', epochs, 0);
   int('fine-tune-epochs', fineTuneEpochs, 0);
@@ -236,88 +243,94 @@ export async function train(argv: string[]): Promise<number> {
   // Run folder first: refuse before any expensive work.
   if (!resume && existsSync(outDir) && (await readdir(outDir)).length > 0) {
     if (!force) throw new Error(`train: run folder '${outDir}' exists and is not empty: pass --force to overwrite it, or --out NEW_DIR`);
-    for (const f of ['model.safetensors', 'optimizer.safetensors', 'config.json', 'history.json', 'curves.html']) await rm(join(outDir, f), { force: true });
+    for (const f of RUN_FILES) await rm(join(outDir, f), { force: true });
   }
 
   // Dataset.
-  const listing = await listImageFolder(dataDir);
-  const ds = folderDataset(listing, { validationSplit: valSplit, seed, root: dataDir });
-  console.log(`Found ${ds.samples.length} files belonging to ${ds.classNames.length} classes: ${ds.classNames.map((c) => `'${c}'`).join(', ')}.`);
-  if (prev && (prev.trainFiles !== ds.train.length || prev.validationFiles !== ds.validation.length || JSON.stringify(prev.classNames) !== JSON.stringify(ds.classNames))) {
-    throw new Error(`train: --resume: ${dataDir} no longer splits as the run did (${prev.trainFiles} training, ${prev.validationFiles} validation files, classes ${JSON.stringify(prev.classNames)}): the data folder changed`);
-  }
-  console.log(`Using ${ds.train.length} files for training, ${ds.validation.length} for validation (seed ${seed}; ${ds.labelMode === 'binary' ? 'binary: Dense(1), sigmoid cross-entropy' : `${ds.classNames.length} classes: sparse softmax cross-entropy`}).`);
-
-  // Weights.
-  const wpath = args.flags.has('weights') ? resolve(String(args.flags.get('weights'))) : defaultWeightsPath();
-  const base = await loadBase(wpath);
-  if (base.alpha !== null && base.alpha !== alpha) throw new Error(`train: weights ${wpath} are MobileNetV2 alpha ${base.alpha}, but --alpha is ${alpha}: pass --alpha ${base.alpha} or other weights`);
-  const baseCheck = checkWeights(new Map([...base.weights].filter(([n]) => !n.startsWith('predictions/') && !n.startsWith('dense/'))), expectedWeights(alpha));
-  if (baseCheck.missing.length || baseCheck.mismatched.length) {
-    throw new Error(`train: weights ${wpath} do not hold a MobileNetV2 alpha ${alpha} base:\n${formatCheck({ ...baseCheck, unexpected: [] })}`);
-  }
-
-  const { engine: e, adapter } = await createNodeEngine();
-  console.log(`[mnv2] adapter: ${describeAdapter(adapter)}`);
-  console.log(`[mnv2] base: ${base.what}; input ${size}x${size}`);
-  const classes = ds.labelMode === 'binary' ? 1 : ds.classNames.length;
-  const net = new MobileNetV2Net(e, {
-    alpha,
-    inputSize: size,
-    head: { classes, pooling: 'avg', dropout, denseName: 'dense' },
-    weights: weightSource(base.weights, { source: wpath }),
-    seed,
-  });
-  net.setBaseTrainable(false);
-
-  // --resume: the checkpoint's model and optimizer. model.safetensors and optimizer.safetensors are
-  // written before config.json, so they hold epoch epochsDone, or epochsDone + 1 when the run was
-  // killed after writing them but before config.json (then they agree with each other and with history.json).
-  let startEpoch = 0;
-  let resumedOpt: { phase: string; iterations: number; slots: Record<string, Float32Array> } | null = null;
-  const history: Record<string, number | null>[] = [];
-  if (prev) {
-    const modelPath = join(outDir, 'model.safetensors');
-    const optPath = join(outDir, 'optimizer.safetensors');
-    if (!existsSync(modelPath) || !existsSync(optPath)) throw new Error(`train: --resume: ${outDir} has no ${!existsSync(modelPath) ? 'model.safetensors' : 'optimizer.safetensors'} (a run from an older mnv2 cannot be resumed)`);
-    const st = parseSafetensors(await readFile(modelPath), modelPath);
-    const os = parseSafetensors(await readFile(optPath), optPath);
-    const done = prev.epochsDone as number;
-    const mEpoch = Number(st.metadata.epoch);
-    const oEpoch = Number(os.metadata.epoch);
-    const hist = JSON.parse(await readFile(join(outDir, 'history.json'), 'utf8')) as Record<string, number | null>[];
-    if (mEpoch !== oEpoch || (mEpoch !== done && mEpoch !== done + 1) || hist.length < mEpoch) {
-      throw new Error(`train: --resume: the checkpoint in ${outDir} is inconsistent (config.json epochsDone ${done}, model.safetensors epoch ${mEpoch}, optimizer.safetensors epoch ${oEpoch}, history.json ${hist.length} epochs)`);
-    }
-    startEpoch = mEpoch;
-    history.push(...hist.slice(0, mEpoch));
-    for (const p of net.params()) {
-      const w = st.weights.get(p.name);
-      if (!w) throw new Error(`train: --resume: ${modelPath} has no ${p.name}`);
-      if (w.data.length !== p.value.size) throw new Error(`train: --resume: ${modelPath}: ${p.name} has ${w.data.length} values, the network expects ${p.value.size}`);
-      e.write(p.value, w.data);
-    }
-    const slots: Record<string, Float32Array> = {};
-    for (const [name, t] of os.weights) slots[name] = t.data;
-    resumedOpt = { phase: os.metadata.phase, iterations: Number(os.metadata.iterations), slots };
-    console.log(`Resuming ${outDir} after epoch ${startEpoch}/${epochs + fineTuneEpochs} (${resumedOpt.phase} phase, ${resumedOpt.iterations} optimizer steps)`);
-  }
-
   const bad: string[] = [];
   const onBad = (b: { path: string; reason: string }) => {
     bad.push(b.path);
     console.error(`[mnv2] skipping ${b.reason}`);
   };
+  const ds = await openDataset(dataDir, { validationSplit: valSplit, seed, onBad });
+  for (const line of ds.describe) console.log(line);
+  if (prev && (prev.trainFiles !== ds.trainCount || prev.validationFiles !== ds.validationCount || JSON.stringify(prev.classNames) !== JSON.stringify(ds.classNames))) {
+    throw new Error(`train: --resume: ${dataDir} no longer splits as the run did (${prev.trainFiles} training, ${prev.validationFiles} validation files, classes ${JSON.stringify(prev.classNames)}): the data changed`);
+  }
+  const lossWhat = ds.labelMode === 'binary' ? 'binary: Dense(1), sigmoid cross-entropy' : `${ds.classNames.length} classes: sparse softmax cross-entropy`;
+  if (ds.kind === 'cifar10') console.log(`(${lossWhat})`);
+  else console.log(`Using ${ds.trainCount} files for training, ${ds.validationCount} for validation (seed ${seed}; ${lossWhat}).`);
+  const size = args.flags.has('image-size') ? numberFlag(args, 'image-size', 160, C) : (ds.nativeSize ?? 160);
+  int('image-size', size, 32);
+
+  // Weights ('none' = random initialisation, Keras weights=None).
+  const wflag = args.flags.has('weights') ? String(args.flags.get('weights')) : null;
+  const wpath = wflag === 'none' ? 'none' : wflag ? resolve(wflag) : defaultWeightsPath();
+  const base = wpath === 'none' ? null : await loadBase(wpath);
+  if (base) {
+    if (base.alpha !== null && base.alpha !== alpha) throw new Error(`train: weights ${wpath} are MobileNetV2 alpha ${base.alpha}, but --alpha is ${alpha}: pass --alpha ${base.alpha} or other weights (for alpha ${alpha}: 'mnv2 weights fetch --alpha ${alpha} --size ${size === 32 ? 96 : size} --no-top')`);
+    const baseCheck = checkWeights(new Map([...base.weights].filter(([n]) => !n.startsWith('predictions/') && !n.startsWith('dense'))), expectedWeights(alpha));
+    if (baseCheck.missing.length || baseCheck.mismatched.length) {
+      throw new Error(`train: weights ${wpath} do not hold a MobileNetV2 alpha ${alpha} base:\n${formatCheck({ ...baseCheck, unexpected: [] })}`);
+    }
+  }
+
+  const { engine: e, adapter } = await createNodeEngine();
+  console.log(`[mnv2] adapter: ${describeAdapter(adapter)}`);
+  console.log(`[mnv2] base: ${base ? base.what : 'random initialisation (--weights none)'}; input ${size}x${size}`);
+  const classes = ds.labelMode === 'binary' ? 1 : ds.classNames.length;
+  const headNames = hiddenUnits ? { hidden: hiddenUnits, hiddenName: 'dense', denseName: 'dense_1' } : { denseName: 'dense' };
+  const net = new MobileNetV2Net(e, {
+    alpha,
+    inputSize: size,
+    head: { classes, pooling: 'avg', dropout, ...headNames },
+    weights: base ? weightSource(base.weights, { source: wpath }) : undefined,
+    seed,
+  });
+  net.setBaseTrainable(false);
+
+  // Run state (restored by --resume from checkpoint.safetensors, the one commit point).
+  let startEpoch = 0;
+  let within: EpochProgress | null = null;
+  let resumedOpt: { phase: Phase; iterations: number; slots: Record<string, Float32Array> } | null = null;
+  const history: HistoryRow[] = [];
+  let best: { epoch: number; valLoss: number; weights: WeightMap } | null = null;
+  const es: RunState['earlyStopping'] = { best: null, wait: 0, stoppedPhases: [] };
+  const ckPath = join(outDir, 'checkpoint.safetensors');
+  if (prev) {
+    if (!existsSync(ckPath)) {
+      console.log(`No checkpoint in ${outDir} yet (the run stopped before its first epoch ended): starting from epoch 1`);
+    } else {
+      const ck = await readCheckpoint(ckPath);
+      for (const p of net.params()) {
+        const w = ck.weights.get(p.name);
+        if (!w) throw new Error(`train: --resume: ${ckPath} has no ${p.name}`);
+        if (w.data.length !== p.value.size) throw new Error(`train: --resume: ${ckPath}: ${p.name} has ${w.data.length} values, the network expects ${p.value.size}`);
+        e.write(p.value, w.data);
+      }
+      const st = ck.state;
+      startEpoch = st.epochsDone;
+      within = st.within;
+      history.push(...st.history);
+      Object.assign(es, st.earlyStopping);
+      if (st.best && ck.best) best = { ...st.best, weights: ck.best };
+      resumedOpt = { phase: st.phase, iterations: st.iterations, slots: ck.slots };
+      const at = within ? `, at step ${within.step} of epoch ${startEpoch + 1}` : '';
+      console.log(`Resuming ${outDir} after epoch ${startEpoch}/${epochs + fineTuneEpochs} (${st.phase} phase, ${st.iterations} optimizer steps${at})`);
+    }
+  }
+
   const data = {
-    train: new ImageBatches(e, new FolderSplitSource(dataDir, ds.train, onBad), { imageSize: size }),
-    validation: ds.validation.length ? new ImageBatches(e, new FolderSplitSource(dataDir, ds.validation, onBad), { imageSize: size }) : null,
+    train: new ImageBatches(e, ds.train, { imageSize: size }),
+    validation: ds.validation ? new ImageBatches(e, ds.validation, { imageSize: size }) : null,
   };
 
   await mkdir(outDir, { recursive: true });
-  const totalEpochs = epochs + fineTuneEpochs;
+  let totalEpochs = epochs + fineTuneEpochs;
   const config = {
     command: 'train',
     dataDir,
+    dataKind: ds.kind,
     classNames: ds.classNames,
     labelMode: ds.labelMode,
     alpha,
@@ -325,13 +338,15 @@ export async function train(argv: string[]): Promise<number> {
     preprocess: 'tf',
     padding: 'same',
     epsilon: 1e-3,
-    head: { pooling: 'avg', dropout, classes, dense: 'dense' },
+    head: { pooling: 'avg', dropout, classes, dense: headNames.denseName, hidden: hiddenUnits },
     valSplit,
     seed,
     batchSize,
     epochs,
     lr,
+    lrSchedule,
     optimizer: optName,
+    hiddenUnits,
     augment: doAugment ? { flip: 'horizontal', rotation: 0.2 } : null,
     fineTuneAt,
     fineTuneEpochs,
@@ -339,15 +354,44 @@ export async function train(argv: string[]): Promise<number> {
     weights: wpath,
     earlyStoppingPatience: patience,
     restoreBest,
-    trainFiles: ds.train.length,
-    validationFiles: ds.validation.length,
+    trainFiles: ds.trainCount,
+    validationFiles: ds.validationCount,
   };
+  const modelMeta = (epoch: number) => ({ format: 'mnv2', alpha: String(alpha), input_size: String(size), preprocess: 'tf', padding: 'same', epsilon: '0.001', classes: JSON.stringify(ds.classNames), epoch: String(epoch) });
+  if (!prev) await writeAtomic(join(outDir, 'config.json'), JSON.stringify({ ...config, epochsDone: 0 }, null, 2) + '\n');
+
+  // One checkpoint file (the commit point), then the user's views of it.
+  const checkpoint = async (opt: Optimizer, phase: Phase, epochsDone: number, inEpoch: EpochProgress | null) => {
+    const weights = await networkWeights(net);
+    const slots: WeightMap = new Map();
+    for (const [name, t] of Object.entries(opt.state())) slots.set(name, { shape: [...t.shape], data: await t.read() });
+    const state: RunState = { epochsDone, within: inEpoch, phase, iterations: opt.iterations, optimizer: optName, earlyStopping: es, best: best && { epoch: best.epoch, valLoss: best.valLoss }, history };
+    await writeCheckpoint(ckPath, weights, slots, restoreBest && best ? best.weights : null, state);
+    await writeAtomic(join(outDir, 'model.safetensors'), serializeSafetensors(weights, modelMeta(epochsDone)));
+    await writeAtomic(join(outDir, 'history.json'), JSON.stringify(history, null, 2) + '\n');
+    await writeAtomic(join(outDir, 'config.json'), JSON.stringify({ ...config, epochsDone, interruptedAt: inEpoch && { epoch: epochsDone + 1, step: inEpoch.step }, badFiles: bad }, null, 2) + '\n');
+    await writeCurves(outDir, history, { title: `MobileNetV2 training: ${outDir}` });
+  };
+
+  // Ctrl-C: the first stops after the current step and checkpoints there; the second quits at once
+  // (an atomic write cut short leaves the previous checkpoint).
+  let interrupts = 0;
+  const onSigint = () => {
+    if (++interrupts === 1) console.error('\n[mnv2] Ctrl-C: stopping after this step and saving a checkpoint (Ctrl-C again to quit at once, keeping the last checkpoint)');
+    else {
+      console.error('\n[mnv2] quit; the last checkpoint is kept');
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSigint);
+
   const tty = process.stderr.isTTY;
   const t00 = Date.now();
-  type Best = { epoch: number; valLoss: number; weights: WeightMap };
-  let best = null as Best | null;
+  const stepsPerEpoch = Math.ceil(ds.trainCount / batchSize);
+  type Outcome = 'done' | 'diverged' | 'interrupted';
 
-  const runPhase = async (phase: 'frozen' | 'fine-tune', from: number, to: number, opt: Optimizer): Promise<boolean> => {
+  const runPhase = async (phase: Phase, from: number, to: number, opt: Optimizer, resumeWithin: EpochProgress | null): Promise<Outcome> => {
+    const schedule = lrSchedule === 'cosine' ? cosineDecay({ initialLearningRate: opt.learningRate, decaySteps: Math.max(1, (to - phaseStart(phase)) * stepsPerEpoch) }) : undefined;
     const stream = fit(e, net, data, {
       epochs: to,
       initialEpoch: from,
@@ -356,16 +400,15 @@ export async function train(argv: string[]): Promise<number> {
       optimizer: opt,
       seed,
       augment: doAugment ? { flip: true, rotation: 0.2 } : null,
+      lrSchedule: schedule,
+      shouldStop: () => interrupts > 0,
+      resumeWithin: resumeWithin ?? undefined,
     });
     let announcedCache = false;
-    let phaseBest = Infinity; // Keras EarlyStopping: best and wait reset at each fit call
-    let wait = 0;
     for await (const ev of stream as AsyncGenerator<FitEvent>) {
       if (ev.type === 'cache') {
         if (tty) process.stderr.write(`\r  caching ${ev.what} (${ev.split}): ${ev.done}/${ev.total}   ${ev.done === ev.total ? '\n' : ''}`);
         else if (ev.done === ev.total) console.error(`  cached ${ev.what} (${ev.split}): ${ev.total} images`);
-      } else if (ev.type === 'skipped') {
-        // reported by name through onBad
       } else if (ev.type === 'batch') {
         if (ev.phase === 'train') {
           const rate = ev.images / Math.max(ev.seconds, 1e-9);
@@ -379,7 +422,11 @@ export async function train(argv: string[]): Promise<number> {
         console.error(
           `train: the loss became ${ev.loss} at epoch ${ev.epoch + 1}, step ${ev.step + 1}: training stopped. ${history.length ? `The last good checkpoint (epoch ${history.length}) is in ${outDir}.` : 'No checkpoint was written.'} Try a lower --lr.`,
         );
-        return false;
+        return 'diverged';
+      } else if (ev.type === 'interrupted') {
+        await checkpoint(opt, phase, ev.epoch, { step: ev.step, lossSum: ev.lossSum, correct: ev.correct, seen: ev.seen });
+        console.log(`Interrupted at step ${ev.step} of epoch ${ev.epoch + 1}: checkpoint saved in ${outDir}. Continue with: mnv2 train --out ${outDir} --resume`);
+        return 'interrupted';
       } else if (ev.type === 'epoch') {
         if (tty) process.stderr.write('\n');
         if (!announcedCache && ev.featureCache) console.log('  (base frozen, no augmentation: the head trains on cached base features)');
@@ -388,61 +435,73 @@ export async function train(argv: string[]): Promise<number> {
           `Epoch ${ev.epoch + 1}/${totalEpochs} - ${ev.seconds.toFixed(1)}s - loss: ${ev.loss.toFixed(4)} - accuracy: ${ev.accuracy.toFixed(4)} - val_loss: ${fmt(ev.valLoss)} - val_accuracy: ${fmt(ev.valAccuracy)}`,
         );
         history.push({ epoch: ev.epoch + 1, loss: ev.loss, accuracy: ev.accuracy, val_loss: ev.valLoss, val_accuracy: ev.valAccuracy, seconds: ev.seconds, fine_tune: phase === 'fine-tune' ? 1 : 0 });
-        await checkpoint(opt, phase, ev.epoch + 1);
         if (restoreBest && ev.valLoss !== null && (best === null || ev.valLoss < best.valLoss)) best = { epoch: ev.epoch + 1, valLoss: ev.valLoss, weights: await networkWeights(net) };
+        let stop = false;
         if (patience !== null && ev.valLoss !== null) {
-          if (ev.valLoss < phaseBest) {
-            phaseBest = ev.valLoss;
-            wait = 0;
-          } else if (++wait >= patience) {
-            console.log(`Epoch ${ev.epoch + 1}: early stopping (val_loss has not improved for ${patience} epoch${patience > 1 ? 's' : ''}; best ${phaseBest.toFixed(4)})`);
-            break;
+          // Keras EarlyStopping: best and wait reset at each fit call (phase)
+          if (es.best === null || ev.valLoss < es.best) {
+            es.best = ev.valLoss;
+            es.wait = 0;
+          } else if (++es.wait >= patience) {
+            stop = true;
+            es.stoppedPhases.push(phase);
           }
+        }
+        await checkpoint(opt, phase, ev.epoch + 1, null);
+        if (stop) {
+          console.log(`Epoch ${ev.epoch + 1}: early stopping (val_loss has not improved for ${patience} epoch${patience! > 1 ? 's' : ''}; best ${es.best!.toFixed(4)})`);
+          return 'done';
+        }
+        if (interrupts > 0) {
+          console.log(`Interrupted after epoch ${ev.epoch + 1}: checkpoint saved in ${outDir}. Continue with: mnv2 train --out ${outDir} --resume`);
+          return 'interrupted';
         }
       }
     }
-    return true;
+    return 'done';
   };
 
-  // config.json is written last: its epochsDone is the commit point of a checkpoint (--resume).
-  const checkpoint = async (opt: Optimizer, phase: 'frozen' | 'fine-tune', epoch: number) => {
-    const weights = await networkWeights(net);
-    const meta = { format: 'mnv2', alpha: String(alpha), input_size: String(size), preprocess: 'tf', padding: 'same', epsilon: '0.001', classes: JSON.stringify(ds.classNames), epoch: String(epoch) };
-    await writeAtomic(join(outDir, 'model.safetensors'), serializeSafetensors(weights, meta));
-    const slots: WeightMap = new Map();
-    for (const [name, t] of Object.entries(opt.state())) slots.set(name, { shape: [...t.shape], data: await t.read() });
-    const optMeta = { format: 'mnv2-optimizer', optimizer: optName, iterations: String(opt.iterations), phase, epoch: String(epoch), fine_tune_at: fineTuneAt === null ? '' : String(fineTuneAt) };
-    await writeAtomic(join(outDir, 'optimizer.safetensors'), serializeSafetensors(slots, optMeta));
-    await writeAtomic(join(outDir, 'history.json'), JSON.stringify(history, null, 2) + '\n');
-    await writeAtomic(join(outDir, 'config.json'), JSON.stringify({ ...config, epochsDone: epoch, badFiles: bad }, null, 2) + '\n');
-    await writeCurves(outDir, history, { title: `MobileNetV2 training: ${outDir}` });
-  };
-
+  // The fine-tuning phase starts where the frozen phase ended (Keras: initial_epoch=history.epoch[-1] + 1).
+  const frozenDone = () => history.filter((h) => !h.fine_tune).length;
+  const phaseStart = (phase: Phase) => (phase === 'frozen' ? 0 : frozenDone());
   // The optimizer of the phase the checkpoint was taken in, its slots and step count restored.
-  const phaseOpt = (phase: 'frozen' | 'fine-tune', learningRate: number): Optimizer => {
+  const phaseOpt = (phase: Phase, learningRate: number): Optimizer => {
     const opt = makeOpt(learningRate);
     if (resumedOpt && resumedOpt.phase === phase) opt.loadState(e, resumedOpt.slots, resumedOpt.iterations);
     return opt;
   };
-  let ok = true;
-  if (startEpoch < epochs || (startEpoch === 0 && epochs === 0)) ok = await runPhase('frozen', startEpoch, epochs, phaseOpt('frozen', lr));
-  if (ok && fineTuneAt !== null && fineTuneEpochs > 0 && startEpoch < epochs + fineTuneEpochs) {
-    const layers = setFineTuneAt(net, fineTuneAt);
-    const n = net.trainableParams().length;
-    console.log(`Fine-tuning from layer ${fineTuneAt}: ${layers.length} base layers with weights train (${layers[0] ?? '-'} … ${layers[layers.length - 1] ?? '-'}), ${n} trainable tensors, lr ${fineTuneLr}`);
-    ok = await runPhase('fine-tune', Math.max(epochs, startEpoch), epochs + fineTuneEpochs, phaseOpt('fine-tune', fineTuneLr));
+  const resetEarlyStopping = (phase: Phase) => {
+    if (resumedOpt?.phase !== phase) Object.assign(es, { best: null, wait: 0 });
+  };
+  let outcome: Outcome = 'done';
+  const frozenOver = startEpoch >= epochs || es.stoppedPhases.includes('frozen');
+  if (!frozenOver || (startEpoch === 0 && epochs === 0)) {
+    resetEarlyStopping('frozen');
+    outcome = await runPhase('frozen', startEpoch, epochs, phaseOpt('frozen', lr), within);
+    within = null;
   }
-  const kept = best as Best | null; // assigned inside runPhase: TS narrows the let to null here
-  if (restoreBest && kept) {
-    const meta = { format: 'mnv2', alpha: String(alpha), input_size: String(size), preprocess: 'tf', padding: 'same', epsilon: '0.001', classes: JSON.stringify(ds.classNames), epoch: String(kept.epoch) };
-    await writeAtomic(join(outDir, 'model.safetensors'), serializeSafetensors(kept.weights, meta));
+  if (outcome === 'done' && fineTuneAt !== null && fineTuneEpochs > 0 && !es.stoppedPhases.includes('fine-tune')) {
+    const from = frozenDone();
+    totalEpochs = from + fineTuneEpochs;
+    if (startEpoch < totalEpochs) {
+      const layers = setFineTuneAt(net, fineTuneAt);
+      const n = net.trainableParams().length;
+      console.log(`Fine-tuning from layer ${fineTuneAt}: ${layers.length} base layers with weights train (${layers[0] ?? '-'} … ${layers[layers.length - 1] ?? '-'}), ${n} trainable tensors, lr ${fineTuneLr}`);
+      resetEarlyStopping('fine-tune');
+      outcome = await runPhase('fine-tune', Math.max(from, startEpoch), totalEpochs, phaseOpt('fine-tune', fineTuneLr), startEpoch >= from ? within : null);
+    }
+  }
+  process.off('SIGINT', onSigint);
+  const kept = best as { epoch: number; valLoss: number; weights: WeightMap } | null; // assigned inside runPhase: TS narrows the let to null here
+  if (outcome === 'done' && restoreBest && kept) {
+    await writeAtomic(join(outDir, 'model.safetensors'), serializeSafetensors(kept.weights, modelMeta(kept.epoch)));
     await writeAtomic(join(outDir, 'config.json'), JSON.stringify({ ...config, epochsDone: history.length, restoredEpoch: kept.epoch, badFiles: bad }, null, 2) + '\n');
     console.log(`Restored the weights of epoch ${kept.epoch} (best val_loss ${kept.valLoss.toFixed(4)}) into ${join(outDir, 'model.safetensors')}`);
   }
   if (bad.length) console.log(`Skipped ${bad.length} file${bad.length > 1 ? 's' : ''} that could not be decoded (listed above).`);
-  console.log(`Done in ${fmtTime((Date.now() - t00) / 1000)}. Run folder: ${outDir}`);
+  console.log(`${outcome === 'interrupted' ? 'Stopped' : 'Done'} in ${fmtTime((Date.now() - t00) / 1000)}. Run folder: ${outDir}`);
   data.train.dispose();
   data.validation?.dispose();
   e.destroy();
-  return ok ? 0 : 1;
+  return outcome === 'done' ? 0 : outcome === 'interrupted' ? 130 : 1;
 }

@@ -2,7 +2,7 @@
 // class folders and their image files, and loads images by sample for training. Undecodable files
 // are reported by name and skipped, not fatal.
 import { readdir, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 import { DatasetError, type FitImage, type FolderListing, type ImageSplitSource, type Sample } from '@mnv2/core';
 import { decodeImage, IMAGE_EXTENSIONS } from './decode.js';
 
@@ -49,7 +49,7 @@ export class FolderSplitSource implements ImageSplitSource {
   async load(indices: readonly number[]): Promise<(FitImage | null)[]> {
     return Promise.all(
       indices.map(async (i) => {
-        const path = join(this.root, this.samples[i].className, this.samples[i].file);
+        const path = resolve(this.root, this.samples[i].path);
         try {
           const img = await decodeImage(path);
           return { width: img.width, height: img.height, rgb: img.rgb };

@@ -15,6 +15,8 @@ export interface RunInfo {
   dropout: number;
   classes: number; // head outputs: 1 for binary
   denseName: string;
+  /** Units of the hidden Dense(relu) layer ('dense'), when the run had --hidden-units. */
+  hidden: number | null;
   epoch: number | null;
   weights: WeightMap;
 }
@@ -25,7 +27,7 @@ export async function readRun(dirArg: string, cmd: string): Promise<RunInfo> {
   const cfgPath = join(dir, 'config.json');
   const modelPath = join(dir, 'model.safetensors');
   for (const p of [cfgPath, modelPath]) if (!existsSync(p)) throw new Error(`${cmd}: '${dir}' is not a training run folder: ${p} is missing (pass the --out folder of 'mnv2 train')`);
-  let cfg: { classNames?: unknown; labelMode?: unknown; alpha?: unknown; imageSize?: unknown; head?: { dropout?: unknown; classes?: unknown; dense?: unknown }; epochsDone?: unknown };
+  let cfg: { classNames?: unknown; labelMode?: unknown; alpha?: unknown; imageSize?: unknown; head?: { dropout?: unknown; classes?: unknown; dense?: unknown; hidden?: unknown }; epochsDone?: unknown };
   try {
     cfg = JSON.parse(await readFile(cfgPath, 'utf8'));
   } catch (e) {
@@ -45,7 +47,8 @@ export async function readRun(dirArg: string, cmd: string): Promise<RunInfo> {
   const classes = labelMode === 'binary' ? 1 : classNames.length;
   if (bias.data.length !== classes) throw new Error(`${cmd}: ${modelPath} has a ${bias.data.length}-output head, but config.json lists ${classNames.length} classes (${labelMode})`);
   const epoch = st.metadata.epoch !== undefined ? Number(st.metadata.epoch) : typeof cfg.epochsDone === 'number' ? cfg.epochsDone : null;
-  return { dir, classNames: classNames as string[], labelMode, alpha, imageSize, dropout: Number(cfg.head?.dropout ?? 0), classes, denseName, epoch, weights: st.weights };
+  const hidden = typeof cfg.head?.hidden === 'number' ? cfg.head.hidden : null;
+  return { dir, classNames: classNames as string[], labelMode, alpha, imageSize, dropout: Number(cfg.head?.dropout ?? 0), classes, denseName, hidden, epoch, weights: st.weights };
 }
 
 /** The run's network (base + trained head), inference only. */
@@ -53,7 +56,7 @@ export function buildRunNet(e: Engine, run: RunInfo): MobileNetV2Net {
   const net = new MobileNetV2Net(e, {
     alpha: run.alpha,
     inputSize: run.imageSize,
-    head: { classes: run.classes, pooling: 'avg', dropout: run.dropout, denseName: run.denseName },
+    head: { classes: run.classes, pooling: 'avg', dropout: run.dropout, denseName: run.denseName, ...(run.hidden ? { hidden: run.hidden, hiddenName: 'dense' } : {}) },
     weights: weightSource(run.weights, { source: run.dir }),
   });
   // The head initialises itself: load the trained Dense weights into it.

@@ -27,7 +27,7 @@ export type FolderListing = Record<string, readonly string[]>;
 export type LabelMode = 'binary' | 'sparse-categorical';
 
 export interface Sample {
-  /** `<class>/<file>` relative to the dataset root. */
+  /** `<class>/<file>` relative to the dataset root (for a list file: the path as listed, relative to the list's folder). */
   path: string;
   className: string;
   file: string;
@@ -123,7 +123,6 @@ const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export function folderDataset(listing: FolderListing, opts: FolderDatasetOptions = {}): FolderDataset {
   const split = opts.validationSplit ?? 0.2;
-  const seed = opts.seed ?? 42;
   const where = opts.root ? ` in '${opts.root}'` : '';
   if (!(split >= 0 && split < 1)) throw new DatasetError(`validation split must be in [0, 1), got ${split}`);
   const classNames = Object.keys(listing).sort(byCodePoint);
@@ -145,6 +144,17 @@ export function folderDataset(listing: FolderListing, opts: FolderDatasetOptions
   classNames.forEach((className, label) => {
     for (const file of [...listing[className]].sort(byCodePoint)) samples.push({ path: `${className}/${file}`, className, file, label });
   });
+  return splitSamples(samples, classNames, opts);
+}
+
+/**
+ * Keras' split of an ordered sample list: shuffled with `np.random.RandomState(seed)` (when shuffle
+ * is on), the last `validationSplit` fraction is the validation set.
+ */
+export function splitSamples(samples: Sample[], classNames: string[], opts: FolderDatasetOptions = {}): FolderDataset {
+  const split = opts.validationSplit ?? 0.2;
+  const seed = opts.seed ?? 42;
+  if (!(split >= 0 && split < 1)) throw new DatasetError(`validation split must be in [0, 1), got ${split}`);
   // Keras shuffles paths and labels with two RandomStates of the same seed: the same permutation.
   if (opts.shuffle ?? true) numpyShuffle(samples, seed);
   const nVal = Math.trunc(split * samples.length);

@@ -22,6 +22,7 @@ import { kerasLayers } from '../nn/keras-layers.js';
 import { expectedWeights, withKerasShapes, type WeightMap } from '../io/weight-map.js';
 import { epochOrder } from '../data/folder-dataset.js';
 import { lossAndGrad, trainStep, type LossKind } from './step.js';
+import type { LearningRateSchedule } from './schedules.js';
 
 /** An RGB uint8 image of any size (3 bytes per pixel, row-major). */
 export interface FitImage {
@@ -185,6 +186,20 @@ export interface FitOptions {
   augment: AugmentSpec | null;
   /** Use the pooled-feature cache when allowed (base frozen, no augmentation). Default true. */
   featureCache?: boolean;
+  /** Sets the optimizer's learning rate before each step from its step count (e.g. `cosineDecay`). */
+  lrSchedule?: LearningRateSchedule;
+  /** Checked after every training step; true ends `fit` with an 'interrupted' event (e.g. on Ctrl-C). */
+  shouldStop?: () => boolean;
+  /** Continue `initialEpoch` after an interruption: skip its first `step` batches, keep the running totals. */
+  resumeWithin?: EpochProgress;
+}
+
+/** Where an interrupted epoch stood: batches done and the running loss/accuracy sums. */
+export interface EpochProgress {
+  step: number;
+  lossSum: number;
+  correct: number;
+  seen: number;
 }
 
 export type FitEvent =
@@ -202,7 +217,8 @@ export type FitEvent =
       trainImages: number;
       featureCache: boolean;
     }
-  | { type: 'diverged'; epoch: number; step: number; loss: number };
+  | { type: 'diverged'; epoch: number; step: number; loss: number }
+  | ({ type: 'interrupted'; epoch: number } & EpochProgress);
 
 export interface FitData {
   train: ImageBatches;
@@ -279,12 +295,15 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
       const usable = new Set(data.train.usable());
       const order = epochOrder(data.train.count, opts.seed, epoch).filter((i) => usable.has(i));
       const steps = Math.ceil(order.length / opts.batchSize);
-      let lossSum = 0;
-      let correct = 0;
-      let seen = 0;
+      const within = epoch === (opts.initialEpoch ?? 0) ? opts.resumeWithin : undefined;
+      let lossSum = within?.lossSum ?? 0;
+      let correct = within?.correct ?? 0;
+      let seen = within?.seen ?? 0;
+      const s0 = within?.step ?? 0;
       const slice = (s: number) => order.slice(s * opts.batchSize, (s + 1) * opts.batchSize);
-      let pre = useFeatures ? null : data.train.prefetch(slice(0));
-      for (let s = 0; s < steps; s++) {
+      let pre = useFeatures || s0 >= steps ? null : data.train.prefetch(slice(s0));
+      for (let s = s0; s < steps; s++) {
+        if (opts.lrSchedule) opts.optimizer.learningRate = opts.lrSchedule(opts.optimizer.iterations);
         const ids = slice(s);
         let x: Tensor;
         let labels: number[];
@@ -336,6 +355,11 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
         correct += corr;
         seen += labels.length;
         yield { type: 'batch', phase: 'train', epoch, step: s + 1, steps, images: seen, loss: lossSum / seen, seconds: (Date.now() - t0) / 1000 };
+        if (s + 1 < steps && opts.shouldStop?.()) {
+          await pre; // let the prefetch finish before returning
+          yield { type: 'interrupted', epoch, step: s + 1, lossSum, correct, seen };
+          return;
+        }
       }
 
       let valLoss: number | null = null;
