@@ -1,0 +1,21 @@
+// Runs the built CLI (packages/cli/dist/main.js) as a user would, after building it once per file.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const MAIN = join(ROOT, 'packages/cli/dist/main.js');
+export const SHARED = join(ROOT, '../shared');
+
+/** Builds the CLI and what it depends on (turbo, cached); throws with the build's output on failure. */
+export function buildCli(): void {
+  const b = spawnSync('npx', ['turbo', 'run', 'build', '--filter=@mnv2/cli...', '--output-logs=errors-only'], { cwd: ROOT, encoding: 'utf8', timeout: 110_000 });
+  if (b.status !== 0) throw new Error(`build failed (npx turbo run build):\n${b.stdout}\n${b.stderr}`);
+}
+
+export function mnv2(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const env = { ...process.env };
+  delete env.MNV2_DEBUG;
+  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 110_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
