@@ -1,8 +1,9 @@
 // `mnv2 export --onnx FILE [weights]`: writes MobileNetV2 (pretrained classifier or a model trained
 // with `mnv2 train`) as a float ONNX graph (opset 13) that ONNX Runtime, TensorRT, OpenVINO… run.
 import { existsSync, statSync } from 'node:fs';
-import { open, readFile, rename } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { writeAtomic } from '../util/atomic-write.js';
+import { join, resolve } from 'node:path';
 import { parseSafetensors, type WeightMap } from '@mnv2/core';
 import { encodeOnnxModel, mobileNetV2Onnx } from '../export/onnx-writer.js';
 import { loadClassifierWeights, resolveWeightsPath } from '../weights/load.js';
@@ -84,15 +85,7 @@ export async function exportModel(argv: string[]): Promise<number> {
   });
   const bytes = encodeOnnxModel(graph);
   // Atomic: a crash never leaves a half-written model where a good one was.
-  const tmp = join(dirname(outPath), `.${Date.now()}.onnx.tmp`);
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, outPath);
+  await writeAtomic(outPath, bytes);
   const layout = args.flags.has('nchw') ? `[N,3,${src.inputSize},${src.inputSize}]` : `[N,${src.inputSize},${src.inputSize},3]`;
   console.log(`[mnv2] wrote ${outPath} (${(bytes.length / 2 ** 20).toFixed(1)} MiB): MobileNetV2 alpha ${src.alpha}, input ${layout} in [-1,1], ${src.classes} ${args.flags.has('softmax') ? 'probabilities' : 'logits'}; from ${src.what}`);
   return 0;

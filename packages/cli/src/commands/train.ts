@@ -31,7 +31,8 @@ import {
   type WeightMap,
 } from '@mnv2/core';
 import { writeCurves } from '../train/curves.js';
-import { readCheckpoint, writeAtomic, writeCheckpoint, type HistoryRow, type Phase, type RunState } from '../train/checkpoint.js';
+import { writeAtomic } from '../util/atomic-write.js';
+import { readCheckpoint, writeCheckpoint, type HistoryRow, type Phase, type RunState } from '../train/checkpoint.js';
 import { openDataset } from '../data/open-dataset.js';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { numberFlag, parseArgs } from '../util/args.js';

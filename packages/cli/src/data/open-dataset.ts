@@ -17,6 +17,7 @@ import {
   memoryImageSource,
   parseCifar10,
   splitRecords,
+  type FolderDataset,
   type ImageSplitSource,
   type LabelMode,
 } from '@mnv2/core';
@@ -102,18 +103,7 @@ export async function openDataset(path: string, o: OpenOptions): Promise<OpenedD
     const text = await readFile(path, 'utf8');
     if (text.includes('\u0000')) throw new DatasetError(`'${path}' is not a text list: a list file has one 'path,label' line per image`);
     const ds = imageListDataset(text, { ...split, file: path });
-    const root = dirname(path);
-    return {
-      kind: 'list',
-      classNames: ds.classNames,
-      labelMode: ds.labelMode,
-      train: new FolderSplitSource(root, o.all ? ds.samples : ds.train, o.onBad),
-      validation: !o.all && ds.validation.length ? new FolderSplitSource(root, ds.validation, o.onBad) : null,
-      trainCount: o.all ? ds.samples.length : ds.train.length,
-      validationCount: o.all ? 0 : ds.validation.length,
-      describe: [`Found ${ds.samples.length} files belonging to ${ds.classNames.length} classes in the list ${path}: ${ds.classNames.map((c) => `'${c}'`).join(', ')}.`],
-      nativeSize: null,
-    };
+    return fromSamples('list', ds, dirname(path), o, `Found ${ds.samples.length} files belonging to ${ds.classNames.length} classes in the list ${path}: ${ds.classNames.map((c) => `'${c}'`).join(', ')}.`);
   }
   const names = (await readdir(path)).filter((n) => !n.startsWith('.'));
   if (isCifarFolder(path, names)) return openCifar10(path, names, o);
@@ -121,15 +111,22 @@ export async function openDataset(path: string, o: OpenOptions): Promise<OpenedD
   if (existsSync(sub) && statSync(sub).isDirectory() && names.length === 1) return openCifar10(sub, await readdir(sub), o);
   const listing = await listImageFolder(path);
   const ds = folderDataset(listing, { ...split, root: path });
+  return fromSamples('folder', ds, path, o, `Found ${ds.samples.length} files belonging to ${ds.classNames.length} classes: ${ds.classNames.map((c) => `'${c}'`).join(', ')}.`);
+}
+
+/** Image files on disk (folder or list): sources that decode them per batch. */
+function fromSamples(kind: 'folder' | 'list', ds: FolderDataset, root: string, o: OpenOptions, found: string): OpenedDataset {
+  const train = o.all ? ds.samples : ds.train;
+  const validation = o.all ? [] : ds.validation;
   return {
-    kind: 'folder',
+    kind,
     classNames: ds.classNames,
     labelMode: ds.labelMode,
-    train: new FolderSplitSource(path, o.all ? ds.samples : ds.train, o.onBad),
-    validation: !o.all && ds.validation.length ? new FolderSplitSource(path, ds.validation, o.onBad) : null,
-    trainCount: o.all ? ds.samples.length : ds.train.length,
-    validationCount: o.all ? 0 : ds.validation.length,
-    describe: [`Found ${ds.samples.length} files belonging to ${ds.classNames.length} classes: ${ds.classNames.map((c) => `'${c}'`).join(', ')}.`],
+    train: new FolderSplitSource(root, train, o.onBad),
+    validation: validation.length ? new FolderSplitSource(root, validation, o.onBad) : null,
+    trainCount: train.length,
+    validationCount: validation.length,
+    describe: [found],
     nativeSize: null,
   };
 }

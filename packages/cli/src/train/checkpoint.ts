@@ -5,7 +5,8 @@
 // training stands (epochs done, or a step inside an epoch after Ctrl-C), the optimizer phase and step
 // count, early-stopping counters, the best epoch, and the history. model.safetensors, history.json,
 // config.json and curves.html are views for the user, rewritten after each checkpoint.
-import { open, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeAtomic } from '../util/atomic-write.js';
 import { parseSafetensors, serializeSafetensors, type EpochProgress, type WeightMap } from '@mnv2/core';
 
 export type Phase = 'frozen' | 'fine-tune';
@@ -25,18 +26,6 @@ export interface RunState {
   history: HistoryRow[];
 }
 
-/** Writes a file atomically: temp file, fsync, rename. */
-export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-}
 
 export async function writeCheckpoint(path: string, weights: WeightMap, slots: WeightMap, best: WeightMap | null, state: RunState): Promise<void> {
   const all: WeightMap = new Map(weights);

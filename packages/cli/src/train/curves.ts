@@ -1,7 +1,7 @@
 // Training curves as one self-contained HTML page: two inline SVG charts (accuracy and loss, train vs
 // validation), like the matplotlib plots in the Keras transfer-learning tutorial, with a dashed
 // "Start fine-tuning" line. No scripts, no external resources, no dependencies.
-import { open, rename, rm } from 'node:fs/promises';
+import { writeAtomic } from '../util/atomic-write.js';
 import { join } from 'node:path';
 
 /** One history.json entry. Accepts both the snake_case keys train.ts writes and camelCase. */
@@ -207,17 +207,6 @@ ${chart('Training and Validation Loss', 'loss', lossTrain, lossVal, xs, ftX)}
 /** Writes `curves.html` into `dir` atomically (temp file, fsync, rename). Returns its path. */
 export async function writeCurves(dir: string, history: readonly HistoryEntry[], opts: CurvesOptions): Promise<string> {
   const path = join(dir, 'curves.html');
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(renderCurves(history, opts));
-    await fh.sync();
-  } catch (e) {
-    await fh.close().catch(() => {});
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  await fh.close();
-  await rename(tmp, path);
+  await writeAtomic(path, renderCurves(history, opts));
   return path;
 }

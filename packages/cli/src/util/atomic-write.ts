@@ -1,0 +1,19 @@
+// Every file the CLI writes for the user (checkpoints, models, curves) goes through here: a temp
+// file beside the target, fsync, rename. A crash or kill leaves the old file or the new one, never
+// half of one; a failed write removes its temp file.
+import { open, rename, rm } from 'node:fs/promises';
+
+export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (e) {
+    await fh.close().catch(() => {});
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  await fh.close();
+  await rename(tmp, path);
+}
