@@ -140,13 +140,18 @@ describe(`${GPU} mnv2 train on CIFAR-10 and list files; bad weights; divergence 
     expect(bad.stderr).toMatch(/data_batch_1\.bin is not a CIFAR-10 binary batch/);
   });
 
-  it('a path,label list file with a cosine schedule', () => {
+  it('a path,label list file with a cosine schedule and a 2-way softmax (--label-mode int), evaluated from the list', () => {
     const lines = ['path,label'];
     for (const c of ['alpaca', 'not alpaca']) for (const f of readdirSync(join(small, c))) lines.push(`"small/${c}/${f}",${c === 'alpaca' ? 'yes' : 'no'}`);
     writeFileSync(join(tmp, 'list.csv'), lines.join('\n') + '\n');
     const out = join(tmp, 'run-list');
-    const r = mnv2('train', join(tmp, 'list.csv'), '--epochs', '1', '--image-size', '32', '--batch-size', '4', '--val-split', '0.25', '--lr-schedule', 'cosine', '--no-augment', '--out', out);
+    const r = mnv2('train', join(tmp, 'list.csv'), '--epochs', '1', '--image-size', '32', '--batch-size', '4', '--val-split', '0.25', '--lr-schedule', 'cosine', '--label-mode', 'int', '--no-augment', '--out', out);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/2 classes: sparse softmax cross-entropy/);
+    expect(parseSafetensors(readFileSync(join(out, 'model.safetensors'))).weights.get('dense/kernel')?.shape).toEqual([1280, 2]);
+    const ev = mnv2('evaluate', out, join(tmp, 'list.csv'), '--json');
+    expect(ev.code, ev.stderr).toBe(0);
+    expect((JSON.parse(ev.stdout) as { images: number }).images).toBe(8);
     expect(r.stdout).toMatch(/Found 8 files belonging to 2 classes in the list .*list\.csv: 'no', 'yes'/);
     expect(r.stdout).toMatch(/Using 6 files for training, 2 for validation/);
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).lrSchedule).toBe('cosine');

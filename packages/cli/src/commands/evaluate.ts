@@ -54,7 +54,7 @@ export async function evaluate(argv: string[]): Promise<number> {
     );
   }
   const log = json ? console.error : console.log;
-  log(`Found ${ds.trainCount} images belonging to ${ds.classNames.length} classes.`);
+  log(`Found ${ds.trainCount} ${ds.kind === 'cifar10' ? 'images' : 'files'} belonging to ${ds.classNames.length} classes.`);
 
   const { engine: e, adapter } = await createNodeEngine();
   console.error(`[mnv2] adapter: ${describeAdapter(adapter)}`);

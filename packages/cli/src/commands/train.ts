@@ -66,6 +66,8 @@ Options:
   --no-augment         no RandomFlip/RandomRotation (the frozen phase then trains on cached features)
   --dropout F          dropout before the Dense layer (default 0.2)
   --hidden-units N     add Dense(N, relu) before the classifier (the CIFAR-10 lab: 128)
+  --label-mode M       binary (2 classes: Dense(1), sigmoid; the default for 2 classes) or int
+                       (Dense(K), softmax, sparse categorical cross-entropy; the default for more)
   --fine-tune-at N     after the frozen epochs, unfreeze base layers with Keras index >= N
                        (kerasLayers order; BN stays in inference mode)
   --fine-tune-epochs N extra epochs of fine-tuning (default 10 when --fine-tune-at is given)
@@ -147,7 +149,7 @@ export async function train(argv: string[]): Promise<number> {
   const args = parseArgs(
     argv,
     {
-      values: ['val-split', 'seed', 'image-size', 'batch-size', 'epochs', 'lr', 'optimizer', 'alpha', 'weights', 'dropout', 'fine-tune-at', 'fine-tune-epochs', 'fine-tune-lr', 'out', 'early-stopping-patience', 'lr-schedule', 'hidden-units'],
+      values: ['val-split', 'seed', 'image-size', 'batch-size', 'epochs', 'lr', 'optimizer', 'alpha', 'weights', 'dropout', 'fine-tune-at', 'fine-tune-epochs', 'fine-tune-lr', 'out', 'early-stopping-patience', 'lr-schedule', 'hidden-units', 'label-mode'],
       booleans: ['no-augment', 'force', 'restore-best', 'resume'],
     },
     C,
@@ -188,12 +190,13 @@ export async function train(argv: string[]): Promise<number> {
       ['lr-schedule', 'lrSchedule'],
       ['hidden-units', 'hiddenUnits'],
       ['early-stopping-patience', 'earlyStoppingPatience'],
+      ['label-mode', 'labelModeFlag'],
     ];
     for (const [flag, key] of cfgFlag) {
       const was = prev[key];
       if (args.flags.has(flag)) {
         const raw = args.flags.get(flag);
-        const given = flag === 'optimizer' || flag === 'lr-schedule' ? String(raw) : flag === 'weights' ? (raw === 'none' ? 'none' : resolve(String(raw))) : numberFlag(args, flag, 0, C);
+        const given = flag === 'optimizer' || flag === 'lr-schedule' || flag === 'label-mode' ? String(raw) : flag === 'weights' ? (raw === 'none' ? 'none' : resolve(String(raw))) : numberFlag(args, flag, 0, C);
         conflict(flag, given, was);
       } else if (was !== null && was !== undefined) args.flags.set(flag, String(was));
     }
@@ -258,6 +261,10 @@ export async function train(argv: string[]): Promise<number> {
   if (prev && (prev.trainFiles !== ds.trainCount || prev.validationFiles !== ds.validationCount || JSON.stringify(prev.classNames) !== JSON.stringify(ds.classNames))) {
     throw new Error(`train: --resume: ${dataDir} no longer splits as the run did (${prev.trainFiles} training, ${prev.validationFiles} validation files, classes ${JSON.stringify(prev.classNames)}): the data changed`);
   }
+  const labelMode = String(args.flags.get('label-mode') ?? (ds.labelMode === 'binary' ? 'binary' : 'int'));
+  if (!['binary', 'int'].includes(labelMode)) throw new Error(`train: --label-mode must be binary or int, got '${labelMode}'`);
+  if (labelMode === 'binary' && ds.classNames.length !== 2) throw new Error(`train: --label-mode binary needs exactly 2 classes, the data has ${ds.classNames.length}`);
+  if (labelMode === 'int') ds.labelMode = 'sparse-categorical';
   const lossWhat = ds.labelMode === 'binary' ? 'binary: Dense(1), sigmoid cross-entropy' : `${ds.classNames.length} classes: sparse softmax cross-entropy`;
   if (ds.kind === 'cifar10') console.log(`(${lossWhat})`);
   else console.log(`Using ${ds.trainCount} files for training, ${ds.validationCount} for validation (seed ${seed}; ${lossWhat}).`);
@@ -334,6 +341,7 @@ export async function train(argv: string[]): Promise<number> {
     dataKind: ds.kind,
     classNames: ds.classNames,
     labelMode: ds.labelMode,
+    labelModeFlag: labelMode,
     alpha,
     imageSize: size,
     preprocess: 'tf',
