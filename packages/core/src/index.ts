@@ -28,3 +28,4 @@ export * from './data/cifar10.js';
 export * from './data/image-list.js';
 export * from './train/fit.js';
 export * from './train/schedules.js';
+export * from './keras/index.js';

@@ -1,11 +1,11 @@
 // `mnv2 evaluate <run-dir> <data-dir>`: Keras `model.evaluate` of a trained run on every image of a
 // folder-per-class dataset: mean loss (the run's loss: sigmoid or softmax cross-entropy) and accuracy.
-import { ImageBatches, accuracy, lossAndGrad } from '@mnv2/core';
+import { ImageDataset } from '@mnv2/core';
 import { resolve } from 'node:path';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { numberFlag, parseArgs } from '../util/args.js';
 import { openDataset } from '../data/open-dataset.js';
-import { buildRunNet, readRun } from '../run/load-run.js';
+import { buildRunModel, readRun } from '../run/load-run.js';
 
 const HELP = `mnv2 evaluate <run-dir> <data> [--batch-size 32] [--json]
 
@@ -58,45 +58,18 @@ export async function evaluate(argv: string[]): Promise<number> {
 
   const { engine: e, adapter } = await createNodeEngine();
   console.error(`[mnv2] adapter: ${describeAdapter(adapter)}`);
-  const net = buildRunNet(e, run);
-  const src = ds.train;
-  const data = new ImageBatches(e, src, { imageSize: run.imageSize, cacheBudgetBytes: 0 });
-  const ids = Array.from({ length: ds.trainCount }, (_, i) => i);
-  let lossSum = 0;
-  let correct = 0;
-  let n = 0;
+  const model = buildRunModel(e, run);
+  const data = new ImageDataset(ds.train, { batchSize, classNames: ds.classNames, imageSize: [run.imageSize, run.imageSize], name: dataDir });
   const t0 = Date.now();
-  const slice = (s: number) => ids.slice(s * batchSize, (s + 1) * batchSize);
-  const steps = Math.ceil(ids.length / batchSize);
-  let pre = data.prefetch(slice(0));
-  for (let s = 0; s < steps; s++) {
-    const b = await data.batch(slice(s), pre);
-    pre = s + 1 < steps ? data.prefetch(slice(s + 1)) : null;
-    if (b.labels.length === 0) {
-      b.x.dispose();
-      continue;
-    }
-    const y = run.labelMode === 'binary' ? e.upload(Float32Array.from(b.labels), [b.labels.length], 'f32') : e.upload(Int32Array.from(b.labels), [b.labels.length], 'i32');
-    const r = e.tidy(() => {
-      const logits = net.forward(e, b.x, { training: false });
-      const { loss } = lossAndGrad(e, run.labelMode, logits, y);
-      return { loss, correct: accuracy(e, logits, y) };
-    });
-    lossSum += (await r.loss.read())[0] * b.labels.length;
-    correct += (await r.correct.read())[0];
-    n += b.labels.length;
-    r.loss.dispose();
-    r.correct.dispose();
-    b.x.dispose();
-    y.dispose();
-    if (process.stderr.isTTY) process.stderr.write(`\r  ${s + 1}/${steps} steps   ${s + 1 === steps ? '\n' : ''}`);
-  }
-  data.dispose();
-  e.destroy();
-  if (n === 0) throw new Error(`evaluate: none of the ${ds.trainCount} images of '${dataDir}' could be decoded`);
-  const loss = lossSum / n;
-  const acc = correct / n;
+  const r = await model.evaluate(data);
   const seconds = (Date.now() - t0) / 1000;
+  data.dispose();
+  model.dispose();
+  e.destroy();
+  if (r.samples === 0) throw new Error(`evaluate: none of the ${ds.trainCount} images of '${dataDir}' could be decoded`);
+  const { loss, accuracy: acc } = r;
+  const steps = Math.ceil(r.samples / batchSize);
+  const n = r.samples;
   if (json) {
     process.stdout.write(`${JSON.stringify({ run: run.dir, data: dataDir, classNames: run.classNames, labelMode: run.labelMode, images: n, skipped: bad, loss, accuracy: acc, seconds }, null, 2)}\n`);
   } else {

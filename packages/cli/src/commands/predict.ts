@@ -2,11 +2,11 @@
 // trained run's model (binary head: sigmoid; more classes: softmax). Same preprocessing as training.
 import { readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { ImageBatches, type FitImage, type ImageSplitSource } from '@mnv2/core';
+import type { FitImage, ImageSplitSource } from '@mnv2/core';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { decodeImage, IMAGE_EXTENSIONS } from '../data/decode.js';
 import { numberFlag, parseArgs } from '../util/args.js';
-import { buildRunNet, probabilities, readRun } from '../run/load-run.js';
+import { buildRunModel, probabilities, readRun } from '../run/load-run.js';
 
 const HELP = `mnv2 predict <run-dir> <image or folder>… [--batch-size 32] [--json]
 
@@ -76,27 +76,20 @@ export async function predict(argv: string[]): Promise<number> {
   };
   const { engine: e, adapter } = await createNodeEngine();
   console.error(`[mnv2] adapter: ${describeAdapter(adapter)}`);
-  const net = buildRunNet(e, run);
-  const data = new ImageBatches(e, source, { imageSize: run.imageSize, cacheBudgetBytes: 0 });
+  const model = buildRunModel(e, run);
   const results: { file: string; class: string; index: number; probability: number; probabilities: Record<string, number> }[] = [];
   const ids = files.map((_, i) => i);
   const steps = Math.ceil(ids.length / batchSize);
   const slice = (s: number) => ids.slice(s * batchSize, (s + 1) * batchSize);
-  let pre = data.prefetch(slice(0));
+  let pre = source.load(slice(0)); // decode the next batch while the GPU runs this one
   for (let s = 0; s < steps; s++) {
     const bi = slice(s);
-    const b = await data.batch(bi, pre);
-    pre = s + 1 < steps ? data.prefetch(slice(s + 1)) : null;
-    const kept = bi.filter((i) => !b.skipped.includes(i));
-    if (kept.length === 0) {
-      b.x.dispose();
-      continue;
-    }
-    const logitsT = e.tidy(() => net.forward(e, b.x, { training: false }));
-    const logits = await logitsT.read();
-    logitsT.dispose();
-    b.x.dispose();
-    const probs = probabilities(logits, kept.length, run.classes, run.labelMode === 'binary');
+    const imgs = await pre;
+    if (s + 1 < steps) pre = source.load(slice(s + 1));
+    const kept = bi.filter((_, k) => imgs[k] !== null);
+    if (kept.length === 0) continue;
+    const logits = await model.predict(imgs.filter((x): x is FitImage => x !== null)); // linear head: logits
+    const probs = probabilities(Float32Array.from(logits.flat()), kept.length, run.classes, run.labelMode === 'binary');
     kept.forEach((i, k) => {
       const p = probs[k];
       let best = 0;
@@ -106,7 +99,7 @@ export async function predict(argv: string[]): Promise<number> {
       if (!json) console.log(`${r.file}: ${r.class} (${(100 * r.probability).toFixed(2)}%)`);
     });
   }
-  data.dispose();
+  model.dispose();
   e.destroy();
   if (json) process.stdout.write(`${JSON.stringify({ run: run.dir, classNames: run.classNames, labelMode: run.labelMode, results, errors }, null, 2)}\n`);
   if (errors.length) {

@@ -3,30 +3,26 @@
 // augmentation; then optionally fine-tuning from a Keras layer index at a lower learning rate.
 // Checkpoints after every epoch in --out (model.safetensors, optimizer.safetensors, history.json,
 // curves.html; config.json last, its epochsDone the commit point that --resume continues from).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import {
-  MobileNetV2Net,
-  ImageBatches,
+  ImageDataset,
+  MobileNetV2,
   adam,
   checkWeights,
-  expectedWeights,
   cosineDecay,
-  fit,
+  expectedWeights,
   formatCheck,
-  importKerasH5,
-  importTfSlim,
+  layers,
+  losses,
   networkWeights,
-  parseSafetensors,
   rmsprop,
+  sequential,
   serializeSafetensors,
-  setFineTuneAt,
   sgd,
-  weightSource,
+  type Callback,
   type EpochProgress,
-  type FitEvent,
   type Optimizer,
   type WeightMap,
 } from '@mnv2/core';
@@ -34,6 +30,7 @@ import { writeCurves } from '../train/curves.js';
 import { writeAtomic } from '../util/atomic-write.js';
 import { readCheckpoint, writeCheckpoint, type HistoryRow, type Phase, type RunState } from '../train/checkpoint.js';
 import { openDataset } from '../data/open-dataset.js';
+import { defaultBaseWeightsPath, loadBaseWeights } from '../weights/base-weights.js';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { numberFlag, parseArgs } from '../util/args.js';
 
@@ -91,51 +88,7 @@ a second Ctrl-C quits at once, keeping the last checkpoint.
 Example:
   mnv2 train ../shared/datasets/alpaca/dataset --epochs 5 --fine-tune-at 120 --fine-tune-epochs 3`;
 
-const DEFAULT_WEIGHTS = 'weights/tfslim_npy_mobilenet_v2_1.0_224';
 const RUN_FILES = ['checkpoint.safetensors', 'model.safetensors', 'config.json', 'history.json', 'curves.html'];
-
-function repoRoot(): string | null {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'mnv2') return dir;
-      } catch {
-        // keep walking
-      }
-    }
-    const up = dirname(dir);
-    if (up === dir) return null;
-    dir = up;
-  }
-}
-
-function defaultWeightsPath(): string {
-  const root = repoRoot();
-  const candidates = [root && resolve(root, '../shared', DEFAULT_WEIGHTS), resolve(process.cwd(), '../shared', DEFAULT_WEIGHTS)].filter((p): p is string => !!p);
-  for (const p of candidates) if (existsSync(p)) return p;
-  throw new Error(`train: no ImageNet weights found (looked for ${candidates.join(', ')}): pass --weights PATH (a TF-Slim .npy folder or a .safetensors file of MobileNetV2 alpha 1.0)`);
-}
-
-async function loadBase(path: string): Promise<{ weights: WeightMap; alpha: number | null; what: string }> {
-  if (!existsSync(path)) throw new Error(`train: weights '${path}' not found`);
-  if (/\.(h5|hdf5)$/i.test(path)) {
-    // Keras' own files (`mnv2 weights fetch --no-top` puts one in the cache).
-    const h = await importKerasH5(await readFile(path), { file: path });
-    return { weights: h.weights, alpha: h.alpha, what: `Keras .h5 ${path} (alpha ${h.alpha})` };
-  }
-  if (path.endsWith('.safetensors')) {
-    const st = parseSafetensors(await readFile(path), path);
-    return { weights: st.weights, alpha: null, what: `safetensors ${path}` };
-  }
-  const names = (await readdir(path)).filter((f) => f.endsWith('.npy'));
-  if (!names.length) throw new Error(`train: weights folder '${path}' has no .npy files (expected a TF-Slim MobileNetV2 dump)`);
-  const files: Record<string, Uint8Array> = {};
-  for (const f of names) files[f] = await readFile(join(path, f));
-  const r = importTfSlim(files);
-  return { weights: r.weights, alpha: r.alpha, what: `TF-Slim .npy folder ${path} (alpha ${r.alpha})` };
-}
 
 const fmt = (v: number | null) => (v === null ? 'n/a' : v.toFixed(4));
 const fmtTime = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`);
@@ -273,8 +226,8 @@ export async function train(argv: string[]): Promise<number> {
 
   // Weights ('none' = random initialisation, Keras weights=None).
   const wflag = args.flags.has('weights') ? String(args.flags.get('weights')) : null;
-  const wpath = wflag === 'none' ? 'none' : wflag ? resolve(wflag) : defaultWeightsPath();
-  const base = wpath === 'none' ? null : await loadBase(wpath);
+  const wpath = wflag === 'none' ? 'none' : wflag ? resolve(wflag) : defaultBaseWeightsPath();
+  const base = wpath === 'none' ? null : await loadBaseWeights(wpath);
   if (base) {
     if (base.alpha !== null && base.alpha !== alpha) throw new Error(`train: weights ${wpath} are MobileNetV2 alpha ${base.alpha}, but --alpha is ${alpha}: pass --alpha ${base.alpha} or other weights (for alpha ${alpha}: 'mnv2 weights fetch --alpha ${alpha} --size ${size === 32 ? 96 : size} --no-top')`);
     const baseCheck = checkWeights(new Map([...base.weights].filter(([n]) => !n.startsWith('predictions/') && !n.startsWith('dense'))), expectedWeights(alpha));
@@ -287,15 +240,24 @@ export async function train(argv: string[]): Promise<number> {
   console.log(`[mnv2] adapter: ${describeAdapter(adapter)}`);
   console.log(`[mnv2] base: ${base ? base.what : 'random initialisation (--weights none)'}; input ${size}x${size}`);
   const classes = ds.labelMode === 'binary' ? 1 : ds.classNames.length;
-  const headNames = hiddenUnits ? { hidden: hiddenUnits, hiddenName: 'dense', denseName: 'dense_1' } : { denseName: 'dense' };
-  const net = new MobileNetV2Net(e, {
-    alpha,
-    inputSize: size,
-    head: { classes, pooling: 'avg', dropout, ...headNames },
-    weights: base ? weightSource(base.weights, { source: wpath }) : undefined,
-    seed,
-  });
-  net.setBaseTrainable(false);
+  // The Keras tutorial's model, through the Keras-shaped API (the same model.fit users call).
+  const baseModel = new MobileNetV2(e, { alpha, inputSize: size, weights: base?.weights ?? null, seed, source: base ? wpath : undefined });
+  baseModel.trainable = false;
+  const model = sequential(
+    [
+      ...(doAugment ? [layers.randomFlip('horizontal'), layers.randomRotation(0.2)] : []),
+      layers.preprocessInput(),
+      baseModel,
+      layers.globalAveragePooling2d(),
+      layers.dropout(dropout),
+      ...(hiddenUnits ? [layers.dense(hiddenUnits, 'relu')] : []),
+      layers.dense(classes),
+    ],
+    { seed },
+  );
+  const loss = ds.labelMode === 'binary' ? losses.binaryCrossentropy({ fromLogits: true }) : losses.sparseCategoricalCrossentropy({ fromLogits: true });
+  const denseName = hiddenUnits ? 'dense_1' : 'dense';
+  const net = baseModel.net;
 
   // Run state (restored by --resume from checkpoint.safetensors, the one commit point).
   let startEpoch = 0;
@@ -328,10 +290,8 @@ export async function train(argv: string[]): Promise<number> {
     }
   }
 
-  const data = {
-    train: new ImageBatches(e, ds.train, { imageSize: size }),
-    validation: ds.validation ? new ImageBatches(e, ds.validation, { imageSize: size }) : null,
-  };
+  const trainDs = new ImageDataset(ds.train, { batchSize, classNames: ds.classNames, imageSize: [size, size], name: 'training' });
+  const valDs = ds.validation ? new ImageDataset(ds.validation, { batchSize, classNames: ds.classNames, imageSize: [size, size], name: 'validation' }) : null;
 
   await mkdir(outDir, { recursive: true });
   let totalEpochs = epochs + fineTuneEpochs;
@@ -347,7 +307,7 @@ export async function train(argv: string[]): Promise<number> {
     preprocess: 'tf',
     padding: 'same',
     epsilon: 1e-3,
-    head: { pooling: 'avg', dropout, classes, dense: headNames.denseName, hidden: hiddenUnits },
+    head: { pooling: 'avg', dropout, classes, dense: denseName, hidden: hiddenUnits },
     valSplit,
     seed,
     batchSize,
@@ -399,75 +359,73 @@ export async function train(argv: string[]): Promise<number> {
   const stepsPerEpoch = Math.ceil(ds.trainCount / batchSize);
   type Outcome = 'done' | 'diverged' | 'interrupted';
 
+  // One phase = one Keras `model.fit` call; this callback prints, checkpoints, early-stops and
+  // turns Ctrl-C into `model.stopTraining` (the API then stops after the current step).
   const runPhase = async (phase: Phase, from: number, to: number, opt: Optimizer, resumeWithin: EpochProgress | null): Promise<Outcome> => {
+    model.compile({ optimizer: opt, loss, metrics: ['accuracy'] });
     const schedule = lrSchedule === 'cosine' ? cosineDecay({ initialLearningRate: opt.learningRate, decaySteps: Math.max(1, (to - phaseStart(phase)) * stepsPerEpoch) }) : undefined;
-    const stream = fit(e, net, data, {
-      epochs: to,
-      initialEpoch: from,
-      batchSize,
-      loss: ds.labelMode,
-      optimizer: opt,
-      seed,
-      augment: doAugment ? { flip: true, rotation: 0.2 } : null,
-      lrSchedule: schedule,
-      shouldStop: () => interrupts > 0,
-      resumeWithin: resumeWithin ?? undefined,
-    });
+    const cachedFeatures = phase === 'frozen' && !doAugment;
     let announcedCache = false;
-    for await (const ev of stream as AsyncGenerator<FitEvent>) {
-      if (ev.type === 'cache') {
-        if (tty) process.stderr.write(`\r  caching ${ev.what} (${ev.split}): ${ev.done}/${ev.total}   ${ev.done === ev.total ? '\n' : ''}`);
-        else if (ev.done === ev.total) console.error(`  cached ${ev.what} (${ev.split}): ${ev.total} images`);
-      } else if (ev.type === 'batch') {
-        if (ev.phase === 'train') {
-          const rate = ev.images / Math.max(ev.seconds, 1e-9);
-          const eta = ((ev.steps - ev.step) * ev.seconds) / ev.step;
-          const line = `  ${ev.step}/${ev.steps} steps - ${fmtTime(ev.seconds)} - ETA ${fmtTime(eta)} - ${rate.toFixed(1)} images/s - loss: ${ev.loss.toFixed(4)}`;
-          if (tty) process.stderr.write(`\r${line}   `);
-          else if (ev.step === ev.steps) console.error(line);
-        }
-      } else if (ev.type === 'diverged') {
+    let stoppedEarly = false;
+    let interrupted = false;
+    const cli: Callback = {
+      onCacheProgress: (c) => {
+        if (tty) process.stderr.write(`\r  caching ${c.what} (${c.split}): ${c.done}/${c.total}   ${c.done === c.total ? '\n' : ''}`);
+        else if (c.done === c.total) console.error(`  cached ${c.what} (${c.split}): ${c.total} images`);
+      },
+      onBatchEnd: (_batch, b) => {
+        const rate = b.images / Math.max(b.seconds, 1e-9);
+        const eta = ((b.steps - b.step) * b.seconds) / b.step;
+        const line = `  ${b.step}/${b.steps} steps - ${fmtTime(b.seconds)} - ETA ${fmtTime(eta)} - ${rate.toFixed(1)} images/s - loss: ${b.loss.toFixed(4)}`;
+        if (tty) process.stderr.write(`\r${line}   `);
+        else if (b.step === b.steps) console.error(line);
+        if (interrupts > 0) model.stopTraining = true;
+      },
+      onInterrupt: async (epoch, progress) => {
         if (tty) process.stderr.write('\n');
-        console.error(
-          `train: the loss became ${ev.loss} at epoch ${ev.epoch + 1}, step ${ev.step + 1}: training stopped. ${history.length ? `The last good checkpoint (epoch ${history.length}) is in ${outDir}.` : 'No checkpoint was written.'} Try a lower --lr.`,
-        );
-        return 'diverged';
-      } else if (ev.type === 'interrupted') {
-        await checkpoint(opt, phase, ev.epoch, { step: ev.step, lossSum: ev.lossSum, correct: ev.correct, seen: ev.seen });
-        console.log(`Interrupted at step ${ev.step} of epoch ${ev.epoch + 1}: checkpoint saved in ${outDir}. Continue with: mnv2 train --out ${outDir} --resume`);
-        return 'interrupted';
-      } else if (ev.type === 'epoch') {
+        await checkpoint(opt, phase, epoch, progress);
+        interrupted = true;
+        console.log(`Interrupted at step ${progress.step} of epoch ${epoch + 1}: checkpoint saved in ${outDir}. Continue with: mnv2 train --out ${outDir} --resume`);
+      },
+      onEpochEnd: async (epoch, logs) => {
         if (tty) process.stderr.write('\n');
-        if (!announcedCache && ev.featureCache) console.log('  (base frozen, no augmentation: the head trains on cached base features)');
+        if (!announcedCache && cachedFeatures) console.log('  (base frozen, no augmentation: the head trains on cached base features)');
         announcedCache = true;
-        console.log(
-          `Epoch ${ev.epoch + 1}/${totalEpochs} - ${ev.seconds.toFixed(1)}s - loss: ${ev.loss.toFixed(4)} - accuracy: ${ev.accuracy.toFixed(4)} - val_loss: ${fmt(ev.valLoss)} - val_accuracy: ${fmt(ev.valAccuracy)}`,
-        );
-        history.push({ epoch: ev.epoch + 1, loss: ev.loss, accuracy: ev.accuracy, val_loss: ev.valLoss, val_accuracy: ev.valAccuracy, seconds: ev.seconds, fine_tune: phase === 'fine-tune' ? 1 : 0 });
-        if (restoreBest && ev.valLoss !== null && (best === null || ev.valLoss < best.valLoss)) best = { epoch: ev.epoch + 1, valLoss: ev.valLoss, weights: await networkWeights(net) };
-        let stop = false;
-        if (patience !== null && ev.valLoss !== null) {
+        const valLoss = logs.val_loss ?? null;
+        const valAccuracy = logs.val_accuracy ?? null;
+        const acc = logs.accuracy ?? NaN;
+        console.log(`Epoch ${epoch + 1}/${totalEpochs} - ${(logs.seconds ?? 0).toFixed(1)}s - loss: ${logs.loss.toFixed(4)} - accuracy: ${acc.toFixed(4)} - val_loss: ${fmt(valLoss)} - val_accuracy: ${fmt(valAccuracy)}`);
+        history.push({ epoch: epoch + 1, loss: logs.loss, accuracy: acc, val_loss: valLoss, val_accuracy: valAccuracy, seconds: logs.seconds ?? null, fine_tune: phase === 'fine-tune' ? 1 : 0 });
+        if (restoreBest && valLoss !== null && (best === null || valLoss < best.valLoss)) best = { epoch: epoch + 1, valLoss, weights: await networkWeights(net) };
+        if (patience !== null && valLoss !== null) {
           // Keras EarlyStopping: best and wait reset at each fit call (phase)
-          if (es.best === null || ev.valLoss < es.best) {
-            es.best = ev.valLoss;
+          if (es.best === null || valLoss < es.best) {
+            es.best = valLoss;
             es.wait = 0;
           } else if (++es.wait >= patience) {
-            stop = true;
+            stoppedEarly = true;
             es.stoppedPhases.push(phase);
           }
         }
-        await checkpoint(opt, phase, ev.epoch + 1, null);
-        if (stop) {
-          console.log(`Epoch ${ev.epoch + 1}: early stopping (val_loss has not improved for ${patience} epoch${patience! > 1 ? 's' : ''}; best ${es.best!.toFixed(4)})`);
-          return 'done';
+        await checkpoint(opt, phase, epoch + 1, null);
+        if (stoppedEarly) {
+          console.log(`Epoch ${epoch + 1}: early stopping (val_loss has not improved for ${patience} epoch${patience! > 1 ? 's' : ''}; best ${es.best!.toFixed(4)})`);
+          model.stopTraining = true;
+        } else if (interrupts > 0) {
+          interrupted = true;
+          model.stopTraining = true;
+          console.log(`Interrupted after epoch ${epoch + 1}: checkpoint saved in ${outDir}. Continue with: mnv2 train --out ${outDir} --resume`);
         }
-        if (interrupts > 0) {
-          console.log(`Interrupted after epoch ${ev.epoch + 1}: checkpoint saved in ${outDir}. Continue with: mnv2 train --out ${outDir} --resume`);
-          return 'interrupted';
-        }
-      }
+      },
+    };
+    const h = await model.fit(trainDs, { epochs: to, initialEpoch: from, validationData: valDs, callbacks: [cli], verbose: 0, seed, lrSchedule: schedule, resumeWithin: resumeWithin ?? undefined });
+    if (h.diverged) {
+      if (tty) process.stderr.write('\n');
+      const d = h.diverged;
+      console.error(`train: the loss became ${d.loss} at epoch ${d.epoch + 1}, step ${d.step + 1}: training stopped. ${history.length ? `The last good checkpoint (epoch ${history.length}) is in ${outDir}.` : 'No checkpoint was written.'} Try a lower --lr.`);
+      return 'diverged';
     }
-    return 'done';
+    return interrupted ? 'interrupted' : 'done';
   };
 
   // The fine-tuning phase starts where the frozen phase ended (Keras: initial_epoch=history.epoch[-1] + 1).
@@ -493,9 +451,11 @@ export async function train(argv: string[]): Promise<number> {
     const from = frozenDone();
     totalEpochs = from + fineTuneEpochs;
     if (startEpoch < totalEpochs) {
-      const layers = setFineTuneAt(net, fineTuneAt);
+      // Keras: base.trainable = True; for layer in base.layers[:fine_tune_at]: layer.trainable = False
+      baseModel.setTrainableFrom(fineTuneAt);
+      const unfrozen = baseModel.layers.filter((l) => l.index >= fineTuneAt && l.weights.length > 0).map((l) => l.name);
       const n = net.trainableParams().length;
-      console.log(`Fine-tuning from layer ${fineTuneAt}: ${layers.length} base layers with weights train (${layers[0] ?? '-'} … ${layers[layers.length - 1] ?? '-'}), ${n} trainable tensors, lr ${fineTuneLr}`);
+      console.log(`Fine-tuning from layer ${fineTuneAt}: ${unfrozen.length} base layers with weights train (${unfrozen[0] ?? '-'} … ${unfrozen[unfrozen.length - 1] ?? '-'}), ${n} trainable tensors, lr ${fineTuneLr}`);
       resetEarlyStopping('fine-tune');
       outcome = await runPhase('fine-tune', Math.max(from, startEpoch), totalEpochs, phaseOpt('fine-tune', fineTuneLr), startEpoch >= from ? within : null);
     }
@@ -509,8 +469,9 @@ export async function train(argv: string[]): Promise<number> {
   }
   if (bad.length) console.log(`Skipped ${bad.length} file${bad.length > 1 ? 's' : ''} that could not be decoded (listed above).`);
   console.log(`${outcome === 'interrupted' ? 'Stopped' : 'Done'} in ${fmtTime((Date.now() - t00) / 1000)}. Run folder: ${outDir}`);
-  data.train.dispose();
-  data.validation?.dispose();
+  trainDs.dispose();
+  valDs?.dispose();
+  model.dispose();
   e.destroy();
   return outcome === 'done' ? 0 : outcome === 'interrupted' ? 130 : 1;
 }

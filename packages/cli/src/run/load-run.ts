@@ -4,7 +4,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { MobileNetV2Net, parseSafetensors, weightSource, type Engine, type LabelMode, type WeightMap } from '@mnv2/core';
+import { MobileNetV2, adam, layers, losses, parseSafetensors, sequential, type Engine, type LabelMode, type Model, type WeightMap } from '@mnv2/core';
 
 export interface RunInfo {
   dir: string;
@@ -51,25 +51,30 @@ export async function readRun(dirArg: string, cmd: string): Promise<RunInfo> {
   return { dir, classNames: classNames as string[], labelMode, alpha, imageSize, dropout: Number(cfg.head?.dropout ?? 0), classes, denseName, hidden, epoch, weights: st.weights };
 }
 
-/** The run's network (base + trained head), inference only. */
-export function buildRunNet(e: Engine, run: RunInfo): MobileNetV2Net {
-  const net = new MobileNetV2Net(e, {
-    alpha: run.alpha,
-    inputSize: run.imageSize,
-    head: { classes: run.classes, pooling: 'avg', dropout: run.dropout, denseName: run.denseName, ...(run.hidden ? { hidden: run.hidden, hiddenName: 'dense' } : {}) },
-    weights: weightSource(run.weights, { source: run.dir }),
-  });
-  // The head initialises itself: load the trained Dense weights into it.
-  for (const p of net.head!.params()) {
-    const w = run.weights.get(p.name);
-    if (!w) throw new Error(`model.safetensors in ${run.dir} has no ${p.name}`);
-    const n = p.value.shape.reduce((a, b) => a * b, 1);
-    if (w.data.length !== n) throw new Error(`model.safetensors in ${run.dir}: ${p.name} has ${w.data.length} values, the network expects ${n}`);
-    e.write(p.value, w.data);
+/**
+ * The run's model through the Keras-shaped API: preprocess → frozen base → pooling → dropout →
+ * [Dense(relu)] → Dense (logits), with the trained weights, compiled with the run's loss.
+ */
+export function buildRunModel(e: Engine, run: RunInfo): Model {
+  const base = new MobileNetV2(e, { alpha: run.alpha, inputSize: run.imageSize, weights: run.weights, source: run.dir });
+  base.trainable = false;
+  const model = sequential([
+    layers.preprocessInput(),
+    base,
+    layers.globalAveragePooling2d(),
+    layers.dropout(run.dropout),
+    ...(run.hidden ? [layers.dense(run.hidden, { activation: 'relu', name: 'dense' })] : []),
+    layers.dense(run.classes, { name: run.denseName }),
+  ]);
+  try {
+    model.setWeights(run.weights);
+  } catch (err) {
+    model.dispose();
+    throw new Error(`model.safetensors in ${run.dir}: ${(err as Error).message}`);
   }
-  net.setBaseTrainable(false);
-  for (const p of net.head!.params()) p.trainable = false;
-  return net;
+  const loss = run.labelMode === 'binary' ? losses.binaryCrossentropy({ fromLogits: true }) : losses.sparseCategoricalCrossentropy({ fromLogits: true });
+  model.compile({ optimizer: adam(), loss, metrics: ['accuracy'] }); // evaluate needs the loss; the optimizer never steps
+  return model;
 }
 
 /** Probabilities from head logits: sigmoid for a binary head (P(class 1)), else softmax. */

@@ -28,7 +28,12 @@ export class MobileNetV2Net {
   readonly stem: ConvBn;
   readonly blocks: InvertedResidual[];
   readonly last: ConvBn;
-  readonly head: Head | null;
+  private _head: Head | null;
+
+  /** The classifier head (null for a feature extractor). */
+  get head(): Head | null {
+    return this._head;
+  }
   readonly inputSize: number;
 
   constructor(e: Engine, opts: MobileNetV2Options = {}) {
@@ -72,12 +77,17 @@ export class MobileNetV2Net {
     });
     const lastIn = this.arch.blocks[this.arch.blocks.length - 1].outChannels;
     this.last = unit('pointwise', ['Conv_1', 'Conv_1_bn', 'out_relu'], lastIn, this.arch.lastChannels, 1);
-    this.head = opts.head ? new Head(e, { ...opts.head, inChannels: this.arch.lastChannels }, (opts.seed ?? 1) + 7) : null;
+    this._head = opts.head ? new Head(e, { ...opts.head, inChannels: this.arch.lastChannels }, (opts.seed ?? 1) + 7) : null;
   }
 
   /** ConvBn units in execution order (stem, blocks' units, last). */
   convUnits(): ConvBn[] {
     return [this.stem, ...this.blocks.flatMap((b) => b.units), this.last];
+  }
+
+  /** Puts a head on the network (or removes it): the Keras API builds its head after the base. The caller owns the old head. */
+  attachHead(head: Head | null): void {
+    this._head = head;
   }
 
   params(): Param[] {
