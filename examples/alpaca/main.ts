@@ -22,7 +22,7 @@ import {
   sequential,
   setDefaultEngine,
 } from '@mnv2/cli/node';
-import { fmt, linkFolder, listClasses, num, parseExampleArgs, sharedDir, writeJson } from '../shared/cli.js';
+import { fmt, linkFolder, listClasses, num, parseExampleArgs, sharedDir, writeJson, runMain } from '../shared/cli.js';
 import { concatCurves, writeCurvesSvg } from '../shared/plot.js';
 
 async function main(): Promise<void> {
@@ -114,7 +114,4 @@ async function main(): Promise<void> {
   engine.destroy();
 }
 
-main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+runMain(main);

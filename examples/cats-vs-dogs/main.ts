@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MobileNetV2, adam, createNodeEngine, describeAdapter, imageDatasetFromDirectory, layers, losses, rmsprop, sequential, setDefaultEngine } from '@mnv2/cli/node';
-import { fmt, num, parseExampleArgs, writeJson } from '../shared/cli.js';
+import { fmt, num, parseExampleArgs, writeJson, runMain } from '../shared/cli.js';
 import { concatCurves, writeCurvesSvg } from '../shared/plot.js';
 
 const URL = 'https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip';
@@ -116,7 +116,4 @@ async function main(): Promise<void> {
   engine.destroy();
 }
 
-main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+runMain(main);

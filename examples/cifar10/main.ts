@@ -12,7 +12,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MobileNetV2, CIFAR10_URL, adam, createNodeEngine, describeAdapter, layers, loadCifar10, losses, sequential, setDefaultEngine } from '@mnv2/cli/node';
-import { fmt, num, parseExampleArgs, writeJson } from '../shared/cli.js';
+import { fmt, num, parseExampleArgs, writeJson, runMain } from '../shared/cli.js';
 import { concatCurves, writeCurvesSvg } from '../shared/plot.js';
 
 async function main(): Promise<void> {
@@ -81,7 +81,4 @@ async function main(): Promise<void> {
   engine.destroy();
 }
 
-main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+runMain(main);

@@ -9,7 +9,7 @@
 // --small: 8 + 8 images per class at 96x96, 2 epochs (what the test runs).
 import { join } from 'node:path';
 import { MobileNetV2, adam, createNodeEngine, describeAdapter, imageDatasetFromDirectory, layers, losses, numpyShuffle, sequential, setDefaultEngine } from '@mnv2/cli/node';
-import { fmt, linkFolder, listClasses, num, parseExampleArgs, sharedDir, writeJson } from '../shared/cli.js';
+import { fmt, linkFolder, listClasses, num, parseExampleArgs, sharedDir, writeJson, runMain } from '../shared/cli.js';
 import { writeCurvesSvg } from '../shared/plot.js';
 
 async function main(): Promise<void> {
@@ -82,7 +82,4 @@ async function main(): Promise<void> {
   engine.destroy();
 }
 
-main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+runMain(main);

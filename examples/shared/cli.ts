@@ -84,3 +84,11 @@ export function listClasses(root: string): Record<string, string[]> {
 }
 
 export const fmt = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(4));
+
+/** Runs an example's `main`, printing only the message of an error (they are written for users). */
+export function runMain(main: () => Promise<void>): void {
+  main().catch((e: unknown) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  });
+}
