@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup-vulkan.sh
+bash scripts/setup-chromium.sh
 
 stamp=node_modules/.mnv2-lock.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)

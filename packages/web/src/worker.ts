@@ -1,0 +1,699 @@
+// The engine worker: owns the GPUDevice (self.navigator.gpu), core's Engine, the loaded models and
+// trainers. The page talks to it through comlink (see index.ts), so decoding, uploads, training and
+// read-backs never block the page's main thread.
+import * as Comlink from 'comlink';
+import {
+  Engine,
+  MobileNetV2Net,
+  ImageBatches,
+  adam,
+  buildClassifier,
+  fit,
+  hasSubgroups8,
+  labelsForClasses,
+  networkWeights,
+  parseLabels,
+  prepareImages,
+  serializeSafetensors,
+  setFineTuneAt,
+  softmax,
+  topK,
+  weightSource,
+  type ClassifierInfo,
+  type FitEvent,
+  type FitImage,
+  type ImageSplitSource,
+  type Tensor,
+  type WeightMap,
+} from '@mnv2/core';
+import { decodeToRgb } from './decode.js';
+import { fetchWeights, importWeights, clearWeightsCache, WeightsLoadError, type ImportedWeights, type WeightsInput } from './weights.js';
+import { runBench } from './bench.js';
+import type {
+  AdapterSummary,
+  BenchRow,
+  ClassifyOptions,
+  ClassifyResult,
+  DeviceLostInfo,
+  EvaluateResult,
+  FitOptions,
+  FitSummary,
+  LoadProgress,
+  ModelSummary,
+  RgbPixels,
+  TrainEvent,
+  TrainerOptions,
+  TrainerSummary,
+  WorkerImage,
+} from './protocol.js';
+
+const WEBGPU_HINT =
+  'Use Chrome or Edge 113+ (desktop), Chrome 121+ on Android, Safari 26+, or Firefox 141+ on Windows; on Linux start Chrome/Chromium with --enable-unsafe-webgpu --enable-features=Vulkan (or enable chrome://flags/#enable-unsafe-webgpu).';
+
+interface LoadedModel {
+  summary: ModelSummary;
+  /** Host copy of the weights: rebuilds the network after a device loss. */
+  weights: WeightMap;
+  info: ClassifierInfo | null;
+  net: MobileNetV2Net | null;
+  /** Custom (trained) heads: 'binary' = one sigmoid output for two labels. */
+  headKind: 'softmax' | 'binary';
+  /** Set for a trainer's model: its network is the trainer's current one. */
+  trainerId?: number;
+}
+
+interface TrainerState {
+  id: number;
+  classes: string[];
+  images: { rgb: RgbPixels; label: number }[];
+  imageSize: number;
+  seed: number;
+  base: { imported: ImportedWeights; summary: ModelSummary };
+  net: MobileNetV2Net | null;
+  netClasses: number;
+  dropout: number;
+  /** Host snapshot of the trained network (after fit/load): survives a device loss. */
+  snapshot: WeightMap | null;
+  modelId: number | null;
+}
+
+const now = () => performance.now();
+
+class EngineWorker {
+  private engine: Engine | null = null;
+  private adapter: GPUAdapter | null = null;
+  private lost: DeviceLostInfo | null = null;
+  private lostListeners: ((info: DeviceLostInfo) => void)[] = [];
+  private models = new Map<number, LoadedModel>();
+  private trainers = new Map<number, TrainerState>();
+  private imported = new Map<string, ImportedWeights>();
+  private nextId = 1;
+  /** Last measured steps (name → ms), for the adapter panel. */
+  private timings: Record<string, number> = {};
+
+  // ---- device ---------------------------------------------------------------------------------
+
+  async init(): Promise<AdapterSummary> {
+    const gpu = (self.navigator as Navigator).gpu;
+    if (!gpu) throw new Error(`WebGPU is not available in this browser's workers. ${WEBGPU_HINT}`);
+    const t0 = now();
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) throw new Error(`WebGPU is available but found no GPU adapter: it is disabled or this GPU is blocklisted (see chrome://gpu). ${WEBGPU_HINT}`);
+    const want: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups'];
+    const requiredFeatures = want.filter((f) => adapter.features.has(f));
+    const L = adapter.limits;
+    const device = await adapter.requestDevice({
+      requiredFeatures,
+      requiredLimits: {
+        maxStorageBufferBindingSize: L.maxStorageBufferBindingSize,
+        maxBufferSize: L.maxBufferSize,
+        maxStorageBuffersPerShaderStage: L.maxStorageBuffersPerShaderStage,
+        maxComputeWorkgroupStorageSize: L.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: L.maxComputeInvocationsPerWorkgroup,
+      },
+    });
+    this.adapter = adapter;
+    this.engine = new Engine(device);
+    this.lost = null;
+    device.lost.then((info) => {
+      if (this.engine?.device !== device) return; // an old device after recover()
+      this.lost = { reason: String(info.reason), message: info.message || 'no message' };
+      for (const l of this.lostListeners) l(this.lost);
+    });
+    this.timings.device = now() - t0;
+    return this.adapterSummary();
+  }
+
+  adapterSummary(): AdapterSummary {
+    const a = this.adapter;
+    const e = this.engine;
+    if (!a || !e) throw new Error('the engine is not initialised: call init() first');
+    const i = a.info;
+    const limits: Record<string, number> = {};
+    for (const k of ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupSizeX', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupStorageSize', 'maxStorageBuffersPerShaderStage', 'maxComputeWorkgroupsPerDimension'] as const) {
+      limits[k] = Number(e.device.limits[k]);
+    }
+    return {
+      vendor: i.vendor,
+      architecture: i.architecture,
+      device: i.device,
+      description: i.description,
+      features: [...e.device.features].map(String).sort(),
+      limits,
+      subgroups8: hasSubgroups8(e),
+    };
+  }
+
+  onDeviceLost(cb: (info: DeviceLostInfo) => void): void {
+    this.lostListeners.push(cb);
+    if (this.lost) cb(this.lost);
+  }
+
+  private eng(): Engine {
+    if (!this.engine) throw new Error('the engine is not initialised: call init() first');
+    if (this.lost) throw new Error(`the GPU device was lost (${this.lost.reason}: ${this.lost.message}); call recover() to start a new one`);
+    return this.engine;
+  }
+
+  /** A new device after a loss; every model is rebuilt from its host copy (trainers from their last snapshot). */
+  async recover(): Promise<AdapterSummary> {
+    const old = this.engine;
+    this.engine = null;
+    try {
+      old?.destroy();
+    } catch {
+      // already gone
+    }
+    const summary = await this.init();
+    for (const m of this.models.values()) m.net = null;
+    for (const t of this.trainers.values()) t.net = null;
+    for (const [id, m] of this.models) if (m.summary.kind === 'imagenet' && m.trainerId === undefined) this.buildModelNet(id);
+    for (const t of this.trainers.values()) if (t.snapshot) this.restoreTrainerNet(t, t.snapshot);
+    return summary;
+  }
+
+  getTimings(): Record<string, number> {
+    return { ...this.timings };
+  }
+
+  async clearCache(): Promise<boolean> {
+    this.imported.clear();
+    return clearWeightsCache();
+  }
+
+  // ---- test hooks -------------------------------------------------------------------------------
+
+  /** Destroys the device (the same path as a real loss: the page is told through onDeviceLost). */
+  debugLoseDevice(): void {
+    this.engine?.device.destroy();
+  }
+
+  /** Throws inside the worker (a failed call). */
+  debugThrow(message: string): never {
+    throw new Error(message);
+  }
+
+  /** An uncaught error in the worker's event loop (the page sees the worker's error event). */
+  debugCrash(message: string): void {
+    setTimeout(() => {
+      throw new Error(message);
+    }, 0);
+  }
+
+  // ---- weights and models ---------------------------------------------------------------------
+
+  private async importCached(input: WeightsInput, name: string | undefined, onProgress?: (p: LoadProgress) => void): Promise<{ imp: ImportedWeights; source: string; fromCache: boolean; timings: Record<string, number> }> {
+    const key = typeof input === 'string' ? input : null;
+    if (key && this.imported.has(key)) {
+      onProgress?.({ stage: 'import', loaded: 1, total: 1, fromCache: true });
+      return { imp: this.imported.get(key)!, source: key, fromCache: true, timings: { download: 0, import: 0 } };
+    }
+    const t0 = now();
+    const got = await fetchWeights(input, name, onProgress);
+    const t1 = now();
+    onProgress?.({ stage: 'import', loaded: 0, total: 1, fromCache: got.fromCache });
+    const imp = await importWeights(got.bytes, got.source);
+    await got.commit(); // cache only what imported cleanly (a corrupt download is not kept)
+    const t2 = now();
+    if (key) this.imported.set(key, imp);
+    return { imp, source: got.source, fromCache: got.fromCache, timings: { download: t1 - t0, import: t2 - t1 } };
+  }
+
+  private async fetchLabels(url: string | undefined, classes: number): Promise<string[]> {
+    if (url) {
+      const res = await fetch(url);
+      if (!res.ok) throw new WeightsLoadError(`cannot download labels '${url}': HTTP ${res.status}`);
+      return labelsForClasses(classes, parseLabels(new Uint8Array(await res.arrayBuffer()), url)).names;
+    }
+    return labelsForClasses(classes, null).names;
+  }
+
+  /** Loads a model: an ImageNet classifier (any format with `predictions/*`) or an mnv2-trained safetensors (`dense/*` head). */
+  async loadModel(input: WeightsInput, opts: { name?: string; labels?: string } = {}, onProgress?: (p: LoadProgress) => void): Promise<ModelSummary> {
+    this.eng();
+    const { imp, source, fromCache, timings } = await this.importCached(input, opts.name, onProgress);
+    const id = this.nextId++;
+    if (imp.classifier) {
+      const info = imp.classifier;
+      const labels = await this.fetchLabels(opts.labels, info.classes);
+      const summary: ModelSummary = { id, kind: 'imagenet', format: imp.format, description: imp.description, alpha: info.alpha, inputSize: info.inputSize, labels, source, fromCache, timings };
+      this.models.set(id, { summary, weights: imp.weights, info, net: null, headKind: 'softmax' });
+    } else if (imp.weights.has('dense/kernel')) {
+      const k = imp.weights.get('dense/kernel')!;
+      const outputs = k.shape[k.shape.length - 1];
+      const names = parseClassNames(imp.metadata.classes, outputs);
+      const size = Number(imp.metadata.input_size) || 224;
+      const summary: ModelSummary = { id, kind: 'custom', format: imp.format, description: `${imp.description}, ${names.length} classes (${names.join(', ')}), ${size}x${size}`, alpha: imp.alpha, inputSize: size, labels: names, source, fromCache, timings };
+      this.models.set(id, { summary, weights: imp.weights, info: null, net: null, headKind: outputs === 1 ? 'binary' : 'softmax' });
+    } else {
+      throw new WeightsLoadError(`weights '${source}' have no classifier head (predictions/* or dense/*): they are a feature extractor; use them as a trainer base instead`);
+    }
+    onProgress?.({ stage: 'build', loaded: 0, total: 1, fromCache });
+    const t0 = now();
+    this.buildModelNet(id);
+    await this.eng().sync();
+    const m = this.models.get(id)!;
+    m.summary.timings.build = now() - t0;
+    this.timings['load: download'] = timings.download;
+    this.timings['load: import'] = timings.import;
+    this.timings['load: GPU upload'] = m.summary.timings.build;
+    onProgress?.({ stage: 'build', loaded: 1, total: 1, fromCache });
+    return m.summary;
+  }
+
+  private buildModelNet(id: number): void {
+    const m = this.models.get(id)!;
+    const e = this.eng();
+    if (m.info) {
+      m.net = buildClassifier(e, m.weights, m.info);
+      return;
+    }
+    const k = m.weights.get('dense/kernel')!;
+    const outputs = k.shape[k.shape.length - 1];
+    const net = new MobileNetV2Net(e, { alpha: m.summary.alpha, inputSize: m.summary.inputSize, head: { classes: outputs, pooling: 'avg', dropout: 0, denseName: 'dense' }, weights: weightSource(m.weights, { source: m.summary.source }) });
+    writeHead(e, net, m.weights, m.summary.source);
+    m.net = net;
+  }
+
+  disposeModel(id: number): void {
+    const m = this.models.get(id);
+    this.models.delete(id);
+    if (m?.net && this.engine && !this.lost) for (const p of m.net.params()) p.value.dispose();
+  }
+
+  async classify(id: number, images: WorkerImage[], opts: ClassifyOptions = {}): Promise<ClassifyResult[]> {
+    const m = this.models.get(id);
+    if (!m) throw new Error(`classify: no model ${id} (disposed?)`);
+    const e = this.eng();
+    if (m.trainerId !== undefined) {
+      const t = this.trainer(m.trainerId);
+      if (!t.snapshot) throw new Error('the trainer has no trained model (it was reset, or its image size changed): train it again');
+      if (!t.net) this.restoreTrainerNet(t, t.snapshot);
+      m.net = t.net;
+    } else if (!m.net) this.buildModelNet(id);
+    const t0 = now();
+    const decoded = await Promise.all(images.map((im, i) => decodeToRgb(im, `image ${i + 1}`)));
+    const t1 = now();
+    const out = await predict(e, m.net!, decoded, m.info?.preprocess ?? 'tf', m.headKind);
+    const t2 = now();
+    this.timings['classify: decode'] = t1 - t0;
+    this.timings[`classify: GPU (${decoded.length} image${decoded.length > 1 ? 's' : ''})`] = t2 - t1;
+    const labels = m.trainerId !== undefined ? this.trainer(m.trainerId).classes : m.summary.labels; // renames apply
+    const k = Math.max(1, Math.min(opts.top ?? 5, labels.length));
+    return decoded.map((d, i) => ({
+      width: d.width,
+      height: d.height,
+      top: topK(out.probs[i], k).map((p) => ({ index: p.index, label: labels[p.index] ?? `class ${p.index}`, probability: p.probability })),
+      probabilities: Array.from(out.probs[i]),
+      ...(opts.logits ? { logits: Array.from(out.logits[i]) } : {}),
+    }));
+  }
+
+  // ---- training -------------------------------------------------------------------------------
+
+  async createTrainer(opts: TrainerOptions, onProgress?: (p: LoadProgress) => void): Promise<TrainerSummary> {
+    this.eng();
+    if (!opts.classes || opts.classes.length < 2) throw new Error('createTrainer: give at least two class names');
+    const t0 = now();
+    const { imp, source, fromCache, timings } = await this.importCached(opts.base, opts.baseName, onProgress);
+    const id = this.nextId++;
+    const size = opts.imageSize ?? 160;
+    if (!Number.isInteger(size) || size < 32) throw new Error(`createTrainer: imageSize must be an integer >= 32, got ${size}`);
+    const summary: ModelSummary = { id, kind: 'imagenet', format: imp.format, description: imp.description, alpha: imp.alpha, inputSize: size, labels: [], source, fromCache, timings: { ...timings, total: now() - t0 } };
+    const t: TrainerState = { id, classes: [...opts.classes], images: [], imageSize: size, seed: opts.seed ?? 42, base: { imported: imp, summary }, net: null, netClasses: 0, dropout: 0.2, snapshot: null, modelId: null };
+    this.trainers.set(id, t);
+    return this.trainerSummary(t);
+  }
+
+  private trainer(id: number): TrainerState {
+    const t = this.trainers.get(id);
+    if (!t) throw new Error(`no trainer ${id}`);
+    return t;
+  }
+
+  private trainerSummary(t: TrainerState): TrainerSummary {
+    const counts = t.classes.map((_, c) => t.images.filter((im) => im.label === c).length);
+    return { id: t.id, classes: [...t.classes], counts, imageSize: t.imageSize, trained: t.snapshot !== null, base: t.base.summary };
+  }
+
+  getTrainer(id: number): TrainerSummary {
+    return this.trainerSummary(this.trainer(id));
+  }
+
+  addClass(id: number, name: string): TrainerSummary {
+    const t = this.trainer(id);
+    t.classes.push(name);
+    t.snapshot = null; // the trained head no longer matches the classes: train again
+    return this.trainerSummary(t);
+  }
+
+  renameClass(id: number, index: number, name: string): TrainerSummary {
+    const t = this.trainer(id);
+    if (index < 0 || index >= t.classes.length) throw new Error(`renameClass: no class ${index}`);
+    t.classes[index] = name;
+    return this.trainerSummary(t);
+  }
+
+  removeClass(id: number, index: number): TrainerSummary {
+    const t = this.trainer(id);
+    if (index < 0 || index >= t.classes.length) throw new Error(`removeClass: no class ${index}`);
+    t.classes.splice(index, 1);
+    t.snapshot = null;
+    t.images = t.images.filter((im) => im.label !== index).map((im) => ({ ...im, label: im.label > index ? im.label - 1 : im.label }));
+    return this.trainerSummary(t);
+  }
+
+  /** Decodes images into the class; returns the summary and the names of files that could not be decoded. */
+  async addImages(id: number, classIndex: number, images: WorkerImage[]): Promise<{ summary: TrainerSummary; errors: string[] }> {
+    const t = this.trainer(id);
+    if (classIndex < 0 || classIndex >= t.classes.length) throw new Error(`addImages: no class ${classIndex} (there are ${t.classes.length})`);
+    const t0 = now();
+    const errors: string[] = [];
+    const decoded = await Promise.all(images.map((im, i) => decodeToRgb(im, im instanceof File ? im.name : `image ${i + 1}`).catch((err: unknown) => (errors.push(err instanceof Error ? err.message : String(err)), null))));
+    for (const d of decoded) if (d) t.images.push({ rgb: d, label: classIndex });
+    this.timings['add images: decode'] = now() - t0;
+    return { summary: this.trainerSummary(t), errors };
+  }
+
+  /** Changes the training input size (the next fit starts a fresh head at that size). */
+  setImageSize(id: number, size: number): TrainerSummary {
+    const t = this.trainer(id);
+    if (!Number.isInteger(size) || size < 32) throw new Error(`imageSize must be an integer >= 32, got ${size}`);
+    if (size !== t.imageSize) {
+      t.imageSize = size;
+      if (t.net && this.engine && !this.lost) for (const p of t.net.params()) p.value.dispose();
+      t.net = null;
+      t.snapshot = null;
+    }
+    return this.trainerSummary(t);
+  }
+
+  clearImages(id: number, classIndex?: number): TrainerSummary {
+    const t = this.trainer(id);
+    t.images = classIndex === undefined ? [] : t.images.filter((im) => im.label !== classIndex);
+    return this.trainerSummary(t);
+  }
+
+  private headClasses(t: TrainerState): number {
+    return t.classes.length === 2 ? 1 : t.classes.length;
+  }
+
+  private newTrainerNet(t: TrainerState): MobileNetV2Net {
+    const e = this.eng();
+    if (t.net) for (const p of t.net.params()) p.value.dispose();
+    const classes = this.headClasses(t);
+    const net = new MobileNetV2Net(e, {
+      alpha: t.base.imported.alpha,
+      inputSize: t.imageSize,
+      head: { classes, pooling: 'avg', dropout: t.dropout, denseName: 'dense' },
+      weights: weightSource(t.base.imported.weights, { source: t.base.summary.source }),
+      seed: t.seed,
+    });
+    net.setBaseTrainable(false);
+    t.net = net;
+    t.netClasses = t.classes.length;
+    return net;
+  }
+
+  private restoreTrainerNet(t: TrainerState, w: WeightMap): void {
+    const net = this.newTrainerNet(t);
+    const e = this.eng();
+    for (const p of net.params()) {
+      const v = w.get(p.name);
+      if (v && v.data.length === p.value.size) e.write(p.value, v.data);
+    }
+  }
+
+  async fit(id: number, opts: FitOptions = {}, onEvent?: (ev: TrainEvent) => void): Promise<FitSummary> {
+    const t = this.trainer(id);
+    const e = this.eng();
+    const counts = t.classes.map((_, c) => t.images.filter((im) => im.label === c).length);
+    const empty = t.classes.filter((_, c) => counts[c] === 0);
+    if (empty.length) throw new Error(`fit: every class needs images; ${empty.map((n) => `'${n}'`).join(', ')} ${empty.length > 1 ? 'have' : 'has'} none`);
+    if (opts.dropout !== undefined) t.dropout = opts.dropout;
+    if (!t.net || opts.reset || t.netClasses !== t.classes.length) {
+      if (t.snapshot && !opts.reset && t.netClasses === t.classes.length) this.restoreTrainerNet(t, t.snapshot);
+      else this.newTrainerNet(t);
+    }
+    const net = t.net!;
+    net.setBaseTrainable(false);
+    const binary = t.classes.length === 2;
+    // Hold out every k-th image of each class for validation.
+    const split = opts.validationSplit ?? 0;
+    const train: { rgb: RgbPixels; label: number }[] = [];
+    const val: { rgb: RgbPixels; label: number }[] = [];
+    if (split > 0) {
+      for (let c = 0; c < t.classes.length; c++) {
+        const of = t.images.filter((im) => im.label === c);
+        const nVal = Math.min(of.length - 1, Math.round(of.length * split));
+        const every = nVal > 0 ? of.length / nVal : Infinity;
+        of.forEach((im, i) => (nVal > 0 && Math.floor(i % every) === 0 && val.filter((v) => v.label === c).length < nVal ? val : train).push(im));
+      }
+    } else train.push(...t.images);
+    const source = (items: { rgb: RgbPixels; label: number }[]): ImageSplitSource => ({
+      labels: items.map((i) => i.label),
+      load: async (idx: readonly number[]) => idx.map((i): FitImage => items[i].rgb),
+    });
+    const data = {
+      train: new ImageBatches(e, source(train), { imageSize: t.imageSize }),
+      validation: val.length ? new ImageBatches(e, source(val), { imageSize: t.imageSize }) : null,
+    };
+    const epochs = opts.epochs ?? 10;
+    const ftAt = opts.fineTuneAt ?? null;
+    const ftEpochs = ftAt === null ? 0 : (opts.fineTuneEpochs ?? 5);
+    const total = epochs + ftEpochs;
+    const lr = opts.learningRate ?? 1e-3;
+    const batchSize = opts.batchSize ?? 16;
+    const summary: FitSummary = { history: [], stepLosses: [], seconds: 0, diverged: false };
+    const t0 = now();
+    const runPhase = async (stage: 'frozen' | 'fine-tune', from: number, to: number, learningRate: number) => {
+      const stream = fit(e, net, data, {
+        epochs: to,
+        initialEpoch: from,
+        batchSize,
+        loss: binary ? 'binary' : 'sparse-categorical',
+        optimizer: adam({ learningRate }),
+        seed: t.seed,
+        augment: opts.augment ? { flip: true, rotation: 0.2 } : null,
+      });
+      for await (const ev of stream as AsyncGenerator<FitEvent>) {
+        if (ev.type === 'cache') onEvent?.(ev);
+        else if (ev.type === 'batch') {
+          if (ev.phase === 'train') summary.stepLosses.push(ev.loss);
+          onEvent?.({ type: 'batch', phase: ev.phase, stage, epoch: ev.epoch, epochs: total, step: ev.step, steps: ev.steps, loss: ev.loss, seconds: ev.seconds });
+        } else if (ev.type === 'epoch') {
+          const h = { epoch: ev.epoch, stage, loss: ev.loss, accuracy: ev.accuracy, valLoss: ev.valLoss, valAccuracy: ev.valAccuracy, seconds: ev.seconds };
+          summary.history.push(h);
+          onEvent?.({ type: 'epoch', epochs: total, ...h });
+        } else if (ev.type === 'diverged') {
+          summary.diverged = true;
+          onEvent?.(ev);
+          return false;
+        }
+      }
+      return true;
+    };
+    try {
+      onEvent?.({ type: 'phase', stage: 'frozen', message: `Training the head (${epochs} epoch${epochs === 1 ? '' : 's'}, base frozen, ${train.length} training / ${val.length} validation images, ${t.imageSize}x${t.imageSize})` });
+      let ok = await runPhase('frozen', 0, epochs, lr);
+      if (ok && ftAt !== null && ftEpochs > 0) {
+        const layers = setFineTuneAt(net, ftAt);
+        onEvent?.({ type: 'phase', stage: 'fine-tune', message: `Fine-tuning ${layers.length} base layers from Keras layer ${ftAt} (${ftEpochs} epochs, lr ${lr / 10})` });
+        ok = await runPhase('fine-tune', epochs, total, lr / 10);
+        net.setBaseTrainable(false);
+      }
+    } finally {
+      data.train.dispose();
+      data.validation?.dispose();
+    }
+    summary.seconds = (now() - t0) / 1000;
+    this.timings[`train: ${total} epochs`] = now() - t0;
+    if (!summary.diverged) t.snapshot = await networkWeights(net);
+    else if (t.snapshot) this.restoreTrainerNet(t, t.snapshot); // back to the last good weights
+    else {
+      for (const p of net.params()) p.value.dispose();
+      t.net = null; // NaN weights: the next fit starts afresh
+    }
+    if (t.snapshot) this.registerTrainerModel(t);
+    return summary;
+  }
+
+  /** The trainer's network as a classify-able model (ids stay valid across fits). */
+  private registerTrainerModel(t: TrainerState): number {
+    const size = t.imageSize;
+    const summary: ModelSummary = {
+      id: t.modelId ?? this.nextId++,
+      kind: 'custom',
+      format: 'trained',
+      description: `trained in this page: ${t.classes.length} classes, ${size}x${size}`,
+      alpha: t.base.imported.alpha,
+      inputSize: size,
+      labels: [...t.classes],
+      source: 'trainer',
+      fromCache: false,
+      timings: {},
+    };
+    t.modelId = summary.id;
+    this.models.set(summary.id, { summary, weights: t.snapshot ?? new Map(), info: null, net: t.net, headKind: t.classes.length === 2 ? 'binary' : 'softmax', trainerId: t.id });
+    return summary.id;
+  }
+
+  trainerModel(id: number): ModelSummary {
+    const t = this.trainer(id);
+    if (t.modelId === null || !t.snapshot) throw new Error('the trainer has no trained model yet: call fit() (or load()) first');
+    const m = this.models.get(t.modelId)!;
+    m.summary.labels = [...t.classes];
+    return m.summary;
+  }
+
+  async evaluate(id: number): Promise<EvaluateResult> {
+    const t = this.trainer(id);
+    const e = this.eng();
+    const m = this.models.get(this.trainerModel(id).id)!;
+    if (!t.net) this.restoreTrainerNet(t, t.snapshot!);
+    m.net = t.net;
+    const K = t.classes.length;
+    const confusion = Array.from({ length: K }, () => new Array<number>(K).fill(0));
+    let loss = 0;
+    let correct = 0;
+    for (let a = 0; a < t.images.length; a += 16) {
+      const chunk = t.images.slice(a, a + 16);
+      const out = await predict(e, t.net!, chunk.map((c) => c.rgb), 'tf', m.headKind);
+      chunk.forEach((c, i) => {
+        const p = out.probs[i];
+        let best = 0;
+        for (let k = 1; k < K; k++) if (p[k] > p[best]) best = k;
+        confusion[c.label][best]++;
+        if (best === c.label) correct++;
+        loss += -Math.log(Math.max(p[c.label], 1e-7));
+      });
+    }
+    const n = t.images.length;
+    return { images: n, accuracy: n ? correct / n : NaN, loss: n ? loss / n : NaN, confusion };
+  }
+
+  /** The trained network as safetensors (Keras names; metadata as `mnv2 train` writes it). */
+  async save(id: number): Promise<Uint8Array> {
+    const t = this.trainer(id);
+    if (!t.snapshot) throw new Error('save: nothing trained yet: call fit() first');
+    const meta = { format: 'mnv2', alpha: String(t.base.imported.alpha), input_size: String(t.imageSize), preprocess: 'tf', padding: 'same', epsilon: '0.001', classes: JSON.stringify(t.classes), label_mode: t.classes.length === 2 ? 'binary' : 'categorical' };
+    const bytes = serializeSafetensors(t.snapshot, meta);
+    return Comlink.transfer(bytes, [bytes.buffer as ArrayBuffer]);
+  }
+
+  /** Loads a model saved by `save` (or `mnv2 train`) into the trainer: classes, size and weights. */
+  async load(id: number, input: WeightsInput, name?: string): Promise<TrainerSummary> {
+    const t = this.trainer(id);
+    this.eng();
+    const got = await fetchWeights(input, name);
+    const imp = await importWeights(got.bytes, got.source);
+    const k = imp.weights.get('dense/kernel');
+    if (!k) throw new WeightsLoadError(`'${got.source}' is not a model trained by mnv2 (no dense/kernel): load ImageNet classifiers with loadModel`);
+    const outputs = k.shape[k.shape.length - 1];
+    const names = parseClassNames(imp.metadata.classes, outputs);
+    const size = Number(imp.metadata.input_size) || t.imageSize;
+    if (Math.abs(imp.alpha - t.base.imported.alpha) > 1e-6) throw new WeightsLoadError(`'${got.source}' is MobileNetV2 alpha ${imp.alpha}; this trainer's base is alpha ${t.base.imported.alpha}`);
+    t.classes = names;
+    t.imageSize = size;
+    t.images = t.images.filter((im) => im.label < names.length);
+    t.snapshot = imp.weights;
+    this.restoreTrainerNet(t, imp.weights);
+    this.registerTrainerModel(t);
+    return this.trainerSummary(t);
+  }
+
+  disposeTrainer(id: number): void {
+    const t = this.trainers.get(id);
+    this.trainers.delete(id);
+    if (t?.modelId) this.models.delete(t.modelId);
+    if (t?.net && this.engine && !this.lost) for (const p of t.net.params()) p.value.dispose();
+  }
+
+  // ---- benchmark --------------------------------------------------------------------------------
+
+  async bench(opts: { quick?: boolean } = {}, onRow?: (row: BenchRow) => void): Promise<BenchRow[]> {
+    return runBench(this.eng(), opts, onRow);
+  }
+}
+
+function parseClassNames(meta: string | undefined, outputs: number): string[] {
+  const want = outputs === 1 ? 2 : outputs;
+  try {
+    const v = meta ? (JSON.parse(meta) as unknown) : null;
+    if (Array.isArray(v) && v.length === want && v.every((s) => typeof s === 'string')) return v as string[];
+  } catch {
+    // fall through
+  }
+  return Array.from({ length: want }, (_, i) => `class ${i}`);
+}
+
+function writeHead(e: Engine, net: MobileNetV2Net, w: WeightMap, source: string): void {
+  for (const p of net.head!.params()) {
+    const v = w.get(p.name);
+    if (!v) throw new WeightsLoadError(`weights '${source}': no ${p.name}`);
+    if (v.data.length !== p.value.size) throw new WeightsLoadError(`weights '${source}': ${p.name} has ${v.data.length} values, the network expects ${p.value.size}`);
+    e.write(p.value, v.data);
+  }
+}
+
+/** Logits and probabilities of decoded images, in batches that fit a storage binding. */
+async function predict(e: Engine, net: MobileNetV2Net, images: RgbPixels[], preprocess: ClassifierInfo['preprocess'], head: 'softmax' | 'binary'): Promise<{ logits: Float32Array[]; probs: Float32Array[] }> {
+  const logits: Float32Array[] = [];
+  const probs: Float32Array[] = [];
+  const batch = 8;
+  for (let a = 0; a < images.length; a += batch) {
+    const chunk = images.slice(a, a + batch);
+    const x = prepareImages(e, chunk, { size: net.inputSize, preprocess });
+    let l: Tensor;
+    let p: Tensor | null = null;
+    try {
+      l = e.tidy(() => net.forward(e, x, { training: false }));
+      if (head === 'softmax') p = e.tidy(() => softmax(e, l));
+    } finally {
+      x.dispose();
+    }
+    const k = l.shape[1];
+    const lv = await l.read();
+    const pv = p ? await p.read() : null;
+    l.dispose();
+    p?.dispose();
+    chunk.forEach((_, i) => {
+      const row = lv.slice(i * k, (i + 1) * k);
+      logits.push(row);
+      if (pv) probs.push(pv.slice(i * k, (i + 1) * k));
+      else {
+        const p1 = 1 / (1 + Math.exp(-row[0]));
+        probs.push(Float32Array.from([1 - p1, p1]));
+      }
+    });
+  }
+  return { logits, probs };
+}
+
+/** Core's DeviceLostError advises restarting a command; in a page the remedy is recover(). */
+function forPage(e: unknown): unknown {
+  if (e instanceof Error && e.name === 'DeviceLostError') {
+    const m = /^GPU device lost \(([^)]*)\): (.*?)\. Nothing was computed/.exec(e.message);
+    return new Error(`the GPU device was lost (${m ? `${m[1]}: ${m[2]}` : e.message}) while this ran; call recover() (the demo: “Restart the GPU”) to continue`);
+  }
+  return e;
+}
+
+export type { EngineWorker };
+const api = new EngineWorker();
+Comlink.expose(
+  new Proxy(api, {
+    get(target, key) {
+      const v = Reflect.get(target, key) as unknown;
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        try {
+          const r = (v as (...a: unknown[]) => unknown).apply(target, args);
+          return r instanceof Promise ? r.catch((e: unknown) => Promise.reject(forPage(e))) : r;
+        } catch (e) {
+          throw forPage(e);
+        }
+      };
+    },
+  }),
+);
