@@ -64,7 +64,8 @@ Options:
   --dropout F          dropout before the Dense layer (default 0.2)
   --hidden-units N     add Dense(N, relu) before the classifier (the CIFAR-10 lab: 128)
   --label-mode M       binary (2 classes: Dense(1), sigmoid; the default for 2 classes) or int
-                       (Dense(K), softmax, sparse categorical cross-entropy; the default for more)
+                       (Dense(K), softmax, sparse categorical cross-entropy; the default for more);
+                       categorical (Keras' one-hot labels) trains the same as int
   --fine-tune-at N     after the frozen epochs, unfreeze base layers with Keras index >= N
                        (kerasLayers order; BN stays in inference mode)
   --fine-tune-epochs N extra epochs of fine-tuning (default 10 when --fine-tune-at is given)
@@ -215,9 +216,11 @@ export async function train(argv: string[]): Promise<number> {
     throw new Error(`train: --resume: ${dataDir} no longer splits as the run did (${prev.trainFiles} training, ${prev.validationFiles} validation files, classes ${JSON.stringify(prev.classNames)}): the data changed`);
   }
   const labelMode = String(args.flags.get('label-mode') ?? (ds.labelMode === 'binary' ? 'binary' : 'int'));
-  if (!['binary', 'int'].includes(labelMode)) throw new Error(`train: --label-mode must be binary or int, got '${labelMode}'`);
+  if (!['binary', 'int', 'categorical'].includes(labelMode)) throw new Error(`train: --label-mode must be binary, int or categorical, got '${labelMode}'`);
   if (labelMode === 'binary' && ds.classNames.length !== 2) throw new Error(`train: --label-mode binary needs exactly 2 classes, the data has ${ds.classNames.length}`);
-  if (labelMode === 'int') ds.labelMode = 'sparse-categorical';
+  // categorical = one-hot labels + categorical cross-entropy: the same loss and gradients as int
+  // labels + sparse categorical cross-entropy, which is what runs.
+  if (labelMode !== 'binary') ds.labelMode = 'sparse-categorical';
   const lossWhat = ds.labelMode === 'binary' ? 'binary: Dense(1), sigmoid cross-entropy' : `${ds.classNames.length} classes: sparse softmax cross-entropy`;
   if (ds.kind === 'cifar10') console.log(`(${lossWhat})`);
   else console.log(`Using ${ds.trainCount} files for training, ${ds.validationCount} for validation (seed ${seed}; ${lossWhat}).`);
