@@ -15,12 +15,13 @@ Commands:
   classify <image or folder>… [--weights PATH] [--top K] [--crop none|center] [--json]
                           ImageNet top-K classes of images (a folder: all its images, batched)
                           with a pretrained MobileNetV2 (.tflite, Keras .h5, .onnx, .safetensors, TF-Slim .npy).
-  train <data-dir> [--epochs N] [--fine-tune-at N] [--fine-tune-epochs N] [--out DIR] …
-                          Transfer learning (Keras tutorial): one sub-folder of images per class,
-                          ImageNet MobileNetV2 base frozen + new head, optional fine-tuning;
-                          checkpoints per epoch in --out. 'mnv2 train --help' for every option.
-  evaluate <run-dir> <data-dir> [--batch-size B] [--json]
-                          Loss and accuracy of a trained run on a folder-per-class dataset.
+  train <data> [--epochs N] [--fine-tune-at N] [--fine-tune-epochs N] [--out DIR] …
+                          Transfer learning (Keras tutorial): a folder with one sub-folder of images
+                          per class, a 'path,label' list file or a CIFAR-10 binary folder; ImageNet
+                          MobileNetV2 base frozen + new head, optional fine-tuning; checkpoints per
+                          epoch in --out, Ctrl-C saves, --resume continues. 'mnv2 train --help'.
+  evaluate <run-dir> <data> [--batch-size B] [--json]
+                          Loss and accuracy of a trained run on a dataset (the kinds train takes).
   predict <run-dir> <image or folder>… [--json]
                           Class and probability per image with a trained run.
   weights fetch [--alpha A] [--size S] [--no-top] [--cache-dir DIR]
