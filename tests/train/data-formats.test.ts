@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CIFAR10_CLASSES, DatasetError, cosineDecay, encodeCifar10, imageListDataset, parseCifar10, parseSafetensors, serializeSafetensors, splitRecords } from '@mnv2/core';
 import { GPU } from '../helpers/gpu.js';
-import { buildCli, mnv2, SHARED } from '../helpers/cli.js';
+import { spawnSync } from 'node:child_process';
+import { buildCli, MAIN, mnv2, ROOT, SHARED } from '../helpers/cli.js';
 
 const ALPACA = join(SHARED, 'datasets/alpaca/dataset');
 const tmp = mkdtempSync(join(tmpdir(), 'mnv2-formats-'));
@@ -175,6 +176,19 @@ describe(`${GPU} mnv2 train on CIFAR-10 and list files; bad weights; divergence 
     expect(alpha.code).toBe(1);
     expect(alpha.stderr).toMatch(/are MobileNetV2 alpha 1, but --alpha is 0\.35: pass --alpha 1 or other weights \(for alpha 0\.35: 'mnv2 weights fetch --alpha 0\.35/);
     expect(existsSync(join(tmp, 'run-w', 'model.safetensors'))).toBe(false);
+  });
+
+  it('a GPU device lost mid-run: a message naming the intact checkpoint, and --resume finishes the run', () => {
+    const out = join(tmp, 'run-lost');
+    const flags = ['train', small, '--epochs', '3', '--image-size', '32', '--batch-size', '2', '--val-split', '0.25', '--no-augment', '--out', out];
+    const r = spawnSync(process.execPath, [MAIN, ...flags], { cwd: ROOT, env: { ...process.env, MNV2_FAULT: 'device-lost-at-step:5' }, encoding: 'utf8', timeout: 110_000 });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/GPU device lost[\s\S]*The checkpoint of epoch 1 is in .*run-lost: continue with 'mnv2 train --out .*run-lost --resume'/);
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).epochsDone).toBe(1);
+    const again = mnv2('train', '--out', out, '--resume');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/Resuming .* after epoch 1\/3/);
+    expect(again.stdout).toMatch(/Epoch 3\/3/);
   });
 
   it('a diverging loss stops with a message and exit code 1, no partial files', () => {

@@ -19,6 +19,7 @@ import {
   networkWeights,
   rmsprop,
   sequential,
+  DeviceLostError,
   serializeSafetensors,
   sgd,
   type Callback,
@@ -360,6 +361,9 @@ export async function train(argv: string[]): Promise<number> {
   const tty = process.stderr.isTTY;
   const t00 = Date.now();
   const stepsPerEpoch = Math.ceil(ds.trainCount / batchSize);
+  const fault = /^device-lost-at-step:(\d+)$/.exec(process.env.MNV2_FAULT ?? '');
+  const loseDeviceAt = fault ? Number(fault[1]) : -1;
+  let stepsRun = 0;
   type Outcome = 'done' | 'diverged' | 'interrupted';
 
   // One phase = one Keras `model.fit` call; this callback prints, checkpoints, early-stops and
@@ -383,6 +387,7 @@ export async function train(argv: string[]): Promise<number> {
         if (tty) process.stderr.write(`\r${line}   `);
         else if (b.step === b.steps) console.error(line);
         if (interrupts > 0) model.stopTraining = true;
+        if (++stepsRun === loseDeviceAt) e.device.destroy(); // MNV2_FAULT=device-lost-at-step:N (tests)
       },
       onInterrupt: async (epoch, progress) => {
         if (tty) process.stderr.write('\n');
@@ -444,24 +449,31 @@ export async function train(argv: string[]): Promise<number> {
     if (resumedOpt?.phase !== phase) Object.assign(es, { best: null, wait: 0 });
   };
   let outcome: Outcome = 'done';
-  const frozenOver = startEpoch >= epochs || es.stoppedPhases.includes('frozen');
-  if (!frozenOver || (startEpoch === 0 && epochs === 0)) {
-    resetEarlyStopping('frozen');
-    outcome = await runPhase('frozen', startEpoch, epochs, phaseOpt('frozen', lr), within);
-    within = null;
-  }
-  if (outcome === 'done' && fineTuneAt !== null && fineTuneEpochs > 0 && !es.stoppedPhases.includes('fine-tune')) {
-    const from = frozenDone();
-    totalEpochs = from + fineTuneEpochs;
-    if (startEpoch < totalEpochs) {
-      // Keras: base.trainable = True; for layer in base.layers[:fine_tune_at]: layer.trainable = False
-      baseModel.setTrainableFrom(fineTuneAt);
-      const unfrozen = baseModel.layers.filter((l) => l.index >= fineTuneAt && l.weights.length > 0).map((l) => l.name);
-      const n = net.trainableParams().length;
-      console.log(`Fine-tuning from layer ${fineTuneAt}: ${unfrozen.length} base layers with weights train (${unfrozen[0] ?? '-'} … ${unfrozen[unfrozen.length - 1] ?? '-'}), ${n} trainable tensors, lr ${fineTuneLr}`);
-      resetEarlyStopping('fine-tune');
-      outcome = await runPhase('fine-tune', Math.max(from, startEpoch), totalEpochs, phaseOpt('fine-tune', fineTuneLr), startEpoch >= from ? within : null);
+  try {
+    const frozenOver = startEpoch >= epochs || es.stoppedPhases.includes('frozen');
+    if (!frozenOver || (startEpoch === 0 && epochs === 0)) {
+      resetEarlyStopping('frozen');
+      outcome = await runPhase('frozen', startEpoch, epochs, phaseOpt('frozen', lr), within);
+      within = null;
     }
+    if (outcome === 'done' && fineTuneAt !== null && fineTuneEpochs > 0 && !es.stoppedPhases.includes('fine-tune')) {
+      const from = frozenDone();
+      totalEpochs = from + fineTuneEpochs;
+      if (startEpoch < totalEpochs) {
+        // Keras: base.trainable = True; for layer in base.layers[:fine_tune_at]: layer.trainable = False
+        baseModel.setTrainableFrom(fineTuneAt);
+        const unfrozen = baseModel.layers.filter((l) => l.index >= fineTuneAt && l.weights.length > 0).map((l) => l.name);
+        const n = net.trainableParams().length;
+        console.log(`Fine-tuning from layer ${fineTuneAt}: ${unfrozen.length} base layers with weights train (${unfrozen[0] ?? '-'} … ${unfrozen[unfrozen.length - 1] ?? '-'}), ${n} trainable tensors, lr ${fineTuneLr}`);
+        resetEarlyStopping('fine-tune');
+        outcome = await runPhase('fine-tune', Math.max(from, startEpoch), totalEpochs, phaseOpt('fine-tune', fineTuneLr), startEpoch >= from ? within : null);
+      }
+    }
+  } catch (err) {
+    // A lost GPU (driver reset, another process, a test's fault injection) ends the run; the last
+    // checkpoint is intact, and --resume continues from it.
+    if (!(err instanceof DeviceLostError)) throw err;
+    throw new Error(`train: ${err.message}\n${history.length ? `The checkpoint of epoch ${history.length} is in ${outDir}` : `No epoch had finished, so no checkpoint was written in ${outDir}`}: continue with 'mnv2 train --out ${outDir} --resume'.`);
   }
   process.off('SIGINT', onSigint);
   const kept = best as { epoch: number; valLoss: number; weights: WeightMap } | null; // assigned inside runPhase: TS narrows the let to null here
