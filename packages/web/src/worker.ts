@@ -4,25 +4,27 @@
 import * as Comlink from 'comlink';
 import {
   Engine,
+  ImageDataset,
+  MobileNetV2,
   MobileNetV2Net,
-  ImageBatches,
   adam,
   buildClassifier,
-  fit,
   hasSubgroups8,
   labelsForClasses,
-  networkWeights,
+  layers,
+  losses,
   parseLabels,
   prepareImages,
+  sequential,
   serializeSafetensors,
-  setFineTuneAt,
   softmax,
   topK,
   weightSource,
+  type Callback,
   type ClassifierInfo,
-  type FitEvent,
   type FitImage,
   type ImageSplitSource,
+  type Model,
   type Tensor,
   type WeightMap,
 } from '@mnv2/core';
@@ -69,9 +71,14 @@ interface TrainerState {
   imageSize: number;
   seed: number;
   base: { imported: ImportedWeights; summary: ModelSummary };
-  net: MobileNetV2Net | null;
+  /** The Keras-shaped model being trained (MobileNetV2 base + pooling/dropout/dense head); null after a device loss or reset. */
+  model: Model | null;
+  /** What `model` was built with (a fit asking for other augmentation/dropout rebuilds it, keeping its weights). */
+  built: { augment: boolean; dropout: number } | null;
   netClasses: number;
   dropout: number;
+  /** RandomFlip + RandomRotation layers in the model (FitOptions.augment of the last fit). */
+  augment: boolean;
   /** Host snapshot of the trained network (after fit/load): survives a device loss. */
   snapshot: WeightMap | null;
   modelId: number | null;
@@ -166,7 +173,7 @@ class EngineWorker {
     }
     const summary = await this.init();
     for (const m of this.models.values()) m.net = null;
-    for (const t of this.trainers.values()) t.net = null;
+    for (const t of this.trainers.values()) t.model = null;
     for (const [id, m] of this.models) if (m.summary.kind === 'imagenet' && m.trainerId === undefined) this.buildModelNet(id);
     for (const t of this.trainers.values()) if (t.snapshot) this.restoreTrainerNet(t, t.snapshot);
     return summary;
@@ -288,8 +295,8 @@ class EngineWorker {
     if (m.trainerId !== undefined) {
       const t = this.trainer(m.trainerId);
       if (!t.snapshot) throw new Error('the trainer has no trained model (it was reset, or its image size changed): train it again');
-      if (!t.net) this.restoreTrainerNet(t, t.snapshot);
-      m.net = t.net;
+      if (!t.model) this.restoreTrainerNet(t, t.snapshot);
+      m.net = t.model!.base.net;
     } else if (!m.net) this.buildModelNet(id);
     const t0 = now();
     const decoded = await Promise.all(images.map((im, i) => decodeToRgb(im, `image ${i + 1}`)));
@@ -320,7 +327,7 @@ class EngineWorker {
     const size = opts.imageSize ?? 160;
     if (!Number.isInteger(size) || size < 32) throw new Error(`createTrainer: imageSize must be an integer >= 32, got ${size}`);
     const summary: ModelSummary = { id, kind: 'imagenet', format: imp.format, description: imp.description, alpha: imp.alpha, inputSize: size, labels: [], source, fromCache, timings: { ...timings, total: now() - t0 } };
-    const t: TrainerState = { id, classes: [...opts.classes], images: [], imageSize: size, seed: opts.seed ?? 42, base: { imported: imp, summary }, net: null, netClasses: 0, dropout: 0.2, snapshot: null, modelId: null };
+    const t: TrainerState = { id, classes: [...opts.classes], images: [], imageSize: size, seed: opts.seed ?? 42, base: { imported: imp, summary }, model: null, built: null, netClasses: 0, dropout: 0.2, augment: false, snapshot: null, modelId: null };
     this.trainers.set(id, t);
     return this.trainerSummary(t);
   }
@@ -381,8 +388,7 @@ class EngineWorker {
     if (!Number.isInteger(size) || size < 32) throw new Error(`imageSize must be an integer >= 32, got ${size}`);
     if (size !== t.imageSize) {
       t.imageSize = size;
-      if (t.net && this.engine && !this.lost) for (const p of t.net.params()) p.value.dispose();
-      t.net = null;
+      this.disposeTrainerModel(t);
       t.snapshot = null;
     }
     return this.trainerSummary(t);
@@ -398,27 +404,45 @@ class EngineWorker {
     return t.classes.length === 2 ? 1 : t.classes.length;
   }
 
-  private newTrainerNet(t: TrainerState): MobileNetV2Net {
+  /** Frees the trainer's model (its GPU weights and optimizer slots) when the device still holds them. */
+  private disposeTrainerModel(t: TrainerState): void {
+    if (t.model && this.engine && !this.lost) t.model.dispose();
+    t.model = null;
+    t.built = null;
+  }
+
+  /**
+   * A fresh Keras-shaped model for the trainer, as `mnv2 train` builds it: [randomFlip, randomRotation(0.2)]
+   * → preprocessInput → MobileNetV2 base (ImageNet weights, frozen) → globalAveragePooling2d → dropout →
+   * dense(1) for two classes (binary) or dense(K). Weight names are Keras' (`dense/kernel`, …).
+   */
+  private newTrainerModel(t: TrainerState): Model {
     const e = this.eng();
-    if (t.net) for (const p of t.net.params()) p.value.dispose();
+    if (t.model) t.model.dispose();
     const classes = this.headClasses(t);
-    const net = new MobileNetV2Net(e, {
-      alpha: t.base.imported.alpha,
-      inputSize: t.imageSize,
-      head: { classes, pooling: 'avg', dropout: t.dropout, denseName: 'dense' },
-      weights: weightSource(t.base.imported.weights, { source: t.base.summary.source }),
-      seed: t.seed,
-    });
-    net.setBaseTrainable(false);
-    t.net = net;
+    const base = new MobileNetV2(e, { alpha: t.base.imported.alpha, inputSize: t.imageSize, weights: t.base.imported.weights, seed: t.seed, source: t.base.summary.source });
+    base.trainable = false;
+    const model = sequential(
+      [
+        ...(t.augment ? [layers.randomFlip('horizontal'), layers.randomRotation(0.2)] : []),
+        layers.preprocessInput(),
+        base,
+        layers.globalAveragePooling2d(),
+        layers.dropout(t.dropout),
+        layers.dense(classes),
+      ],
+      { seed: t.seed },
+    );
+    t.model = model;
+    t.built = { augment: t.augment, dropout: t.dropout };
     t.netClasses = t.classes.length;
-    return net;
+    return model;
   }
 
   private restoreTrainerNet(t: TrainerState, w: WeightMap): void {
-    const net = this.newTrainerNet(t);
+    const model = this.newTrainerModel(t);
     const e = this.eng();
-    for (const p of net.params()) {
+    for (const p of model.base.net.params()) {
       const v = w.get(p.name);
       if (v && v.data.length === p.value.size) e.write(p.value, v.data);
     }
@@ -426,17 +450,22 @@ class EngineWorker {
 
   async fit(id: number, opts: FitOptions = {}, onEvent?: (ev: TrainEvent) => void): Promise<FitSummary> {
     const t = this.trainer(id);
-    const e = this.eng();
+    this.eng();
     const counts = t.classes.map((_, c) => t.images.filter((im) => im.label === c).length);
     const empty = t.classes.filter((_, c) => counts[c] === 0);
     if (empty.length) throw new Error(`fit: every class needs images; ${empty.map((n) => `'${n}'`).join(', ')} ${empty.length > 1 ? 'have' : 'has'} none`);
     if (opts.dropout !== undefined) t.dropout = opts.dropout;
-    if (!t.net || opts.reset || t.netClasses !== t.classes.length) {
+    t.augment = opts.augment ?? false;
+    if (!t.model || opts.reset || t.netClasses !== t.classes.length) {
       if (t.snapshot && !opts.reset && t.netClasses === t.classes.length) this.restoreTrainerNet(t, t.snapshot);
-      else this.newTrainerNet(t);
+      else this.newTrainerModel(t);
+    } else if (t.built?.augment !== t.augment || t.built?.dropout !== t.dropout) {
+      // Augmentation and dropout are layers of the Keras model: rebuild it with the current weights.
+      this.restoreTrainerNet(t, await t.model.getWeights());
     }
-    const net = t.net!;
-    net.setBaseTrainable(false);
+    const model = t.model!;
+    const base = model.base;
+    base.trainable = false;
     const binary = t.classes.length === 2;
     // Hold out every k-th image of each class for validation.
     const split = opts.validationSplit ?? 0;
@@ -454,42 +483,43 @@ class EngineWorker {
       labels: items.map((i) => i.label),
       load: async (idx: readonly number[]) => idx.map((i): FitImage => items[i].rgb),
     });
-    const data = {
-      train: new ImageBatches(e, source(train), { imageSize: t.imageSize }),
-      validation: val.length ? new ImageBatches(e, source(val), { imageSize: t.imageSize }) : null,
-    };
     const epochs = opts.epochs ?? 10;
     const ftAt = opts.fineTuneAt ?? null;
     const ftEpochs = ftAt === null ? 0 : (opts.fineTuneEpochs ?? 5);
     const total = epochs + ftEpochs;
     const lr = opts.learningRate ?? 1e-3;
     const batchSize = opts.batchSize ?? 16;
+    const size: [number, number] = [t.imageSize, t.imageSize];
+    const trainDs = new ImageDataset(source(train), { batchSize, classNames: t.classes, imageSize: size, name: 'training' });
+    const valDs = val.length ? new ImageDataset(source(val), { batchSize, classNames: t.classes, imageSize: size, name: 'validation' }) : null;
+    const loss = binary ? losses.binaryCrossentropy({ fromLogits: true }) : losses.sparseCategoricalCrossentropy({ fromLogits: true });
     const summary: FitSummary = { history: [], stepLosses: [], seconds: 0, diverged: false };
     const t0 = now();
+    // One phase = one Keras `model.fit` call with a fresh optimizer; a callback turns its progress into TrainEvents.
     const runPhase = async (stage: 'frozen' | 'fine-tune', from: number, to: number, learningRate: number) => {
-      const stream = fit(e, net, data, {
-        epochs: to,
-        initialEpoch: from,
-        batchSize,
-        loss: binary ? 'binary' : 'sparse-categorical',
-        optimizer: adam({ learningRate }),
-        seed: t.seed,
-        augment: opts.augment ? { flip: true, rotation: 0.2 } : null,
-      });
-      for await (const ev of stream as AsyncGenerator<FitEvent>) {
-        if (ev.type === 'cache') onEvent?.(ev);
-        else if (ev.type === 'batch') {
-          if (ev.phase === 'train') summary.stepLosses.push(ev.loss);
-          onEvent?.({ type: 'batch', phase: ev.phase, stage, epoch: ev.epoch, epochs: total, step: ev.step, steps: ev.steps, loss: ev.loss, seconds: ev.seconds });
-        } else if (ev.type === 'epoch') {
-          const h = { epoch: ev.epoch, stage, loss: ev.loss, accuracy: ev.accuracy, valLoss: ev.valLoss, valAccuracy: ev.valAccuracy, seconds: ev.seconds };
+      model.compile({ optimizer: adam({ learningRate }), loss, metrics: ['accuracy'] });
+      let epoch = from;
+      const events: Callback = {
+        onCacheProgress: (c) => onEvent?.({ type: 'cache', what: c.what, split: c.split, done: c.done, total: c.total }),
+        onEpochBegin: (ep) => {
+          epoch = ep;
+        },
+        onBatchEnd: (_batch, b) => {
+          summary.stepLosses.push(b.loss);
+          onEvent?.({ type: 'batch', phase: 'train', stage, epoch, epochs: total, step: b.step, steps: b.steps, loss: b.loss, seconds: b.seconds });
+        },
+        onTestBatchEnd: (_batch, b) => onEvent?.({ type: 'batch', phase: 'validation', stage, epoch, epochs: total, step: b.step, steps: b.steps, loss: b.loss, seconds: b.seconds }),
+        onEpochEnd: (ep, logs) => {
+          const h = { epoch: ep, stage, loss: logs.loss, accuracy: logs.accuracy ?? NaN, valLoss: logs.val_loss ?? null, valAccuracy: logs.val_accuracy ?? null, seconds: logs.seconds ?? 0 };
           summary.history.push(h);
           onEvent?.({ type: 'epoch', epochs: total, ...h });
-        } else if (ev.type === 'diverged') {
-          summary.diverged = true;
-          onEvent?.(ev);
-          return false;
-        }
+        },
+      };
+      const h = await model.fit(trainDs, { epochs: to, initialEpoch: from, validationData: valDs, callbacks: [events], verbose: 0, seed: t.seed });
+      if (h.diverged) {
+        summary.diverged = true;
+        onEvent?.({ type: 'diverged', epoch: h.diverged.epoch, step: h.diverged.step, loss: h.diverged.loss });
+        return false;
       }
       return true;
     };
@@ -497,23 +527,24 @@ class EngineWorker {
       onEvent?.({ type: 'phase', stage: 'frozen', message: `Training the head (${epochs} epoch${epochs === 1 ? '' : 's'}, base frozen, ${train.length} training / ${val.length} validation images, ${t.imageSize}x${t.imageSize})` });
       let ok = await runPhase('frozen', 0, epochs, lr);
       if (ok && ftAt !== null && ftEpochs > 0) {
-        const layers = setFineTuneAt(net, ftAt);
-        onEvent?.({ type: 'phase', stage: 'fine-tune', message: `Fine-tuning ${layers.length} base layers from Keras layer ${ftAt} (${ftEpochs} epochs, lr ${lr / 10})` });
+        const n = base.layers.length;
+        if (!Number.isInteger(ftAt) || ftAt < 0 || ftAt > n) throw new Error(`fine-tune-at must be a Keras layer index in [0, ${n}] (the base has ${n} layers), got ${ftAt}`);
+        // Keras: base.trainable = True; for layer in base.layers[:fine_tune_at]: layer.trainable = False
+        base.setTrainableFrom(ftAt);
+        const unfrozen = base.layers.filter((l) => l.index >= ftAt && l.weights.length > 0);
+        onEvent?.({ type: 'phase', stage: 'fine-tune', message: `Fine-tuning ${unfrozen.length} base layers from Keras layer ${ftAt} (${ftEpochs} epochs, lr ${lr / 10})` });
         ok = await runPhase('fine-tune', epochs, total, lr / 10);
-        net.setBaseTrainable(false);
+        base.trainable = false;
       }
     } finally {
-      data.train.dispose();
-      data.validation?.dispose();
+      trainDs.dispose();
+      valDs?.dispose();
     }
     summary.seconds = (now() - t0) / 1000;
     this.timings[`train: ${total} epochs`] = now() - t0;
-    if (!summary.diverged) t.snapshot = await networkWeights(net);
+    if (!summary.diverged) t.snapshot = await model.getWeights();
     else if (t.snapshot) this.restoreTrainerNet(t, t.snapshot); // back to the last good weights
-    else {
-      for (const p of net.params()) p.value.dispose();
-      t.net = null; // NaN weights: the next fit starts afresh
-    }
+    else this.disposeTrainerModel(t); // NaN weights: the next fit starts afresh
     if (t.snapshot) this.registerTrainerModel(t);
     return summary;
   }
@@ -534,7 +565,7 @@ class EngineWorker {
       timings: {},
     };
     t.modelId = summary.id;
-    this.models.set(summary.id, { summary, weights: t.snapshot ?? new Map(), info: null, net: t.net, headKind: t.classes.length === 2 ? 'binary' : 'softmax', trainerId: t.id });
+    this.models.set(summary.id, { summary, weights: t.snapshot ?? new Map(), info: null, net: t.model?.base.net ?? null, headKind: t.classes.length === 2 ? 'binary' : 'softmax', trainerId: t.id });
     return summary.id;
   }
 
@@ -550,15 +581,16 @@ class EngineWorker {
     const t = this.trainer(id);
     const e = this.eng();
     const m = this.models.get(this.trainerModel(id).id)!;
-    if (!t.net) this.restoreTrainerNet(t, t.snapshot!);
-    m.net = t.net;
+    if (!t.model) this.restoreTrainerNet(t, t.snapshot!);
+    const net = t.model!.base.net;
+    m.net = net;
     const K = t.classes.length;
     const confusion = Array.from({ length: K }, () => new Array<number>(K).fill(0));
     let loss = 0;
     let correct = 0;
     for (let a = 0; a < t.images.length; a += 16) {
       const chunk = t.images.slice(a, a + 16);
-      const out = await predict(e, t.net!, chunk.map((c) => c.rgb), 'tf', m.headKind);
+      const out = await predict(e, net, chunk.map((c) => c.rgb), 'tf', m.headKind);
       chunk.forEach((c, i) => {
         const p = out.probs[i];
         let best = 0;
@@ -606,7 +638,7 @@ class EngineWorker {
     const t = this.trainers.get(id);
     this.trainers.delete(id);
     if (t?.modelId) this.models.delete(t.modelId);
-    if (t?.net && this.engine && !this.lost) for (const p of t.net.params()) p.value.dispose();
+    if (t) this.disposeTrainerModel(t);
   }
 
   // ---- benchmark --------------------------------------------------------------------------------

@@ -33,6 +33,8 @@ export interface Callback {
   onTrainBegin?(model: Model, params: { epochs: number; initialEpoch: number; steps: number }): void | Promise<void>;
   onEpochBegin?(epoch: number, model: Model): void | Promise<void>;
   onBatchEnd?(batch: number, logs: BatchLogs, model: Model): void | Promise<void>;
+  /** A validation batch of `fit` was evaluated (Keras `on_test_batch_end`); `logs.loss` is the running mean. */
+  onTestBatchEnd?(batch: number, logs: BatchLogs, model: Model): void | Promise<void>;
   onEpochEnd?(epoch: number, logs: EpochLogs, model: Model): void | Promise<void>;
   onTrainEnd?(model: Model, logs: EpochLogs | null): void | Promise<void>;
   /** Input/feature caches being built before the first epoch (done of total images). */

@@ -298,6 +298,8 @@ export class Model {
           for (const cb of cbs) await cb.onEpochBegin?.(ev.epoch, this);
         }
         for (const cb of cbs) await cb.onBatchEnd?.(ev.step - 1, { loss: ev.loss, step: ev.step, steps: ev.steps, images: ev.images, seconds: ev.seconds }, this);
+      } else if (ev.type === 'batch') {
+        for (const cb of cbs) await cb.onTestBatchEnd?.(ev.step - 1, { loss: ev.loss, step: ev.step, steps: ev.steps, images: ev.images, seconds: ev.seconds }, this);
       } else if (ev.type === 'diverged') {
         history.diverged = { epoch: ev.epoch, step: ev.step, loss: ev.loss };
         if ((args.verbose ?? 1) > 0) printLine(`fit: the loss became ${ev.loss} at epoch ${ev.epoch + 1}, step ${ev.step + 1}: training stopped (try a lower learning rate)`);
