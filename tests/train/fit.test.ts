@@ -81,11 +81,49 @@ describe(`${GPU} fit: transfer learning on real images`, () => {
     expect(tunedW.trainable).toBe(true);
     const [f0, t0] = [await frozenW.value.read(), await tunedW.value.read()];
     const ft = await run(fit(e, net, data, { epochs: 2, initialEpoch: 1, batchSize: 8, loss: 'binary', optimizer: adam({ learningRate: 1e-4 }), seed: 2, augment: null }));
-    expect(ft.featureCache).toBe(false);
+    expect(ft.featureCache).toBe(true); // no augmentation: the frozen prefix (blocks 0..12) is cached
     expect(ft.diverged).toBe(false);
     expect(ft.epochs.map((x) => x.epoch)).toEqual([1]);
     expect(await frozenW.value.read()).toEqual(f0);
     expect(await tunedW.value.read()).not.toEqual(t0);
+  });
+
+  it('fine-tuning without augmentation caches the frozen prefix: same weights as running the whole base, faster', async () => {
+    setFineTuneAt(net, 120); // block_13_depthwise: blocks 0..12 and block_13_expand stay frozen
+    expect(net.firstTrainableBlock()).toBe(13);
+    const start = new Map<string, Float32Array>();
+    for (const p of net.params()) start.set(p.name, await p.value.read());
+    const once = async (featureCache: boolean) => {
+      for (const p of net.params()) e.write(p.value, start.get(p.name)!);
+      const t0 = Date.now();
+      const r = await run(fit(e, net, data, { epochs: 2, batchSize: 8, loss: 'binary', optimizer: adam({ learningRate: 1e-3 }), seed: 5, augment: null, featureCache }));
+      const seconds = (Date.now() - t0) / 1000;
+      const w = new Map<string, Float32Array>();
+      for (const p of net.params()) w.set(p.name, await p.value.read());
+      return { r, seconds, w };
+    };
+    const slow = await once(false);
+    const fast = await once(true);
+    expect(slow.r.epochs[0].featureCache).toBe(false);
+    expect(fast.r.epochs[0].featureCache).toBe(true);
+    expect(fast.r.featureCache).toBe(true); // the 'cache' events of the prefix
+    fast.r.epochs.forEach((ep, i) => {
+      expect(ep.loss).toBeCloseTo(slow.r.epochs[i].loss, 4);
+      expect(ep.valLoss!).toBeCloseTo(slow.r.epochs[i].valLoss!, 4);
+    });
+    const moved: string[] = [];
+    for (const [name, a] of slow.w) {
+      const b = fast.w.get(name)!;
+      let maxAbs = 0;
+      let diff = 0;
+      for (let i = 0; i < a.length; i++) {
+        maxAbs = Math.max(maxAbs, Math.abs(a[i]));
+        diff = Math.max(diff, Math.abs(a[i] - b[i]));
+      }
+      if (diff > 1e-4 * Math.max(maxAbs, 1e-3)) moved.push(`${name}: ${diff}`);
+    }
+    expect(moved).toEqual([]);
+    console.log(`[fit] fine-tune from layer 120, 2 epochs at ${S}²: whole base ${slow.seconds.toFixed(2)} s, cached prefix ${fast.seconds.toFixed(2)} s`);
   });
 
   it('a non-finite loss stops training with a diverged event (no epoch event)', async () => {

@@ -371,7 +371,14 @@ export async function train(argv: string[]): Promise<number> {
   const runPhase = async (phase: Phase, from: number, to: number, opt: Optimizer, resumeWithin: EpochProgress | null): Promise<Outcome> => {
     model.compile({ optimizer: opt, loss, metrics: ['accuracy'] });
     const schedule = lrSchedule === 'cosine' ? cosineDecay({ initialLearningRate: opt.learningRate, decaySteps: Math.max(1, (to - phaseStart(phase)) * stepsPerEpoch) }) : undefined;
-    const cachedFeatures = phase === 'frozen' && !doAugment;
+    const fromBlock = net.firstTrainableBlock();
+    const cacheNote = doAugment
+      ? null
+      : phase === 'frozen'
+        ? '  (base frozen, no augmentation: the head trains on cached base features)'
+        : fromBlock > 0
+          ? `  (no augmentation: the frozen layers below ${fromBlock === net.blocks.length ? 'Conv_1' : `block_${fromBlock}`} run once per image; their output is cached)`
+          : null;
     let announcedCache = false;
     let stoppedEarly = false;
     let interrupted = false;
@@ -397,7 +404,7 @@ export async function train(argv: string[]): Promise<number> {
       },
       onEpochEnd: async (epoch, logs) => {
         if (tty) process.stderr.write('\n');
-        if (!announcedCache && cachedFeatures) console.log('  (base frozen, no augmentation: the head trains on cached base features)');
+        if (!announcedCache && cacheNote) console.log(cacheNote);
         announcedCache = true;
         const valLoss = logs.val_loss ?? null;
         const valAccuracy = logs.val_accuracy ?? null;

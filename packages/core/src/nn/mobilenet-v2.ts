@@ -119,8 +119,41 @@ export class MobileNetV2Net {
       throw new Error(`MobileNetV2: input must be [N,${s},${s},3], got [${x.shape}]`);
     }
     if (ctx.training) this.planBackward();
+    return this.runFrom(e, this.stem.forward(e, x, ctx), 0, ctx);
+  }
+
+  /**
+   * Index of the first inverted-residual block holding a trainable weight (`blocks.length` when only
+   * Conv_1 and the head train; -1 when the stem trains or nothing in the base does).
+   */
+  firstTrainableBlock(): number {
+    const trains = (u: { params(): Param[] }) => u.params().some((p) => p.trainable);
+    if (trains(this.stem)) return -1;
+    const b = this.blocks.findIndex((blk) => blk.units.some(trains));
+    if (b >= 0) return b;
+    return trains(this.last) ? this.blocks.length : -1;
+  }
+
+  /**
+   * The activation entering `blocks[b]` (`b = blocks.length`: entering Conv_1), BatchNorm in
+   * inference mode. With everything below `b` frozen this is a fixed function of the image, so
+   * fine-tuning without augmentation can compute it once per image and train from it.
+   */
+  prefixForward(e: Engine, x: Tensor, b: number): Tensor {
+    const ctx = { training: false };
     let h = this.stem.forward(e, x, ctx);
-    for (const b of this.blocks) h = b.forward(e, h, ctx);
+    for (let i = 0; i < b; i++) h = this.blocks[i].forward(e, h, ctx);
+    return h;
+  }
+
+  /** The rest of `forward` from the activation entering `blocks[b]` (see `prefixForward`). */
+  forwardFrom(e: Engine, h: Tensor, b: number, ctx: ForwardContext): Tensor {
+    if (ctx.training) this.planBackward();
+    return this.runFrom(e, h, b, ctx);
+  }
+
+  private runFrom(e: Engine, h: Tensor, b: number, ctx: ForwardContext): Tensor {
+    for (let i = b; i < this.blocks.length; i++) h = this.blocks[i].forward(e, h, ctx);
     h = this.last.forward(e, h, ctx);
     return this.head ? this.head.forward(e, h, ctx) : h;
   }

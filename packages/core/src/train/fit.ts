@@ -8,9 +8,11 @@
 //  - inputs: each image is decoded and resized once into a GPU tensor [N, S, S, 3] (the resize is
 //    deterministic; augmentation runs after it), when it fits `cacheBudgetBytes`; otherwise images
 //    are decoded per batch, the next batch's decode overlapping the GPU work of this one.
-//  - features: with the whole base frozen and augmentation off, the base is a fixed function of the
-//    image, so its pooled output [N, C] is computed once and the head alone trains on it (dropout
-//    and the Dense layers run per step, as in Keras). `FitEpochEvent.featureCache` says when.
+//  - features: with augmentation off, the frozen part of the base is a fixed function of the image
+//    (BatchNorm in inference mode), so it runs once per image: with the whole base frozen its
+//    pooled output [N, C] is cached and the head alone trains on it (dropout and the Dense layers
+//    run per step, as in Keras); when fine-tuning from block b, the activation entering block b is
+//    cached and each step runs blocks b.. only. `FitEpochEvent.featureCache` says when.
 import type { Engine } from '../gpu/engine.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { resizeImages, uploadImagesU8, augment } from '../ops/image/index.js';
@@ -184,8 +186,10 @@ export interface FitOptions {
   seed: number;
   /** RandomFlip('horizontal') + RandomRotation(rotation) in training; null = off. */
   augment: AugmentSpec | null;
-  /** Use the pooled-feature cache when allowed (base frozen, no augmentation). Default true. */
+  /** Cache what the frozen part of the base computes when allowed (no augmentation). Default true. */
   featureCache?: boolean;
+  /** Largest frozen-prefix activation cache (all images, bytes; default 1 GiB); above it each step runs the whole base. */
+  featureCacheBudgetBytes?: number;
   /** Sets the optimizer's learning rate before each step from its step count (e.g. `cosineDecay`). */
   lrSchedule?: LearningRateSchedule;
   /** Checked after every training step; true ends `fit` with an 'interrupted' event (e.g. on Ctrl-C). */
@@ -240,27 +244,44 @@ function labelTensor(e: Engine, kind: LossKind, labels: readonly number[]): Tens
 
 const mix = (seed: number, epoch: number, step: number) => (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b) ^ Math.imul(step + 1, 0xc2b2ae35)) >>> 0;
 
-/** Pooled base features [N, C] of every usable image of a split (persistent), row by usable index. */
-async function* buildFeatures(e: Engine, net: MobileNetV2Net, data: ImageBatches, batchSize: number, split: 'train' | 'validation', out: { t: Tensor | null; rows: Map<number, number> }): AsyncGenerator<FitEvent> {
-  const head = net.head!;
-  const C = net.arch.lastChannels;
+interface FeatureCache {
+  t: Tensor | null;
+  rows: Map<number, number>;
+  /** Shape of one row (one image). */
+  rowShape: number[];
+}
+
+/** `compute(x)` of every usable image of a split, once, into a persistent tensor (row by sample index). */
+async function* buildFeatures(e: Engine, data: ImageBatches, batchSize: number, split: 'train' | 'validation', out: FeatureCache, compute: (x: Tensor) => Tensor): AsyncGenerator<FitEvent> {
   const idx = data.usable();
-  const feats = e.allocPersistent([idx.length, C], 'f32', `features-${split}`);
   let row = 0;
   for (let a = 0; a < idx.length; a += batchSize) {
     const ids = idx.slice(a, a + batchSize);
     const b = await data.batch(ids);
-    e.tidy(() => {
-      const f = baseForward(e, net, b.x);
-      const p = head.spec.pooling === 'max' ? globalMaxPool(e, f) : globalAvgPool(e, f);
-      e.copy(p, feats, p.bytes, 0, row * C * 4);
-    });
+    const kept = ids.filter((i) => !b.skipped.includes(i));
+    if (kept.length) {
+      e.tidy(() => {
+        const f = compute(b.x);
+        out.rowShape = f.shape.slice(1);
+        out.t ??= e.allocPersistent([idx.length, ...out.rowShape], 'f32', `features-${split}`);
+        const rowBytes = f.bytes / f.shape[0];
+        e.copy(f, out.t, f.bytes, 0, row * rowBytes);
+      });
+      kept.forEach((i) => out.rows.set(i, row++));
+    }
     b.x.dispose();
-    ids.forEach((i) => out.rows.set(i, row++));
     await e.sync();
     yield { type: 'cache', what: 'features', split, done: Math.min(a + batchSize, idx.length), total: idx.length };
   }
-  out.t = feats;
+}
+
+/** Whether the activations entering `blocks[b]` of every image fit the input cache's budget. */
+function prefixFits(net: MobileNetV2Net, b: number, data: FitData, opts: FitOptions): boolean {
+  let s = Math.ceil(net.inputSize / 2); // the stem has stride 2 ('same' and 'symmetric' agree)
+  for (let i = 0; i < b; i++) s = Math.ceil(s / net.arch.blocks[i].stride);
+  const c = b < net.arch.blocks.length ? net.arch.blocks[b].inChannels : net.arch.blocks[net.arch.blocks.length - 1].outChannels;
+  const n = data.train.count + (data.validation?.count ?? 0);
+  return n * s * s * c * 4 <= (opts.featureCacheBudgetBytes ?? 1 << 30);
 }
 
 /** Trains `net` (its head, plus any base layers marked trainable) on `data`; yields progress and per-epoch metrics. */
@@ -268,7 +289,12 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
   const head = net.head;
   if (!head) throw new Error('fit: the network needs a classifier head');
   const baseFrozen = net.convUnits().every((u) => u.params().every((p) => !p.trainable));
-  const useFeatures = (opts.featureCache ?? true) && baseFrozen && !opts.augment;
+  const cacheAllowed = (opts.featureCache ?? true) && !opts.augment;
+  const useFeatures = cacheAllowed && baseFrozen;
+  // Fine-tuning from block b without augmentation: cache the activation entering block b.
+  const fromBlock = net.firstTrainableBlock();
+  const usePrefix = cacheAllowed && !baseFrozen && fromBlock > 0 && prefixFits(net, fromBlock, data, opts);
+  const cached = useFeatures || usePrefix;
 
   for (const [split, d] of [['train', data.train], ['validation', data.validation]] as const) {
     if (!d) continue;
@@ -276,16 +302,23 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
     if (d.skipped.size) yield { type: 'skipped', split, indices: [...d.skipped] };
   }
 
-  const trainF = { t: null as Tensor | null, rows: new Map<number, number>() };
-  const valF = { t: null as Tensor | null, rows: new Map<number, number>() };
-  if (useFeatures) {
-    yield* buildFeatures(e, net, data.train, opts.batchSize, 'train', trainF);
-    if (data.validation) yield* buildFeatures(e, net, data.validation, opts.batchSize, 'validation', valF);
+  const trainF: FeatureCache = { t: null, rows: new Map(), rowShape: [] };
+  const valF: FeatureCache = { t: null, rows: new Map(), rowShape: [] };
+  const compute = useFeatures
+    ? (x: Tensor) => {
+        const f = baseForward(e, net, x);
+        const p = head.spec.pooling === 'max' ? globalMaxPool(e, f) : globalAvgPool(e, f);
+        return p.reshape([p.shape[0], 1, 1, p.shape[p.shape.length - 1]]);
+      }
+    : (x: Tensor) => net.prefixForward(e, x, fromBlock);
+  if (cached) {
+    yield* buildFeatures(e, data.train, opts.batchSize, 'train', trainF, compute);
+    if (data.validation) yield* buildFeatures(e, data.validation, opts.batchSize, 'validation', valF, compute);
   }
-  const C = net.arch.lastChannels;
-  const gatherFeatures = (f: { t: Tensor | null; rows: Map<number, number> }, ids: readonly number[]) => {
-    const x = e.alloc([ids.length, 1, 1, C]);
-    ids.forEach((i, k) => e.copy(f.t!, x, C * 4, f.rows.get(i)! * C * 4, k * C * 4));
+  const gatherFeatures = (f: FeatureCache, ids: readonly number[]) => {
+    const x = e.alloc([ids.length, ...f.rowShape]);
+    const rowBytes = f.rowShape.reduce((a, b) => a * b, 1) * 4;
+    ids.forEach((i, k) => e.copy(f.t!, x, rowBytes, f.rows.get(i)! * rowBytes, k * rowBytes));
     return x;
   };
 
@@ -301,13 +334,13 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
       let seen = within?.seen ?? 0;
       const s0 = within?.step ?? 0;
       const slice = (s: number) => order.slice(s * opts.batchSize, (s + 1) * opts.batchSize);
-      let pre = useFeatures || s0 >= steps ? null : data.train.prefetch(slice(s0));
+      let pre = cached || s0 >= steps ? null : data.train.prefetch(slice(s0));
       for (let s = s0; s < steps; s++) {
         if (opts.lrSchedule) opts.optimizer.learningRate = opts.lrSchedule(opts.optimizer.iterations);
         const ids = slice(s);
         let x: Tensor;
         let labels: number[];
-        if (useFeatures) {
+        if (cached) {
           x = gatherFeatures(trainF, ids);
           labels = ids.map((i) => data.train.source.labels[i]);
         } else {
@@ -338,7 +371,7 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
           });
         } else {
           const xin = opts.augment ? e.tidy(() => augment(e, x, { flip: opts.augment!.flip, rotation: opts.augment!.rotation, seed: stepSeed })) : x;
-          r = trainStep(e, net, opts.optimizer, xin, y, { loss: opts.loss, seed: stepSeed, bnInference: true });
+          r = trainStep(e, net, opts.optimizer, xin, y, { loss: opts.loss, seed: stepSeed, bnInference: true, fromBlock: usePrefix ? fromBlock : undefined });
           if (xin !== x) xin.dispose();
         }
         const lossV = (await r.loss.read())[0];
@@ -372,12 +405,12 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
         let vn = 0;
         const vsteps = Math.ceil(ids.length / opts.batchSize);
         const vslice = (s: number) => ids.slice(s * opts.batchSize, (s + 1) * opts.batchSize);
-        let vpre = useFeatures ? null : v.prefetch(vslice(0));
+        let vpre = cached ? null : v.prefetch(vslice(0));
         for (let s = 0; s < vsteps; s++) {
           const bi = vslice(s);
           let x: Tensor;
           let labels: number[];
-          if (useFeatures) {
+          if (cached) {
             x = gatherFeatures(valF, bi);
             labels = bi.map((i) => v.source.labels[i]);
           } else {
@@ -393,7 +426,8 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
           }
           const y = labelTensor(e, opts.loss, labels);
           const r = e.tidy(() => {
-            const logits = useFeatures ? head.forward(e, x, { training: false }) : net.forward(e, x, { training: false });
+            const ctx = { training: false };
+            const logits = useFeatures ? head.forward(e, x, ctx) : usePrefix ? net.forwardFrom(e, x, fromBlock, ctx) : net.forward(e, x, ctx);
             const { loss } = lossAndGrad(e, opts.loss, logits, y);
             return { loss, correct: accuracy(e, logits, y) };
           });
@@ -419,7 +453,7 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
         valAccuracy,
         seconds: (Date.now() - t0) / 1000,
         trainImages: seen,
-        featureCache: useFeatures,
+        featureCache: cached,
       };
     }
   } finally {

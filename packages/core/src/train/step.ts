@@ -24,10 +24,12 @@ export function trainStep(
   optimizer: Optimizer,
   x: Tensor,
   labels: Tensor,
-  opts: { loss: LossKind; seed: number; bnInference?: boolean },
+  /** `fromBlock`: `x` is the activation entering that block (a cached frozen prefix, see `MobileNetV2Net.prefixForward`). */
+  opts: { loss: LossKind; seed: number; bnInference?: boolean; fromBlock?: number },
 ): StepResult {
   return e.tidy(() => {
-    const logits = net.forward(e, x, { training: true, bnInference: opts.bnInference, seed: opts.seed });
+    const ctx = { training: true, bnInference: opts.bnInference, seed: opts.seed };
+    const logits = opts.fromBlock === undefined ? net.forward(e, x, ctx) : net.forwardFrom(e, x, opts.fromBlock, ctx);
     const { loss, dlogits } = lossAndGrad(e, opts.loss, logits, labels);
     const correct = accuracy(e, logits, labels);
     net.backward(e, dlogits);
