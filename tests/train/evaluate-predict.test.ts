@@ -88,6 +88,15 @@ describe(`${GPU} mnv2 evaluate / predict (built CLI)`, () => {
     }
   });
 
+  it("summary of a trained run: Keras' totals for the frozen tutorial model (2,259,265 / 1,281 trainable)", () => {
+    const r = mnv2('summary', run);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/mobilenetv2_1\.00_64 \(Functional\)/);
+    expect(r.stdout).toMatch(/dense \(Dense\)\s+\(None, 1\)\s+1,281/);
+    expect(r.stdout).toMatch(/Total params: 2,259,265/);
+    expect(r.stdout).toMatch(/Trainable params: 1,281\b/);
+  });
+
   it('predict on a folder that is not a run says so', () => {
     const r = mnv2('predict', data, join(data, 'alpaca'));
     expect(r.code).toBe(1);

@@ -17,6 +17,8 @@ export interface RunInfo {
   denseName: string;
   /** Units of the hidden Dense(relu) layer ('dense'), when the run had --hidden-units. */
   hidden: number | null;
+  /** Keras layer index fine-tuning started from (null: the base stayed frozen). */
+  fineTuneAt: number | null;
   epoch: number | null;
   weights: WeightMap;
 }
@@ -27,7 +29,7 @@ export async function readRun(dirArg: string, cmd: string): Promise<RunInfo> {
   const cfgPath = join(dir, 'config.json');
   const modelPath = join(dir, 'model.safetensors');
   for (const p of [cfgPath, modelPath]) if (!existsSync(p)) throw new Error(`${cmd}: '${dir}' is not a training run folder: ${p} is missing (pass the --out folder of 'mnv2 train')`);
-  let cfg: { classNames?: unknown; labelMode?: unknown; alpha?: unknown; imageSize?: unknown; head?: { dropout?: unknown; classes?: unknown; dense?: unknown; hidden?: unknown }; epochsDone?: unknown };
+  let cfg: { classNames?: unknown; labelMode?: unknown; alpha?: unknown; imageSize?: unknown; head?: { dropout?: unknown; classes?: unknown; dense?: unknown; hidden?: unknown }; epochsDone?: unknown; fineTuneAt?: unknown; fineTuneEpochs?: unknown };
   try {
     cfg = JSON.parse(await readFile(cfgPath, 'utf8'));
   } catch (e) {
@@ -48,7 +50,8 @@ export async function readRun(dirArg: string, cmd: string): Promise<RunInfo> {
   if (bias.data.length !== classes) throw new Error(`${cmd}: ${modelPath} has a ${bias.data.length}-output head, but config.json lists ${classNames.length} classes (${labelMode})`);
   const epoch = st.metadata.epoch !== undefined ? Number(st.metadata.epoch) : typeof cfg.epochsDone === 'number' ? cfg.epochsDone : null;
   const hidden = typeof cfg.head?.hidden === 'number' ? cfg.head.hidden : null;
-  return { dir, classNames: classNames as string[], labelMode, alpha, imageSize, dropout: Number(cfg.head?.dropout ?? 0), classes, denseName, hidden, epoch, weights: st.weights };
+  const fineTuneAt = typeof cfg.fineTuneAt === 'number' && cfg.fineTuneEpochs !== 0 ? cfg.fineTuneAt : null;
+  return { dir, classNames: classNames as string[], labelMode, alpha, imageSize, dropout: Number(cfg.head?.dropout ?? 0), classes, denseName, hidden, fineTuneAt, epoch, weights: st.weights };
 }
 
 /**
