@@ -1,13 +1,12 @@
 // Cross-check of the whole inference path against an independent implementation: a small MobileNetV2
 // (alpha 0.35, 64x64, random weights, BatchNorm with non-trivial moving statistics, 10 classes) is
-// exported with our ONNX writer (packages/cli/src/export/onnx-writer.ts) and run by ONNX Runtime's CPU
+// exported with our ONNX writer (packages/core/src/export/onnx-writer.ts) and run by ONNX Runtime's CPU
 // provider; its logits must equal ours (fused conv+BN+ReLU6 kernels on the GPU). Exported both with
 // BatchNormalization nodes and with BN folded into the convs, from NHWC (Transpose node) and NCHW input.
 // Also checks the protobuf encoding of attribute kinds the network does not use (float, negative int).
 import { describe, it, beforeAll, expect } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import { MobileNetV2Net, type Engine } from '@mnv2/core';
-import { attr, encodeOnnxModel, mobileNetV2Onnx } from '../../packages/cli/src/export/onnx-writer.js';
+import { MobileNetV2Net, attr, encodeOnnxModel, mobileNetV2Onnx, type Engine } from '@mnv2/core';
 import { gpuEngine, GPU } from '../helpers/gpu.js';
 import { randArray, f32 } from '../helpers/random.js';
 import { expectClose, maxAbs } from '../helpers/allclose.js';

@@ -7,6 +7,7 @@ import { describe, it, beforeAll, afterAll, expect } from 'vitest';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
+import * as ort from 'onnxruntime-node';
 import { buildClassifier, classifierInfo, importTflite, prepareImages, serializeSafetensors, type Engine } from '@mnv2/core';
 import { decodeImage } from '../../packages/cli/src/data/decode.js';
 import { gpuEngine, GPU } from '../helpers/gpu.js';
@@ -20,6 +21,48 @@ const images = (cls: string) =>
     .filter((f) => /\.jpe?g$/i.test(f))
     .sort()
     .map((f) => join(ALPACA, cls, f));
+
+/** A size x size RGB thumbnail (centre square, nearest pixel) of an image file, decoded in Node. */
+async function thumbnail(path: string, size: number): Promise<Uint8Array> {
+  const im = await decodeImage(path);
+  const side = Math.min(im.width, im.height);
+  const x0 = (im.width - side) >> 1;
+  const y0 = (im.height - side) >> 1;
+  const out = new Uint8Array(size * size * 3);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const sy = y0 + Math.floor(((y + 0.5) * side) / size);
+      const sx = x0 + Math.floor(((x + 0.5) * side) / size);
+      for (let c = 0; c < 3; c++) out[(y * size + x) * 3 + c] = im.rgb[(sy * im.width + sx) * 3 + c];
+    }
+  }
+  return out;
+}
+
+/**
+ * Runs an exported .onnx with ONNX Runtime (CPU) on RGB images already at the model's size: the
+ * preprocessing the export documents (NHWC, x / 127.5 - 1). Returns the output's name, dims and rows.
+ */
+async function runOnnx(model: Uint8Array, images: Uint8Array[], size: number): Promise<{ input: string; output: string; dims: readonly number[]; rows: number[][] }> {
+  const session = await ort.InferenceSession.create(model, { executionProviders: ['cpu'] });
+  try {
+    const n = size * size * 3;
+    const x = new Float32Array(images.length * n);
+    images.forEach((im, i) => {
+      expect(im.length).toBe(n);
+      for (let j = 0; j < n; j++) x[i * n + j] = im[j] / 127.5 - 1;
+    });
+    const output = session.outputNames[0];
+    const y = (await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [images.length, size, size, 3]) }))[output];
+    const k = y.dims[1];
+    const data = y.data as Float32Array;
+    return { input: session.inputNames[0], output, dims: y.dims, rows: images.map((_, i) => Array.from(data.subarray(i * k, (i + 1) * k))) };
+  } finally {
+    await session.release();
+  }
+}
+
+const maxAbsDiff = (a: number[][], b: number[][]) => Math.max(...a.map((r, i) => Math.max(...r.map((v, k) => Math.abs(v - b[i][k])))));
 
 /** Page-side globals used inside page.evaluate (tests/tsconfig.json has no DOM lib; these callbacks run in the page). */
 interface PageGlobals {
@@ -234,6 +277,31 @@ describe('web demo in Chromium (WebGPU on SwiftShader)', () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);
     const saved = join(ARTIFACTS, 'mnv2-model.safetensors');
     await download.saveAs(saved);
+
+    // "Download ONNX": ONNX Runtime (Node, CPU) on the downloaded file gives the page's logits for the
+    // same 96x96 pixels (given to the page as RGB bytes, so both sides see identical inputs).
+    await time('onnx (binary head)', async () => {
+      const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#save-onnx')]);
+      expect(dl.suggestedFilename()).toBe('mnv2-model.onnx');
+      const onnxPath = join(ARTIFACTS, 'mnv2-model.onnx');
+      await dl.saveAs(onnxPath);
+      expect(await page.textContent('#save-status')).toMatch(/saved mnv2-model\.onnx .*input \[N,96,96,3\] in \[-1,1\]/);
+      const pix = await Promise.all(held.map((f) => thumbnail(f, 96)));
+      const inPage = await page.evaluate(async (px) => {
+        type T = { classify(ims: object[], o: object): Promise<{ logits: number[]; probabilities: number[] }[]> };
+        const t = (globalThis as unknown as { mnv2demo: { trainer: T } }).mnv2demo.trainer;
+        return t.classify(px.map((p) => ({ width: 96, height: 96, rgb: new Uint8Array(p) })), { logits: true });
+      }, pix.map((p) => Array.from(p)));
+      const ran = await runOnnx(readFileSync(onnxPath), pix, 96);
+      expect(ran.output).toBe('logits');
+      expect(ran.dims).toEqual([2, 1]); // binary head: one logit
+      const d = maxAbsDiff(ran.rows, inPage.map((r) => r.logits));
+      const probs = ran.rows.map(([l]) => [1 - 1 / (1 + Math.exp(-l)), 1 / (1 + Math.exp(-l))]);
+      const dp = maxAbsDiff(probs, inPage.map((r) => r.probabilities));
+      console.log(`[web e2e] ONNX Runtime vs page (binary, 96x96): logits max |diff| ${d.toExponential(2)}, probabilities ${dp.toExponential(2)}`);
+      expect(d).toBeLessThan(1e-3);
+      expect(dp).toBeLessThan(1e-3);
+    });
     await page.close();
     page = await openDemo();
     expect((await state(page)).model!.summary.fromCache).toBe(true);
@@ -279,16 +347,18 @@ describe('web demo in Chromium (WebGPU on SwiftShader)', () => {
 });
 
 describe('web library API in the page (Mnv2Client, no demo UI)', () => {
-  it('three classes (softmax head) from fetched Blobs at 64x64: fit, evaluate, save, load into a new trainer, same outputs', async () => {
+  it('three classes (softmax head) from fetched Blobs at 64x64: fit, evaluate, save, load into a new trainer, same outputs; saveOnnx runs in ONNX Runtime with the same outputs', async () => {
     need();
     const page = await openDemo();
-    const r = await page.evaluate(async () => {
+    const pix = await Promise.all(['alpaca/01ad3ff1d94eb557.jpg', 'not alpaca/002bdaf1c177effd.jpg', 'alpaca/' + readdirSync(join(ALPACA, 'alpaca')).sort()[5]].map((f) => thumbnail(join(ALPACA, f), 64)));
+    const r = await page.evaluate(async (px) => {
       type T = {
         addImages(c: number, ims: Blob[]): Promise<{ errors: string[] }>;
         fit(o: object): Promise<{ history: { loss: number; valLoss: number | null; valAccuracy: number | null }[] }>;
         evaluate(): Promise<{ accuracy: number; images: number }>;
         classify(ims: Blob[]): Promise<{ probabilities: number[]; top: { label: string }[] }[]>;
         save(): Promise<Uint8Array>;
+        saveOnnx(o?: object): Promise<Uint8Array>;
         load(b: Uint8Array): Promise<{ classes: string[]; imageSize: number }>;
       };
       const d = (globalThis as unknown as { mnv2demo: { client: { createTrainer(o: object): Promise<T> } } }).mnv2demo;
@@ -301,12 +371,21 @@ describe('web library API in the page (Mnv2Client, no demo UI)', () => {
       const fit = await t.fit({ epochs: 3, batchSize: 4, learningRate: 0.01, validationSplit: 0.5 });
       const ev = await t.evaluate();
       const before = await t.classify(blobs);
+      // ONNX: the bytes (base64 across page.evaluate) and the page's outputs on the same RGB pixels.
+      const onnx = await t.saveOnnx();
+      let bin = '';
+      for (let i = 0; i < onnx.length; i += 0x8000) bin += String.fromCharCode(...onnx.subarray(i, i + 0x8000));
+      const onnxOut = await (t as unknown as { classify(ims: object[], o: object): Promise<{ logits: number[]; probabilities: number[] }[]> }).classify(
+        px.map((p) => ({ width: 64, height: 64, rgb: new Uint8Array(p) })),
+        { logits: true },
+      );
+      const softmaxLen = (await t.saveOnnx({ softmax: true, layout: 'nchw', foldBatchNorm: true })).length;
       const bytes = await t.save();
       const t2 = await d.client.createTrainer({ base: './weights/tflite/keras_mobilenetv2_1.00_224_imagenet_int8_ptq.tflite', classes: ['x', 'y'] });
       const loaded = await t2.load(bytes);
       const after = await t2.classify(blobs);
-      return { errs, losses: fit.history.map((h) => h.loss), val: fit.history.map((h) => [h.valLoss, h.valAccuracy]), ev, before, after, loaded, bytes: bytes.length };
-    });
+      return { errs, losses: fit.history.map((h) => h.loss), val: fit.history.map((h) => [h.valLoss, h.valAccuracy]), ev, before, after, loaded, bytes: bytes.length, onnx: btoa(bin), onnxOut, softmaxLen };
+    }, pix.map((p) => Array.from(p)));
     expect(r.errs).toHaveLength(1);
     expect(r.errs[0]).toMatch(/cannot decode image 2 \(image\/png\)/);
     expect(r.losses).toHaveLength(3);
@@ -322,6 +401,23 @@ describe('web library API in the page (Mnv2Client, no demo UI)', () => {
       expect(r.before[i].probabilities).toHaveLength(3);
       for (let k = 0; k < 3; k++) expect(Math.abs(r.after[i].probabilities[k] - r.before[i].probabilities[k])).toBeLessThan(1e-5);
     }
+    // ONNX Runtime (Node, CPU) on the exported model, NHWC input in [-1, 1]: the page's logits and probabilities.
+    const t0 = Date.now();
+    const ran = await runOnnx(Buffer.from(r.onnx, 'base64'), pix, 64);
+    expect(ran).toMatchObject({ input: 'input', output: 'logits', dims: [3, 3] });
+    const dl = maxAbsDiff(ran.rows, r.onnxOut.map((o) => o.logits));
+    const probs = ran.rows.map((row) => {
+      const m = Math.max(...row);
+      const e = row.map((v) => Math.exp(v - m));
+      const z = e.reduce((a, b) => a + b, 0);
+      return e.map((v) => v / z);
+    });
+    const dp = maxAbsDiff(probs, r.onnxOut.map((o) => o.probabilities));
+    timings['onnx (3-class, Node side)'] = (Date.now() - t0) / 1000;
+    console.log(`[web e2e] ONNX Runtime vs page (3 classes, 64x64): logits max |diff| ${dl.toExponential(2)}, probabilities ${dp.toExponential(2)}; ${(r.onnx.length * 0.75 / 2 ** 20).toFixed(1)} MB (softmax/NCHW/folded variant ${(r.softmaxLen / 2 ** 20).toFixed(1)} MB)`);
+    expect(dl).toBeLessThan(1e-3);
+    expect(dp).toBeLessThan(1e-3);
+    expect(r.softmaxLen).toBeGreaterThan(1e6);
     console.log(`[web e2e] 3-class API: losses ${r.losses.map((l) => l.toFixed(3)).join(' ')}, val ${JSON.stringify(r.val)}, accuracy ${r.ev.accuracy.toFixed(2)}, saved ${(r.bytes / 2 ** 20).toFixed(1)} MB`);
     await page.close();
   });

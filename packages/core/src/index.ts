@@ -29,3 +29,4 @@ export * from './data/image-list.js';
 export * from './train/fit.js';
 export * from './train/schedules.js';
 export * from './keras/index.js';
+export * from './export/onnx-writer.js';

@@ -479,6 +479,12 @@ $('#save').onclick = async () => {
   const blob = await guarded('Saving failed', () => t.download('mnv2-model.safetensors'));
   if (blob) $('#save-status').textContent = `saved mnv2-model.safetensors (${(blob.size / 2 ** 20).toFixed(1)} MB)`;
 };
+$('#save-onnx').onclick = async () => {
+  const t = demo.trainer;
+  if (!t?.summary.trained) return showError('Train a model first: there is nothing to export yet.');
+  const blob = await guarded('ONNX export failed', () => t.downloadOnnx('mnv2-model.onnx'));
+  if (blob) $('#save-status').textContent = `saved mnv2-model.onnx (${(blob.size / 2 ** 20).toFixed(1)} MB; input [N,${t.summary.imageSize},${t.summary.imageSize},3] in [-1,1], output logits)`;
+};
 $<HTMLInputElement>('#load-file').onchange = async (ev) => {
   const input = ev.target as HTMLInputElement;
   const f = input.files?.[0];

@@ -9,6 +9,7 @@
 //   await trainer.addImages(0, catFiles); await trainer.addImages(1, dogFiles);
 //   await trainer.fit({ epochs: 5 }, (ev) => …);         // live loss/accuracy events
 //   const bytes = await trainer.save();                   // safetensors (mnv2 format, loads in the CLI)
+//   const onnx = await trainer.saveOnnx();                // ONNX (float, opset 13) for ONNX Runtime & co.
 import * as Comlink from 'comlink';
 import type { EngineWorker } from './worker.js';
 import type {
@@ -22,6 +23,7 @@ import type {
   FitSummary,
   LoadProgress,
   ModelSummary,
+  OnnxExportOptions,
   RgbPixels,
   TrainEvent,
   TrainerOptions,
@@ -287,16 +289,21 @@ export class Trainer {
   }
   /** Saves and offers the file as a download. */
   async download(fileName = 'mnv2-model.safetensors'): Promise<Blob> {
-    const bytes = await this.save();
-    const blob = new Blob([bytes as BlobPart], { type: 'application/octet-stream' });
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(blob);
-    a.download = fileName;
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
-    return blob;
+    return offerDownload(await this.save(), fileName);
+  }
+  /**
+   * The trained network as an ONNX model (the bytes of a .onnx file; float32, opset 13), as
+   * `mnv2 export --onnx` writes it. Input 'input' [N,S,S,3] (NHWC; `layout: 'nchw'` for [N,3,S,S]) of RGB
+   * resized to the trainer's image size S and scaled to [-1, 1] (x / 127.5 - 1); output 'logits' [N,K]
+   * (two classes: [N,1], a sigmoid gives the second class's probability), or 'probabilities' with
+   * `softmax`. Class names, input size and layout are in the model's metadata_props.
+   */
+  saveOnnx(opts: OnnxExportOptions = {}): Promise<Uint8Array> {
+    return this.client.call(() => this.w.exportOnnx(this.id, opts));
+  }
+  /** `saveOnnx` offered as a download. */
+  async downloadOnnx(fileName = 'mnv2-model.onnx', opts: OnnxExportOptions = {}): Promise<Blob> {
+    return offerDownload(await this.saveOnnx(opts), fileName);
   }
   /** Loads a model saved by `save()` (or `mnv2 train`): replaces classes, input size and weights. */
   load(weights: string | URL | Blob | ArrayBuffer | Uint8Array, name?: string) {
@@ -306,6 +313,19 @@ export class Trainer {
   dispose(): Promise<void> {
     return this.client.call(() => this.w.disposeTrainer(this.id));
   }
+}
+
+/** Offers bytes as a file download (a temporary link clicked). */
+function offerDownload(bytes: Uint8Array, fileName: string): Blob {
+  const blob = new Blob([bytes as BlobPart], { type: 'application/octet-stream' });
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = fileName;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  return blob;
 }
 
 // ---- module-level API over one shared client -------------------------------------------------------

@@ -116,6 +116,16 @@ export interface FitSummary {
   diverged: boolean;
 }
 
+/** How `exportOnnx` / `Trainer.saveOnnx` writes the trained network (defaults as `mnv2 export --onnx`). */
+export interface OnnxExportOptions {
+  /** Output softmax probabilities ('probabilities') instead of logits ('logits'). Not for two-class (binary, one-logit) models. */
+  softmax?: boolean;
+  /** 'nhwc' (default: input [N,S,S,3], like Keras) or 'nchw' (input [N,3,S,S], the PyTorch/ONNX convention). */
+  layout?: 'nhwc' | 'nchw';
+  /** Fold BatchNorm into the convolutions (as tf2onnx does); default keeps BatchNormalization nodes. */
+  foldBatchNorm?: boolean;
+}
+
 export interface EvaluateResult {
   images: number;
   accuracy: number;

@@ -9,10 +9,12 @@ import {
   MobileNetV2Net,
   adam,
   buildClassifier,
+  encodeOnnxModel,
   hasSubgroups8,
   labelsForClasses,
   layers,
   losses,
+  mobileNetV2Onnx,
   parseLabels,
   prepareImages,
   sequential,
@@ -42,6 +44,7 @@ import type {
   FitSummary,
   LoadProgress,
   ModelSummary,
+  OnnxExportOptions,
   RgbPixels,
   TrainEvent,
   TrainerOptions,
@@ -610,6 +613,52 @@ class EngineWorker {
     if (!t.snapshot) throw new Error('save: nothing trained yet: call fit() first');
     const meta = { format: 'mnv2', alpha: String(t.base.imported.alpha), input_size: String(t.imageSize), preprocess: 'tf', padding: 'same', epsilon: '0.001', classes: JSON.stringify(t.classes), label_mode: t.classes.length === 2 ? 'binary' : 'categorical' };
     const bytes = serializeSafetensors(t.snapshot, meta);
+    return Comlink.transfer(bytes, [bytes.buffer as ArrayBuffer]);
+  }
+
+  /**
+   * The trained network as an ONNX model (float32, opset 13, the bytes of a .onnx file), written by core's
+   * ONNX writer as `mnv2 export --onnx` does: input 'input' [N,S,S,3] (or [N,3,S,S] with layout 'nchw'),
+   * RGB scaled to [-1, 1] (x / 127.5 - 1) and resized to the trainer's image size; output 'logits'
+   * [N,K] (a two-class model: [N,1], the sigmoid's input) or 'probabilities' with `softmax`.
+   */
+  exportOnnx(id: number, opts: OnnxExportOptions = {}): Uint8Array {
+    const t = this.trainer(id);
+    const w = t.snapshot;
+    if (!w) throw new Error('exportOnnx: nothing trained yet: call fit() (or load()) first');
+    // Head: dense (K or 1 outputs), or a hidden dense(H, relu) + dense_1 (`mnv2 train --hidden-units`).
+    const hiddenKernel = w.has('dense_1/kernel') ? w.get('dense/kernel') : undefined;
+    const denseName = hiddenKernel ? 'dense_1' : 'dense';
+    const bias = w.get(`${denseName}/bias`);
+    if (!bias || !w.has(`${denseName}/kernel`)) throw new Error(`exportOnnx: the trained weights have no classifier head (${denseName}/kernel, ${denseName}/bias)`);
+    const outputs = bias.data.length;
+    const binary = outputs === 1;
+    if (opts.softmax && binary) throw new Error('exportOnnx: softmax is for models of three or more classes; this two-class model has one output (a logit: apply a sigmoid for the second class\'s probability)');
+    const layout = opts.layout ?? 'nhwc';
+    if (layout !== 'nhwc' && layout !== 'nchw') throw new Error(`exportOnnx: layout must be 'nhwc' or 'nchw', got '${String(layout)}'`);
+    const alpha = t.base.imported.alpha;
+    const S = t.imageSize;
+    const graph = mobileNetV2Onnx({
+      alpha,
+      inputSize: S,
+      batch: 'N',
+      weight: (name) => {
+        const v = w.get(name);
+        if (!v) throw new Error(`exportOnnx: the trained weights have no tensor '${name}'`);
+        return v.data;
+      },
+      head: { classes: outputs, denseName, softmax: !!opts.softmax, ...(hiddenKernel ? { hidden: w.get('dense/bias')!.data.length, hiddenName: 'dense' } : {}) },
+      padding: 'same',
+      epsilon: 1e-3,
+      foldBatchNorm: !!opts.foldBatchNorm,
+      inputLayout: layout,
+    });
+    const input = layout === 'nhwc' ? `[N,${S},${S},3]` : `[N,3,${S},${S}]`;
+    const output = opts.softmax ? `probabilities [N,${outputs}]` : binary ? `logits [N,1] (sigmoid: probability of '${t.classes[1]}')` : `logits [N,${outputs}]`;
+    const bytes = encodeOnnxModel(graph, {
+      docString: `MobileNetV2 alpha ${alpha} trained in the mnv2 web demo. Input 'input' ${input}: RGB resized to ${S}x${S}, scaled to [-1,1] (x / 127.5 - 1). Output ${output}. Classes: ${JSON.stringify(t.classes)}.`,
+      metadata: { format: 'mnv2', alpha: String(alpha), input_size: String(S), input_layout: layout, preprocess: 'tf', classes: JSON.stringify(t.classes), label_mode: t.classes.length === 2 ? 'binary' : 'categorical', output: opts.softmax ? 'probabilities' : 'logits' },
+    });
     return Comlink.transfer(bytes, [bytes.buffer as ArrayBuffer]);
   }
 

@@ -22,7 +22,7 @@ const HELP = `mnv2 bench infer [--quick] [--out FILE] [--peers tfjs,ort-webgpu,o
 MobileNetV2 1.0 inference (1000 classes, random weights) at 224x224 batch 1, 224x224 batch 8 and
 160x160 batch 8, ours next to TF.js 4 WebGPU (tf.layers model built like Keras' mobilenet_v2.py, on
 the same Dawn/adapter), ONNX Runtime's WebGPU provider and ONNX Runtime CPU (our network written as
-ONNX by export/onnx-writer.ts), all in this process with the same weights and input. Prints ms per batch
+ONNX by core's export/onnx-writer.ts), all in this process with the same weights and input. Prints ms per batch
 and per image, images/s, GFLOP/s and each peer's time as a multiple of ours; checks each peer's
 logits against ours.
 
@@ -298,7 +298,7 @@ function markdown(m: MarkdownInput): string {
   L.push(
     'Network: MobileNetV2 alpha 1.0 with the 1000-class head (Keras architecture, 3,538,984 weights), random Glorot weights — ' +
       `the same values in every implementation (ours read back and copied in: into a tf.layers model built like Keras' ` +
-      'mobilenet_v2.py for TF.js, into an ONNX graph written by `export/onnx-writer.ts` with BatchNorm folded into the convs ' +
+      'mobilenet_v2.py for TF.js, into an ONNX graph written by `core/src/export/onnx-writer.ts` with BatchNorm folded into the convs ' +
       `for ONNX Runtime), the same input. ${ours.label}: inference path (BN folded, ReLU6 fused, one kernel per conv, one submit per forward).`,
   );
   L.push('');

@@ -4,8 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { writeAtomic } from '../util/atomic-write.js';
 import { join, resolve } from 'node:path';
-import { parseSafetensors, type WeightMap } from '@mnv2/core';
-import { encodeOnnxModel, mobileNetV2Onnx } from '../export/onnx-writer.js';
+import { encodeOnnxModel, mobileNetV2Onnx, parseSafetensors, type WeightMap } from '@mnv2/core';
 import { loadClassifierWeights, resolveWeightsPath } from '../weights/load.js';
 import { parseArgs } from '../util/args.js';
 

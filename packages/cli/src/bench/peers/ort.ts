@@ -1,9 +1,9 @@
 // ONNX Runtime (onnxruntime-node) with its WebGPU execution provider (its own Dawn inside the native
-// library) or its CPU provider. The model is our network exported by onnx-writer.ts (BatchNorm folded
+// library) or its CPU provider. The model is our network exported by core's onnx-writer.ts (BatchNorm folded
 // into the convs, as tf2onnx does; NCHW input; fixed batch), with our weights. Each run feeds a host
 // tensor and gets the logits back on the host: what an ONNX Runtime user writes.
 import type * as ortTypes from 'onnxruntime-node';
-import { encodeOnnxModel, mobileNetV2Onnx } from '../../export/onnx-writer.js';
+import { encodeOnnxModel, mobileNetV2Onnx } from '@mnv2/core';
 import { importPeer, nhwcToNchw, packageVersion, type Peer, type PeerRunner, type SharedModel } from './types.js';
 
 type ORT = typeof ortTypes;

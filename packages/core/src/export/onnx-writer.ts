@@ -1,9 +1,13 @@
 // A minimal ONNX writer: protobuf encoding of ModelProto / GraphProto / NodeProto / AttributeProto /
 // TensorProto / ValueInfoProto (field numbers from onnx/onnx.proto), plus MobileNetV2 as an ONNX graph
 // built from Keras-named weights in our layouts (docs/CONVENTIONS.md). Used by `mnv2 bench infer` to
-// give ONNX Runtime the same network (and the same weights) as ours, and meant to serve
-// `mnv2 export --onnx`. Opset 13, IR version 7; weights as raw little-endian initializers.
-import { architecture, blockPrefix, type PaddingMode } from '@mnv2/core';
+// give ONNX Runtime the same network (and the same weights) as ours, by `mnv2 export --onnx`, and by
+// the web worker's ONNX download. Platform-neutral (no node: or DOM imports).
+// The writer's graph types are OnnxWriter* so they don't clash with the reader's (io/onnx.ts).
+// Opset 13, IR version 7; weights as raw little-endian initializers.
+import { architecture, blockPrefix } from '../nn/architecture.js';
+import type { PaddingMode } from '../ops/conv/padding.js';
+import { encodeUtf8 } from '../io/utf8.js';
 
 // ---------------------------------------------------------------- protobuf encoding
 
@@ -71,7 +75,7 @@ class Pb {
   }
 
   string(field: number, s: string): this {
-    return this.data(field, new TextEncoder().encode(s));
+    return this.data(field, encodeUtf8(s));
   }
 
   message(field: number, m: Pb): this {
@@ -95,7 +99,7 @@ class Pb {
 
 // ---------------------------------------------------------------- ONNX model types
 
-export type OnnxAttribute =
+export type OnnxWriterAttribute =
   | { type: 'int'; value: number }
   | { type: 'ints'; value: number[] }
   | { type: 'float'; value: number }
@@ -104,19 +108,19 @@ export type OnnxAttribute =
 
 /** Attribute constructors (ONNX distinguishes int from float attributes, so say which). */
 export const attr = {
-  int: (value: number): OnnxAttribute => ({ type: 'int', value }),
-  ints: (value: number[]): OnnxAttribute => ({ type: 'ints', value }),
-  float: (value: number): OnnxAttribute => ({ type: 'float', value }),
-  floats: (value: number[]): OnnxAttribute => ({ type: 'floats', value }),
-  string: (value: string): OnnxAttribute => ({ type: 'string', value }),
+  int: (value: number): OnnxWriterAttribute => ({ type: 'int', value }),
+  ints: (value: number[]): OnnxWriterAttribute => ({ type: 'ints', value }),
+  float: (value: number): OnnxWriterAttribute => ({ type: 'float', value }),
+  floats: (value: number[]): OnnxWriterAttribute => ({ type: 'floats', value }),
+  string: (value: string): OnnxWriterAttribute => ({ type: 'string', value }),
 };
 
-export interface OnnxNode {
+export interface OnnxWriterNode {
   opType: string;
   inputs: string[];
   outputs: string[];
   name?: string;
-  attributes?: Record<string, OnnxAttribute>;
+  attributes?: Record<string, OnnxWriterAttribute>;
 }
 
 export interface OnnxInitializer {
@@ -133,9 +137,9 @@ export interface OnnxValueInfo {
   elemType?: number;
 }
 
-export interface OnnxGraph {
+export interface OnnxWriterGraph {
   name: string;
-  nodes: OnnxNode[];
+  nodes: OnnxWriterNode[];
   initializers: OnnxInitializer[];
   inputs: OnnxValueInfo[];
   outputs: OnnxValueInfo[];
@@ -147,6 +151,8 @@ export interface OnnxModelOptions {
   producerName?: string;
   producerVersion?: string;
   docString?: string;
+  /** ModelProto.metadata_props: free key/value strings (e.g. class names, preprocessing). */
+  metadata?: Record<string, string>;
 }
 
 // TensorProto.DataType and AttributeProto.AttributeType values
@@ -169,7 +175,7 @@ function tensorProto(t: OnnxInitializer): Pb {
   return m;
 }
 
-function attributeProto(name: string, a: OnnxAttribute): Pb {
+function attributeProto(name: string, a: OnnxWriterAttribute): Pb {
   const m = new Pb().string(1, name); // name
   switch (a.type) {
     case 'float':
@@ -192,7 +198,7 @@ function attributeProto(name: string, a: OnnxAttribute): Pb {
   return m;
 }
 
-function nodeProto(n: OnnxNode): Pb {
+function nodeProto(n: OnnxWriterNode): Pb {
   const m = new Pb();
   for (const i of n.inputs) m.string(1, i);
   for (const o of n.outputs) m.string(2, o);
@@ -210,7 +216,7 @@ function valueInfoProto(v: OnnxValueInfo): Pb {
 }
 
 /** Serialises a graph as an ONNX ModelProto (the bytes of a .onnx file). */
-export function encodeOnnxModel(g: OnnxGraph, opts: OnnxModelOptions = {}): Uint8Array {
+export function encodeOnnxModel(g: OnnxWriterGraph, opts: OnnxModelOptions = {}): Uint8Array {
   const graph = new Pb();
   for (const n of g.nodes) graph.message(1, nodeProto(n));
   graph.string(2, g.name);
@@ -223,6 +229,7 @@ export function encodeOnnxModel(g: OnnxGraph, opts: OnnxModelOptions = {}): Uint
   if (opts.docString) model.string(6, opts.docString);
   model.message(7, graph);
   model.message(8, new Pb().string(1, '').int(2, opts.opset ?? 13)); // opset_import: default domain
+  for (const [k, v] of Object.entries(opts.metadata ?? {})) model.message(14, new Pb().string(1, k).string(2, v)); // metadata_props
   return model.finish();
 }
 
@@ -249,11 +256,11 @@ export interface MobileNetV2OnnxOptions {
 }
 
 /** MobileNetV2 as an ONNX graph: input 'input', output 'logits' ('probabilities' with softmax, 'features' without head). */
-export function mobileNetV2Onnx(o: MobileNetV2OnnxOptions): OnnxGraph {
+export function mobileNetV2Onnx(o: MobileNetV2OnnxOptions): OnnxWriterGraph {
   const arch = architecture(o.alpha);
   const eps = o.epsilon ?? 1e-3;
   const padding = o.padding ?? 'same';
-  const nodes: OnnxNode[] = [];
+  const nodes: OnnxWriterNode[] = [];
   const inits: OnnxInitializer[] = [];
   const init = (name: string, dims: number[], data: Float32Array) => {
     inits.push({ name, dims, data });
@@ -304,7 +311,7 @@ export function mobileNetV2Onnx(o: MobileNetV2OnnxOptions): OnnxGraph {
       } else pads.fill(1);
       size = padding === 'same' ? out : Math.floor((size + 2 - 3) / stride) + 1;
     }
-    const convAttrs: Record<string, OnnxAttribute> = {
+    const convAttrs: Record<string, OnnxWriterAttribute> = {
       kernel_shape: attr.ints([k, k]),
       strides: attr.ints([stride, stride]),
       pads: attr.ints(pads),
