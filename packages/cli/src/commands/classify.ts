@@ -1,11 +1,10 @@
 // `mnv2 classify <image or folder>…`: ImageNet top-k with a pretrained MobileNetV2. Images are decoded
 // on the CPU (sharp; BMP by our parser), resized + scaled on the GPU, and run through the fused
 // inference path in batches; the next batch decodes while the GPU works on the current one.
-import { readdir, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
 import { buildClassifier, classify as classifyBatch, largestActivation, maxBatchSize, prepareImages, topK, type ClassLabels, type CropMode, type RgbImage } from '@mnv2/core';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
-import { decodeImage, IMAGE_EXTENSIONS } from '../data/decode.js';
+import { decodeImage } from '../data/decode.js';
+import { expandImageInputs } from '../data/image-inputs.js';
 import { numberFlag, parseArgs } from '../util/args.js';
 import { findLabels, loadClassifierWeights, resolveWeightsPath } from '../weights/load.js';
 
@@ -42,29 +41,6 @@ export interface ClassifyResult {
   width: number;
   height: number;
   top: { rank: number; index: number; kerasIndex: number | null; label: string; synset?: string; probability: number }[];
-}
-
-/** Files named on the command line, folders expanded to their images (sorted). */
-async function expandInputs(inputs: string[]): Promise<string[]> {
-  const files: string[] = [];
-  for (const p of inputs) {
-    let st;
-    try {
-      st = await stat(p);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new Error(`classify: '${p}': ${code === 'ENOENT' ? 'no such file or folder' : String(e)}`);
-    }
-    if (st.isDirectory()) {
-      const imgs = (await readdir(p, { withFileTypes: true }))
-        .filter((d) => d.isFile() && IMAGE_EXTENSIONS.includes(extname(d.name).toLowerCase()))
-        .map((d) => d.name)
-        .sort();
-      if (imgs.length === 0) throw new Error(`classify: folder '${p}' has no images (${IMAGE_EXTENSIONS.join(' ')})`);
-      files.push(...imgs.map((f) => join(p, f)));
-    } else files.push(p);
-  }
-  return files;
 }
 
 function parseCrop(v: string | true | undefined): CropMode {
@@ -111,7 +87,7 @@ export async function classify(argv: string[]): Promise<number> {
     return typeof v === 'string' ? v : undefined;
   };
 
-  const files = await expandInputs(args.positionals);
+  const files = await expandImageInputs(args.positionals, 'classify');
   const { path: weightsPath } = resolveWeightsPath(str('weights'));
   const t0 = performance.now();
   const loaded = await loadClassifierWeights(weightsPath);

@@ -1,10 +1,9 @@
 // `mnv2 predict <run-dir> <image or folder>…`: the class and its probability for each image, with a
 // trained run's model (binary head: sigmoid; more classes: softmax). Same preprocessing as training.
-import { readdir, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
 import type { FitImage, ImageSplitSource } from '@mnv2/core';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
-import { decodeImage, IMAGE_EXTENSIONS } from '../data/decode.js';
+import { decodeImage } from '../data/decode.js';
+import { expandImageInputs } from '../data/image-inputs.js';
 import { numberFlag, parseArgs } from '../util/args.js';
 import { buildRunModel, probabilities, readRun } from '../run/load-run.js';
 
@@ -21,27 +20,6 @@ Options:
 Example:
   mnv2 predict mnv2-run photo.jpg photos/`;
 
-async function expandInputs(inputs: string[]): Promise<string[]> {
-  const files: string[] = [];
-  for (const p of inputs) {
-    let st;
-    try {
-      st = await stat(p);
-    } catch {
-      throw new Error(`predict: '${p}': no such file or folder`);
-    }
-    if (st.isDirectory()) {
-      const imgs = (await readdir(p, { withFileTypes: true }))
-        .filter((d) => (d.isFile() || d.isSymbolicLink()) && !d.name.startsWith('.') && IMAGE_EXTENSIONS.includes(extname(d.name).toLowerCase()))
-        .map((d) => d.name)
-        .sort();
-      if (imgs.length === 0) throw new Error(`predict: folder '${p}' has no images (${IMAGE_EXTENSIONS.join(' ')})`);
-      files.push(...imgs.map((f) => join(p, f)));
-    } else files.push(p);
-  }
-  return files;
-}
-
 export async function predict(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(HELP);
@@ -54,7 +32,7 @@ export async function predict(argv: string[]): Promise<number> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`predict: --batch-size must be a positive integer, got ${batchSize}`);
   const json = args.flags.has('json');
   const run = await readRun(args.positionals[0], C);
-  const files = await expandInputs(args.positionals.slice(1));
+  const files = await expandImageInputs(args.positionals.slice(1), 'predict');
 
   const errors: { file: string; error: string }[] = [];
   const source: ImageSplitSource = {
