@@ -16,6 +16,7 @@ export function buildCli(): void {
 export function mnv2(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const env = { ...process.env };
   delete env.MNV2_DEBUG;
+  delete env.MNV2_WEIGHTS; // tests name their weights or use the shared defaults
   const r = spawnSync(process.execPath, [MAIN, ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 110_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -4,33 +4,23 @@
 // code 1 and the file's name for a missing image, a non-image file and unusable weights, without a
 // stack trace.
 import { describe, it, beforeAll, afterAll, expect } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { importTflite, serializeSafetensors } from '@mnv2/core';
 import { GPU } from '../helpers/gpu.js';
+import { buildCli, mnv2 } from '../helpers/cli.js';
 import { TFLITE_KERAS } from '../io/files.js';
 import { kerasLayerSpecs, writeKerasH5 } from '../io/h5-fixture.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = join(ROOT, 'packages/cli/dist/main.js');
 const CAT = fileURLToPath(new URL('../../../shared/datasets/coral_test_images/cat.bmp', import.meta.url));
 
-function mnv2(...args: string[]) {
-  const env = { ...process.env };
-  delete env.MNV2_WEIGHTS;
-  delete env.MNV2_DEBUG;
-  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 110_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 const tmp = mkdtempSync(join(tmpdir(), 'mnv2-classify-'));
 
 beforeAll(() => {
-  const b = spawnSync('npx', ['turbo', 'run', 'build', '--filter=@mnv2/cli...', '--output-logs=errors-only'], { cwd: ROOT, encoding: 'utf8', timeout: 110_000 });
-  if (b.status !== 0) throw new Error(`build failed (npx turbo run build):\n${b.stdout}\n${b.stderr}`);
+  buildCli();
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -1,24 +1,16 @@
 // `mnv2 evaluate` and `mnv2 predict` on a tiny trained run (built CLI): Keras-style accuracy line,
 // JSON with the run's class names, one prediction per image, and a clear error for other classes.
 import { describe, it, beforeAll, afterAll, expect } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { parseSafetensors } from '@mnv2/core';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GPU } from '../helpers/gpu.js';
+import { buildCli, mnv2 } from '../helpers/cli.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = join(ROOT, 'packages/cli/dist/main.js');
 const ALPACA = fileURLToPath(new URL('../../../shared/datasets/alpaca/dataset', import.meta.url));
 
-function mnv2(...args: string[]) {
-  const env = { ...process.env };
-  delete env.MNV2_DEBUG;
-  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 110_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 const tmp = mkdtempSync(join(tmpdir(), 'mnv2-eval-'));
 const data = join(tmp, 'data');
@@ -26,8 +18,7 @@ const other = join(tmp, 'other');
 const run = join(tmp, 'run');
 
 beforeAll(() => {
-  const b = spawnSync('npx', ['turbo', 'run', 'build', '--filter=@mnv2/cli...', '--output-logs=errors-only'], { cwd: ROOT, encoding: 'utf8', timeout: 110_000 });
-  if (b.status !== 0) throw new Error(`build failed (npx turbo run build):\n${b.stdout}\n${b.stderr}`);
+  buildCli();
   for (const c of ['alpaca', 'not alpaca']) {
     mkdirSync(join(data, c), { recursive: true });
     for (const f of readdirSync(join(ALPACA, c)).sort().slice(0, 4)) symlinkSync(join(ALPACA, c, f), join(data, c, f));

@@ -2,16 +2,15 @@
 // the uninterrupted run (optimizer slots + iterations restored, per-epoch shuffle/augmentation/dropout
 // seeds derived from (seed, epoch, step), the fine-tuning phase recreated).
 import { describe, it, beforeAll, afterAll, expect } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSafetensors } from '@mnv2/core';
 import { GPU } from '../helpers/gpu.js';
+import { buildCli, MAIN, mnv2, ROOT } from '../helpers/cli.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = join(ROOT, 'packages/cli/dist/main.js');
 const ALPACA = fileURLToPath(new URL('../../../shared/datasets/alpaca/dataset', import.meta.url));
 
 const env = () => {
@@ -19,17 +18,12 @@ const env = () => {
   delete v.MNV2_DEBUG;
   return v;
 };
-function mnv2(...args: string[]) {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd: ROOT, env: env(), encoding: 'utf8', timeout: 110_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 const tmp = mkdtempSync(join(tmpdir(), 'mnv2-resume-'));
 const data = join(tmp, 'data');
 
 beforeAll(() => {
-  const b = spawnSync('npx', ['turbo', 'run', 'build', '--filter=@mnv2/cli...', '--output-logs=errors-only'], { cwd: ROOT, encoding: 'utf8', timeout: 110_000 });
-  if (b.status !== 0) throw new Error(`build failed (npx turbo run build):\n${b.stdout}\n${b.stderr}`);
+  buildCli();
   for (const c of ['alpaca', 'not alpaca']) {
     mkdirSync(join(data, c), { recursive: true });
     for (const f of readdirSync(join(ALPACA, c)).sort().slice(0, 6)) symlinkSync(join(ALPACA, c, f), join(data, c, f));

@@ -2,7 +2,6 @@
 // lines, a checkpoint (model.safetensors by Keras names, config.json, history.json), the skipped file
 // named, refusal to overwrite a run folder without --force, and a single-class folder's message.
 import { describe, it, beforeAll, afterAll, expect } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,24 +9,16 @@ import { fileURLToPath } from 'node:url';
 import { kerasFixture } from '../io/h5-fixture.js';
 import { parseSafetensors } from '@mnv2/core';
 import { GPU } from '../helpers/gpu.js';
+import { buildCli, mnv2 } from '../helpers/cli.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = join(ROOT, 'packages/cli/dist/main.js');
 const ALPACA = fileURLToPath(new URL('../../../shared/datasets/alpaca/dataset', import.meta.url));
 
-function mnv2(...args: string[]) {
-  const env = { ...process.env };
-  delete env.MNV2_DEBUG;
-  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 110_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 const tmp = mkdtempSync(join(tmpdir(), 'mnv2-train-'));
 const data = join(tmp, 'data');
 
 beforeAll(() => {
-  const b = spawnSync('npx', ['turbo', 'run', 'build', '--filter=@mnv2/cli...', '--output-logs=errors-only'], { cwd: ROOT, encoding: 'utf8', timeout: 110_000 });
-  if (b.status !== 0) throw new Error(`build failed (npx turbo run build):\n${b.stdout}\n${b.stderr}`);
+  buildCli();
   for (const c of ['alpaca', 'not alpaca']) {
     mkdirSync(join(data, c), { recursive: true });
     for (const f of readdirSync(join(ALPACA, c)).sort().slice(0, 6)) symlinkSync(join(ALPACA, c, f), join(data, c, f));
