@@ -1,5 +1,6 @@
 // Runs the built CLI (packages/cli/dist/main.js) as a user would, after building it once per file.
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,4 +20,14 @@ export function mnv2(...args: string[]): { code: number | null; stdout: string; 
   delete env.MNV2_WEIGHTS; // tests name their weights or use the shared defaults
   const r = spawnSync(process.execPath, [MAIN, ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 110_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export const ALPACA = join(SHARED, 'datasets/alpaca/dataset');
+
+/** A small alpaca dataset in `dir`: the first `perClass` files of each class, symlinked (no copies). */
+export function linkAlpacaSubset(dir: string, perClass: number): void {
+  for (const c of ['alpaca', 'not alpaca']) {
+    mkdirSync(join(dir, c), { recursive: true });
+    for (const f of readdirSync(join(ALPACA, c)).sort().slice(0, perClass)) symlinkSync(join(ALPACA, c, f), join(dir, c, f));
+  }
 }

@@ -2,15 +2,14 @@
 // `evaluate` on a CIFAR-10 folder and a list file, plus the CLI's messages for bad weights and a
 // diverging loss.
 import { describe, it, beforeAll, afterAll, expect } from 'vitest';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CIFAR10_CLASSES, DatasetError, cosineDecay, encodeCifar10, imageListDataset, parseCifar10, parseSafetensors, serializeSafetensors, splitRecords } from '@mnv2/core';
 import { GPU } from '../helpers/gpu.js';
 import { spawnSync } from 'node:child_process';
-import { buildCli, MAIN, mnv2, ROOT, SHARED } from '../helpers/cli.js';
+import { buildCli, MAIN, mnv2, ROOT, linkAlpacaSubset } from '../helpers/cli.js';
 
-const ALPACA = join(SHARED, 'datasets/alpaca/dataset');
 const tmp = mkdtempSync(join(tmpdir(), 'mnv2-formats-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -111,10 +110,7 @@ describe(`${GPU} mnv2 train on CIFAR-10 and list files; bad weights; divergence 
     const te = Array.from({ length: 10 }, (_, i) => i);
     writeFileSync(join(cifar, 'data_batch_1.bin'), encodeCifar10(patterned(tr), tr));
     writeFileSync(join(cifar, 'test_batch.bin'), encodeCifar10(patterned(te), te));
-    for (const c of ['alpaca', 'not alpaca']) {
-      mkdirSync(join(small, c), { recursive: true });
-      for (const f of readdirSync(join(ALPACA, c)).sort().slice(0, 4)) symlinkSync(join(ALPACA, c, f), join(small, c, f));
-    }
+    linkAlpacaSubset(small, 4);
   });
 
   it('CIFAR-10 folder: 32x32 by default, Dense(16, relu) → Dense(10), evaluate on the same folder', () => {

@@ -5,11 +5,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync 
 import { parseSafetensors } from '@mnv2/core';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { GPU } from '../helpers/gpu.js';
-import { buildCli, mnv2 } from '../helpers/cli.js';
+import { buildCli, mnv2, linkAlpacaSubset, ALPACA } from '../helpers/cli.js';
 
-const ALPACA = fileURLToPath(new URL('../../../shared/datasets/alpaca/dataset', import.meta.url));
 
 
 const tmp = mkdtempSync(join(tmpdir(), 'mnv2-eval-'));
@@ -19,10 +17,7 @@ const run = join(tmp, 'run');
 
 beforeAll(() => {
   buildCli();
-  for (const c of ['alpaca', 'not alpaca']) {
-    mkdirSync(join(data, c), { recursive: true });
-    for (const f of readdirSync(join(ALPACA, c)).sort().slice(0, 4)) symlinkSync(join(ALPACA, c, f), join(data, c, f));
-  }
+  linkAlpacaSubset(data, 4);
   for (const c of ['cats', 'dogs']) {
     mkdirSync(join(other, c), { recursive: true });
     for (const f of readdirSync(join(ALPACA, 'alpaca')).sort().slice(0, 1)) symlinkSync(join(ALPACA, 'alpaca', f), join(other, c, f));

@@ -3,15 +3,13 @@
 // seeds derived from (seed, epoch, step), the fine-tuning phase recreated).
 import { describe, it, beforeAll, afterAll, expect } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseSafetensors } from '@mnv2/core';
 import { GPU } from '../helpers/gpu.js';
-import { buildCli, MAIN, mnv2, ROOT } from '../helpers/cli.js';
+import { buildCli, MAIN, mnv2, ROOT, linkAlpacaSubset } from '../helpers/cli.js';
 
-const ALPACA = fileURLToPath(new URL('../../../shared/datasets/alpaca/dataset', import.meta.url));
 
 const env = () => {
   const v = { ...process.env };
@@ -24,10 +22,7 @@ const data = join(tmp, 'data');
 
 beforeAll(() => {
   buildCli();
-  for (const c of ['alpaca', 'not alpaca']) {
-    mkdirSync(join(data, c), { recursive: true });
-    for (const f of readdirSync(join(ALPACA, c)).sort().slice(0, 6)) symlinkSync(join(ALPACA, c, f), join(data, c, f));
-  }
+  linkAlpacaSubset(data, 6);
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -2,16 +2,14 @@
 // lines, a checkpoint (model.safetensors by Keras names, config.json, history.json), the skipped file
 // named, refusal to overwrite a run folder without --force, and a single-class folder's message.
 import { describe, it, beforeAll, afterAll, expect } from 'vitest';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { kerasFixture } from '../io/h5-fixture.js';
 import { parseSafetensors } from '@mnv2/core';
 import { GPU } from '../helpers/gpu.js';
-import { buildCli, mnv2 } from '../helpers/cli.js';
+import { buildCli, mnv2, linkAlpacaSubset } from '../helpers/cli.js';
 
-const ALPACA = fileURLToPath(new URL('../../../shared/datasets/alpaca/dataset', import.meta.url));
 
 
 const tmp = mkdtempSync(join(tmpdir(), 'mnv2-train-'));
@@ -19,10 +17,7 @@ const data = join(tmp, 'data');
 
 beforeAll(() => {
   buildCli();
-  for (const c of ['alpaca', 'not alpaca']) {
-    mkdirSync(join(data, c), { recursive: true });
-    for (const f of readdirSync(join(ALPACA, c)).sort().slice(0, 6)) symlinkSync(join(ALPACA, c, f), join(data, c, f));
-  }
+  linkAlpacaSubset(data, 6);
   writeFileSync(join(data, 'alpaca', 'broken.jpg'), 'not a jpeg');
   mkdirSync(join(tmp, 'one', 'cats'), { recursive: true });
   writeFileSync(join(tmp, 'one', 'cats', 'a.jpg'), 'x');
