@@ -4,6 +4,7 @@
 import { MobileNetV2Net, adam, trainStep, type Engine } from '@mnv2/core';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { numberFlag, parseArgs } from '../util/args.js';
+import { randomInput } from '../bench/side-by-side.js';
 
 const HELP = `mnv2 demo [--alpha 1.0] [--size 224] [--batch 1] [--steps 3] [--classes 10]
 
@@ -12,16 +13,6 @@ Builds MobileNetV2 (random weights, Keras architecture), then times:
   2. a training step with the base frozen (Keras' transfer-learning setup: only the head trains),
   3. a training step of the whole network (BatchNorm in training mode),
 each as the median of --steps runs after one warm-up. Expect ~100x slower on a software adapter.`;
-
-function rand(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 31 - 1;
-  }
-  return a;
-}
 
 async function timeIt(label: string, steps: number, fn: () => Promise<void>): Promise<number> {
   await fn(); // warm-up: pipeline compilation
@@ -54,7 +45,7 @@ export async function demo(argv: string[]): Promise<number> {
   const net = new MobileNetV2Net(e, { alpha, inputSize: size, head: { classes, pooling: 'avg', dropout: 0.2 } });
   const nParams = net.params().reduce((s, p) => s + p.value.size, 0);
   console.log(`[mnv2] MobileNetV2 alpha ${alpha} input ${size}x${size} batch ${batch}: ${nParams.toLocaleString('en-US')} weights`);
-  const x = e.upload(rand(batch * size * size * 3, 1), [batch, size, size, 3]);
+  const x = e.upload(randomInput(batch * size * size * 3, 1), [batch, size, size, 3]);
   const labels = e.upload(Int32Array.from({ length: batch }, (_, i) => i % classes), [batch], 'i32');
   const opt = adam({ learningRate: 1e-3 });
 
