@@ -4,18 +4,22 @@
 //   RandomRotation(0.2) in training (seeded), forward/backward/optimizer (`trainStep`, BN in
 //   inference mode = Keras `base(x, training=False)`); then validation without augmentation.
 //
-// Two caches:
-//  - inputs: each image is decoded and resized once into a GPU tensor [N, S, S, 3] (the resize is
-//    deterministic; augmentation runs after it), when it fits `cacheBudgetBytes`; otherwise images
-//    are decoded per batch, the next batch's decode overlapping the GPU work of this one.
+// Two kinds of cache, all paged (no buffer above the binding limit) and bounded by a byte budget
+// (`CacheBudget`, shared by a run's caches); a 'plan' event says which path each took and why:
+//  - inputs (`ImageBatches`, data/image-batches.ts): each image decoded and resized once and kept as
+//    uint8 rows (the resize is deterministic; augmentation runs after it); above the budget images
+//    are decoded per batch (streaming), `prefetch` batches ahead overlapping the GPU work.
 //  - features: with augmentation off, the frozen part of the base is a fixed function of the image
 //    (BatchNorm in inference mode), so it runs once per image: with the whole base frozen its
 //    pooled output [N, C] is cached and the head alone trains on it (dropout and the Dense layers
 //    run per step, as in Keras); when fine-tuning from block b, the activation entering block b is
-//    cached and each step runs blocks b.. only. `FitEpochEvent.featureCache` says when.
+//    cached and each step runs blocks b.. only. Above the budget the frozen part is recomputed per
+//    batch (same math, no cache). `FitEpochEvent.featureCache` says when the cache was used.
 import type { Engine } from '../gpu/engine.js';
 import type { Tensor } from '../gpu/tensor.js';
-import { resizeImages, uploadImagesU8, augment } from '../ops/image/index.js';
+import { augment } from '../ops/image/index.js';
+import { ImageBatches, describePlan, type CachePlan } from '../data/image-batches.js';
+import { CacheBudget, PagedRows, bindingLimitOf } from '../data/paged-rows.js';
 import { accuracy } from '../ops/loss/index.js';
 import { globalAvgPool, globalMaxPool } from '../ops/elementwise/index.js';
 import type { Optimizer } from '../ops/optim/index.js';
@@ -26,131 +30,9 @@ import { epochOrder } from '../data/folder-dataset.js';
 import { lossAndGrad, trainStep, type LossKind } from './step.js';
 import type { LearningRateSchedule } from './schedules.js';
 
-/** An RGB uint8 image of any size (3 bytes per pixel, row-major). */
-export interface FitImage {
-  width: number;
-  height: number;
-  rgb: Uint8Array;
-}
-
-/** One split of a dataset: labels, and a loader that decodes images by index (null = undecodable, skipped). */
-export interface ImageSplitSource {
-  readonly labels: readonly number[];
-  load(indices: readonly number[]): Promise<(FitImage | null)[]>;
-}
-
-export interface ImageBatchesOptions {
-  imageSize: number;
-  /** Keras `crop_to_aspect_ratio` (default false: the image is stretched, as Keras' default). */
-  cropToAspect?: boolean;
-  /** Cache resized inputs on the GPU when they take at most this many bytes (default 1 GiB; 0 = never). */
-  cacheBudgetBytes?: number;
-  /** Images decoded per load call while filling the cache (default 32). */
-  chunk?: number;
-}
-
-export interface Batch {
-  x: Tensor; // [B, S, S, 3] f32 in [-1, 1]
-  labels: number[];
-  /** Sample indices that could not be decoded (dropped from this batch). */
-  skipped: number[];
-}
-
-/** A split's images as GPU batches: cached (resized once) or decoded per batch. */
-export class ImageBatches {
-  readonly size: number;
-  private cache: Tensor | null = null;
-  private row = new Map<number, number>(); // sample index → cache row
-  /** Sample indices that could not be decoded (never in a batch). */
-  readonly skipped = new Set<number>();
-  readonly cached: boolean;
-
-  constructor(
-    private readonly e: Engine,
-    readonly source: ImageSplitSource,
-    readonly opts: ImageBatchesOptions,
-  ) {
-    this.size = opts.imageSize;
-    const bytes = source.labels.length * this.size * this.size * 3 * 4;
-    this.cached = bytes <= (opts.cacheBudgetBytes ?? 1 << 30);
-  }
-
-  get count(): number {
-    return this.source.labels.length;
-  }
-
-  /** Indices of decodable samples (all, until the cache is built or a batch found a bad one). */
-  usable(): number[] {
-    const out: number[] = [];
-    for (let i = 0; i < this.count; i++) if (!this.skipped.has(i)) out.push(i);
-    return out;
-  }
-
-  private resizeInto(img: FitImage, out: Tensor, outIndex: number): void {
-    const src = uploadImagesU8(this.e, img.rgb, [1, img.height, img.width, 3]);
-    resizeImages(this.e, src, { height: this.size, width: this.size, srcShape: [1, img.height, img.width, 3], crop: this.opts.cropToAspect ? 'aspect' : undefined, preprocess: 'tf', out, outIndex });
-    src.dispose();
-  }
-
-  /** Decodes and resizes every image once (no-op when not cached). Yields progress (done, total). */
-  async *fill(): AsyncGenerator<{ done: number; total: number }> {
-    if (!this.cached || this.cache) return;
-    const n = this.count;
-    const chunk = this.opts.chunk ?? 32;
-    const e = this.e;
-    const tmp = e.allocPersistent([n, this.size, this.size, 3], 'f32', 'input-cache');
-    let rows = 0;
-    const range = (a: number) => Array.from({ length: Math.min(chunk, n - a) }, (_, i) => a + i);
-    let next = n > 0 ? this.source.load(range(0)) : null;
-    for (let a = 0; a < n; a += chunk) {
-      const imgs = await next!;
-      next = a + chunk < n ? this.source.load(range(a + chunk)) : null; // decode ahead while the GPU resizes
-      imgs.forEach((img, k) => {
-        const i = a + k;
-        if (!img) {
-          this.skipped.add(i);
-          return;
-        }
-        this.resizeInto(img, tmp, rows);
-        this.row.set(i, rows++);
-      });
-      await e.sync();
-      yield { done: Math.min(a + chunk, n), total: n };
-    }
-    this.cache = tmp;
-  }
-
-  /** Starts decoding a batch (per-batch mode), for prefetch; pass the promise to `batch`. */
-  prefetch(indices: readonly number[]): Promise<(FitImage | null)[]> | null {
-    return this.cached ? null : this.source.load(indices);
-  }
-
-  /** The batch of these sample indices, as a tensor in the current tidy scope. */
-  async batch(indices: readonly number[], prefetched?: Promise<(FitImage | null)[]> | null): Promise<Batch> {
-    const e = this.e;
-    const S = this.size;
-    const per = S * S * 3 * 4;
-    if (this.cached) {
-      if (!this.cache) throw new Error('ImageBatches: call fill() before batch()');
-      const keep = indices.filter((i) => this.row.has(i));
-      const x = e.alloc([keep.length, S, S, 3]);
-      keep.forEach((i, k) => e.copy(this.cache!, x, per, this.row.get(i)! * per, k * per));
-      return { x, labels: keep.map((i) => this.source.labels[i]), skipped: indices.filter((i) => !this.row.has(i)) };
-    }
-    const imgs = await (prefetched ?? this.source.load(indices));
-    const keep: number[] = [];
-    const skipped: number[] = [];
-    imgs.forEach((img, k) => (img ? keep.push(k) : (skipped.push(indices[k]), this.skipped.add(indices[k]))));
-    const x = e.alloc([keep.length, S, S, 3]);
-    keep.forEach((k, j) => this.resizeInto(imgs[k]!, x, j));
-    return { x, labels: keep.map((k) => this.source.labels[indices[k]]), skipped };
-  }
-
-  dispose(): void {
-    this.cache?.dispose();
-    this.cache = null;
-  }
-}
+export { ImageBatches, describePlan, type FitImage, type ImageSplitSource, type ImageBatchesOptions, type Batch, type CachePlan } from '../data/image-batches.js';
+export { CacheBudget, PagedRows, bindingLimitOf, formatBytes } from '../data/paged-rows.js';
+export { quantizeRowsU8, rowsU8ToF32, wordsPerRow } from '../data/u8-rows.js';
 
 // ---- fine-tuning -----------------------------------------------------------------------------
 
@@ -188,8 +70,14 @@ export interface FitOptions {
   augment: AugmentSpec | null;
   /** Cache what the frozen part of the base computes when allowed (no augmentation). Default true. */
   featureCache?: boolean;
-  /** Largest frozen-prefix activation cache (all images, bytes; default 1 GiB); above it each step runs the whole base. */
+  /** Budget of the feature/prefix caches when no shared `cacheBudget` is given (bytes, default 1 GiB); above it they are recomputed per step. */
   featureCacheBudgetBytes?: number;
+  /** One budget shared with the input caches (see `ImageBatchesOptions.budget`); what is left of it bounds the feature caches. */
+  cacheBudget?: CacheBudget;
+  /** Largest page of the feature caches (default and upper bound: the engine's binding limit). */
+  maxPageBytes?: number;
+  /** Batches decoded ahead when streaming (default 2). */
+  prefetch?: number;
   /** Sets the optimizer's learning rate before each step from its step count (e.g. `cosineDecay`). */
   lrSchedule?: LearningRateSchedule;
   /** Checked after every training step; true ends `fit` with an 'interrupted' event (e.g. on Ctrl-C). */
@@ -207,7 +95,9 @@ export interface EpochProgress {
 }
 
 export type FitEvent =
-  | { type: 'cache'; what: 'inputs' | 'features'; split: 'train' | 'validation'; done: number; total: number }
+  | { type: 'cache'; what: 'inputs' | 'features'; split: 'train' | 'validation'; done: number; total: number; pages?: number }
+  /** Which path a cache took and why (`message` is one line for the run log). `split` 'all' = both splits. */
+  | { type: 'plan'; split: 'train' | 'validation' | 'all'; plan: CachePlan; message: string }
   | { type: 'batch'; phase: 'train' | 'validation'; epoch: number; step: number; steps: number; images: number; loss: number; seconds: number }
   | { type: 'skipped'; split: 'train' | 'validation'; indices: number[] }
   | {
@@ -244,44 +134,93 @@ function labelTensor(e: Engine, kind: LossKind, labels: readonly number[]): Tens
 
 const mix = (seed: number, epoch: number, step: number) => (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b) ^ Math.imul(step + 1, 0xc2b2ae35)) >>> 0;
 
-interface FeatureCache {
-  t: Tensor | null;
-  rows: Map<number, number>;
-  /** Shape of one row (one image). */
-  rowShape: number[];
+type Loaded = ReturnType<ImageBatches['prefetch']>;
+
+/** Decodes up to `depth` batches ahead of the one being trained (streaming mode; no-op when cached). */
+class Prefetcher {
+  private pending = new Map<number, Loaded>();
+  private next: number;
+  constructor(
+    private readonly d: ImageBatches,
+    private readonly slice: (s: number) => number[],
+    from: number,
+    private readonly end: number,
+    private readonly depth: number,
+  ) {
+    this.next = from;
+  }
+  /** The load of batch `s` (started earlier when possible); starts the following ones. */
+  take(s: number): Loaded {
+    this.startUpTo(s + 1);
+    const p = this.pending.get(s) ?? null;
+    this.pending.delete(s);
+    this.startUpTo(s + 1 + this.depth);
+    return p;
+  }
+  private startUpTo(stop: number): void {
+    for (; this.next < Math.min(stop, this.end); this.next++) {
+      const p = this.d.prefetch(this.slice(this.next));
+      p?.catch(() => undefined); // awaited (and reported) by `batch`; never an unhandled rejection
+      this.pending.set(this.next, p);
+    }
+  }
+  /** Lets pending decodes finish (before returning early). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.pending.values()].filter((p) => p));
+    this.pending.clear();
+  }
 }
 
-/** `compute(x)` of every usable image of a split, once, into a persistent tensor (row by sample index). */
-async function* buildFeatures(e: Engine, data: ImageBatches, batchSize: number, split: 'train' | 'validation', out: FeatureCache, compute: (x: Tensor) => Tensor): AsyncGenerator<FitEvent> {
+interface FeatureCache {
+  rows: PagedRows | null;
+  index: Map<number, number>; // sample index → cache row
+}
+
+/** Shape of one row of the frozen computation: pooled base output [1, 1, C] or the activation entering blocks[b]. */
+function frozenRowShape(net: MobileNetV2Net, kind: 'features' | 'prefix', b: number): number[] {
+  if (kind === 'features') return [1, 1, net.arch.lastChannels];
+  let s = Math.ceil(net.inputSize / 2); // the stem has stride 2 ('same' and 'symmetric' agree)
+  for (let i = 0; i < b; i++) s = Math.ceil(s / net.arch.blocks[i].stride);
+  const c = b < net.arch.blocks.length ? net.arch.blocks[b].inChannels : net.arch.blocks[net.arch.blocks.length - 1].outChannels;
+  return [s, s, c];
+}
+
+/** `compute(x)` of every usable image of a split, once, into paged rows (row by sample index). */
+async function* buildFeatures(
+  e: Engine,
+  data: ImageBatches,
+  o: { batchSize: number; prefetch: number; rowShape: number[]; pageBytes: number },
+  split: 'train' | 'validation',
+  out: FeatureCache,
+  compute: (x: Tensor) => Tensor,
+): AsyncGenerator<FitEvent> {
   const idx = data.usable();
-  let row = 0;
-  for (let a = 0; a < idx.length; a += batchSize) {
-    const ids = idx.slice(a, a + batchSize);
-    const b = await data.batch(ids);
+  const rowBytes = o.rowShape.reduce((a, b) => a * b, 1) * 4;
+  const rows = new PagedRows(e, rowBytes, idx.length, o.pageBytes, 'f32', `features-${split}`);
+  out.rows = rows;
+  const steps = Math.ceil(idx.length / o.batchSize);
+  const slice = (s: number) => idx.slice(s * o.batchSize, (s + 1) * o.batchSize);
+  const pre = new Prefetcher(data, slice, 0, steps, o.prefetch);
+  for (let s = 0; s < steps; s++) {
+    const ids = slice(s);
+    const b = await data.batch(ids, pre.take(s));
     const kept = ids.filter((i) => !b.skipped.includes(i));
     if (kept.length) {
       e.tidy(() => {
         const f = compute(b.x);
-        out.rowShape = f.shape.slice(1);
-        out.t ??= e.allocPersistent([idx.length, ...out.rowShape], 'f32', `features-${split}`);
-        const rowBytes = f.bytes / f.shape[0];
-        e.copy(f, out.t, f.bytes, 0, row * rowBytes);
+        if (f.size !== kept.length * (rowBytes / 4)) throw new Error(`fit: frozen output [${f.shape}] does not match the cache rows [${o.rowShape}]`);
+        kept.forEach((i, k) => {
+          const slot = rows.append();
+          e.copy(f, slot.page, rowBytes, k * rowBytes, slot.index * rowBytes);
+          out.index.set(i, slot.row);
+        });
       });
-      kept.forEach((i) => out.rows.set(i, row++));
     }
     b.x.dispose();
     await e.sync();
-    yield { type: 'cache', what: 'features', split, done: Math.min(a + batchSize, idx.length), total: idx.length };
+    const done = Math.min((s + 1) * o.batchSize, idx.length);
+    yield { type: 'cache', what: 'features', split, done, total: idx.length, ...(done === idx.length ? { pages: rows.pages.length } : {}) };
   }
-}
-
-/** Whether the activations entering `blocks[b]` of every image fit the input cache's budget. */
-function prefixFits(net: MobileNetV2Net, b: number, data: FitData, opts: FitOptions): boolean {
-  let s = Math.ceil(net.inputSize / 2); // the stem has stride 2 ('same' and 'symmetric' agree)
-  for (let i = 0; i < b; i++) s = Math.ceil(s / net.arch.blocks[i].stride);
-  const c = b < net.arch.blocks.length ? net.arch.blocks[b].inChannels : net.arch.blocks[net.arch.blocks.length - 1].outChannels;
-  const n = data.train.count + (data.validation?.count ?? 0);
-  return n * s * s * c * 4 <= (opts.featureCacheBudgetBytes ?? 1 << 30);
 }
 
 /** Trains `net` (its head, plus any base layers marked trainable) on `data`; yields progress and per-epoch metrics. */
@@ -290,39 +229,88 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
   if (!head) throw new Error('fit: the network needs a classifier head');
   const baseFrozen = net.convUnits().every((u) => u.params().every((p) => !p.trainable));
   const cacheAllowed = (opts.featureCache ?? true) && !opts.augment;
-  const useFeatures = cacheAllowed && baseFrozen;
-  // Fine-tuning from block b without augmentation: cache the activation entering block b.
+  // Without augmentation the frozen part is a fixed function of the image: with the whole base frozen
+  // its pooled output trains the head ('features'); fine-tuning from block b, the activation entering
+  // block b ('prefix'). Cached when it fits the budget, else recomputed per batch.
   const fromBlock = net.firstTrainableBlock();
-  const usePrefix = cacheAllowed && !baseFrozen && fromBlock > 0 && prefixFits(net, fromBlock, data, opts);
-  const cached = useFeatures || usePrefix;
+  const frozenKind: 'features' | 'prefix' | null = cacheAllowed ? (baseFrozen ? 'features' : fromBlock > 0 ? 'prefix' : null) : null;
+  const depth = Math.max(0, opts.prefetch ?? 2);
 
   for (const [split, d] of [['train', data.train], ['validation', data.validation]] as const) {
     if (!d) continue;
+    yield { type: 'plan', split, plan: d.plan, message: `inputs (${split}): ${describePlan(d.plan)}` };
     for await (const p of d.fill()) yield { type: 'cache', what: 'inputs', split, ...p };
     if (d.skipped.size) yield { type: 'skipped', split, indices: [...d.skipped] };
   }
 
-  const trainF: FeatureCache = { t: null, rows: new Map(), rowShape: [] };
-  const valF: FeatureCache = { t: null, rows: new Map(), rowShape: [] };
-  const compute = useFeatures
-    ? (x: Tensor) => {
-        const f = baseForward(e, net, x);
-        const p = head.spec.pooling === 'max' ? globalMaxPool(e, f) : globalAvgPool(e, f);
-        return p.reshape([p.shape[0], 1, 1, p.shape[p.shape.length - 1]]);
-      }
-    : (x: Tensor) => net.prefixForward(e, x, fromBlock);
-  if (cached) {
-    yield* buildFeatures(e, data.train, opts.batchSize, 'train', trainF, compute);
-    if (data.validation) yield* buildFeatures(e, data.validation, opts.batchSize, 'validation', valF, compute);
+  const fBudget = opts.cacheBudget ?? new CacheBudget(opts.featureCacheBudgetBytes ?? 2 ** 30);
+  const pageBytes = Math.min(opts.maxPageBytes ?? Infinity, bindingLimitOf(e));
+  const rowShape = frozenKind ? frozenRowShape(net, frozenKind, fromBlock) : [];
+  let featureCached = false;
+  let reserved = 0;
+  if (frozenKind) {
+    const rowBytes = rowShape.reduce((a, b) => a * b, 1) * 4;
+    const counts = [data.train.usable().length, data.validation?.usable().length ?? 0];
+    const n = counts[0] + counts[1];
+    const bytes = n * rowBytes;
+    const free = fBudget.free;
+    featureCached = fBudget.take(bytes);
+    if (featureCached) reserved = bytes;
+    const perPage = Math.floor(pageBytes / rowBytes);
+    const plan: CachePlan = {
+      what: frozenKind,
+      mode: featureCached ? 'cached' : 'recompute',
+      images: n,
+      bytes,
+      budgetBytes: fBudget.bytes,
+      freeBytes: free,
+      pages: featureCached ? counts.reduce((a, c) => a + Math.ceil(c / Math.max(1, perPage)), 0) : 0,
+      pageBytes: Math.min(pageBytes, Math.max(1, perPage) * rowBytes),
+    };
+    yield { type: 'plan', split: 'all', plan, message: `${frozenKind === 'features' ? 'frozen base' : `frozen layers below block ${fromBlock}`}: ${describePlan(plan)}` };
   }
+
+  const trainF: FeatureCache = { rows: null, index: new Map() };
+  const valF: FeatureCache = { rows: null, index: new Map() };
+  const compute =
+    frozenKind === 'features'
+      ? (x: Tensor) => {
+          const f = baseForward(e, net, x);
+          const p = head.spec.pooling === 'max' ? globalMaxPool(e, f) : globalAvgPool(e, f);
+          return p.reshape([p.shape[0], 1, 1, p.shape[p.shape.length - 1]]);
+        }
+      : (x: Tensor) => net.prefixForward(e, x, fromBlock);
   const gatherFeatures = (f: FeatureCache, ids: readonly number[]) => {
-    const x = e.alloc([ids.length, ...f.rowShape]);
-    const rowBytes = f.rowShape.reduce((a, b) => a * b, 1) * 4;
-    ids.forEach((i, k) => e.copy(f.t!, x, rowBytes, f.rows.get(i)! * rowBytes, k * rowBytes));
+    const x = e.alloc([ids.length, ...rowShape]);
+    f.rows!.gather(
+      ids.map((i) => f.index.get(i)!),
+      x,
+    );
     return x;
   };
+  /** The network input of these samples: cached features, or images (+ the frozen part run now). */
+  async function input(d: ImageBatches, f: FeatureCache, ids: number[], pre: Loaded): Promise<{ x: Tensor; labels: number[]; skipped: number[] }> {
+    if (featureCached) return { x: gatherFeatures(f, ids), labels: ids.map((i) => d.source.labels[i]), skipped: [] };
+    const b = await d.batch(ids, pre);
+    if (!frozenKind || b.labels.length === 0) return b;
+    const x = e.tidy(() => {
+      const f = compute(b.x);
+      if (frozenKind === 'prefix') return f;
+      const own = e.alloc(f.shape); // the pooled features are a view: keep a tensor of their own past the scope
+      e.copy(f, own, f.bytes);
+      return own;
+    });
+    b.x.dispose();
+    return { ...b, x };
+  }
 
   try {
+    if (featureCached) {
+      const o = { batchSize: opts.batchSize, prefetch: depth, rowShape, pageBytes };
+      yield* buildFeatures(e, data.train, o, 'train', trainF, compute);
+      if (data.validation) yield* buildFeatures(e, data.validation, o, 'validation', valF, compute);
+    }
+
     for (let epoch = opts.initialEpoch ?? 0; epoch < opts.epochs; epoch++) {
       const t0 = Date.now();
       const usable = new Set(data.train.usable());
@@ -334,22 +322,12 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
       let seen = within?.seen ?? 0;
       const s0 = within?.step ?? 0;
       const slice = (s: number) => order.slice(s * opts.batchSize, (s + 1) * opts.batchSize);
-      let pre = cached || s0 >= steps ? null : data.train.prefetch(slice(s0));
+      const pre = new Prefetcher(data.train, slice, s0, featureCached ? s0 : steps, depth);
       for (let s = s0; s < steps; s++) {
         if (opts.lrSchedule) opts.optimizer.learningRate = opts.lrSchedule(opts.optimizer.iterations);
-        const ids = slice(s);
-        let x: Tensor;
-        let labels: number[];
-        if (cached) {
-          x = gatherFeatures(trainF, ids);
-          labels = ids.map((i) => data.train.source.labels[i]);
-        } else {
-          const b = await data.train.batch(ids, pre);
-          if (b.skipped.length) yield { type: 'skipped', split: 'train', indices: b.skipped };
-          x = b.x;
-          labels = b.labels;
-          pre = s + 1 < steps ? data.train.prefetch(slice(s + 1)) : null;
-        }
+        const b = await input(data.train, trainF, slice(s), pre.take(s));
+        if (b.skipped.length) yield { type: 'skipped', split: 'train', indices: b.skipped };
+        const { x, labels } = b;
         if (labels.length === 0) {
           x.dispose();
           continue;
@@ -357,7 +335,7 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
         const y = labelTensor(e, opts.loss, labels);
         const stepSeed = mix(opts.seed, epoch, s);
         let r: { loss: Tensor; correct: Tensor };
-        if (useFeatures) {
+        if (frozenKind === 'features') {
           r = e.tidy(() => {
             head.recordForBackward = true;
             const logits = head.forward(e, x, { training: true, seed: stepSeed });
@@ -371,7 +349,7 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
           });
         } else {
           const xin = opts.augment ? e.tidy(() => augment(e, x, { flip: opts.augment!.flip, rotation: opts.augment!.rotation, seed: stepSeed })) : x;
-          r = trainStep(e, net, opts.optimizer, xin, y, { loss: opts.loss, seed: stepSeed, bnInference: true, fromBlock: usePrefix ? fromBlock : undefined });
+          r = trainStep(e, net, opts.optimizer, xin, y, { loss: opts.loss, seed: stepSeed, bnInference: true, fromBlock: frozenKind === 'prefix' ? fromBlock : undefined });
           if (xin !== x) xin.dispose();
         }
         const lossV = (await r.loss.read())[0];
@@ -381,6 +359,7 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
         x.dispose();
         y.dispose();
         if (!Number.isFinite(lossV)) {
+          await pre.drain();
           yield { type: 'diverged', epoch, step: s, loss: lossV };
           return;
         }
@@ -389,7 +368,7 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
         seen += labels.length;
         yield { type: 'batch', phase: 'train', epoch, step: s + 1, steps, images: seen, loss: lossSum / seen, seconds: (Date.now() - t0) / 1000 };
         if (s + 1 < steps && opts.shouldStop?.()) {
-          await pre; // let the prefetch finish before returning
+          await pre.drain(); // let the prefetches finish before returning
           yield { type: 'interrupted', epoch, step: s + 1, lossSum, correct, seen };
           return;
         }
@@ -405,21 +384,11 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
         let vn = 0;
         const vsteps = Math.ceil(ids.length / opts.batchSize);
         const vslice = (s: number) => ids.slice(s * opts.batchSize, (s + 1) * opts.batchSize);
-        let vpre = cached ? null : v.prefetch(vslice(0));
+        const vpre = new Prefetcher(v, vslice, 0, featureCached ? 0 : vsteps, depth);
         for (let s = 0; s < vsteps; s++) {
-          const bi = vslice(s);
-          let x: Tensor;
-          let labels: number[];
-          if (cached) {
-            x = gatherFeatures(valF, bi);
-            labels = bi.map((i) => v.source.labels[i]);
-          } else {
-            const b = await v.batch(bi, vpre);
-            if (b.skipped.length) yield { type: 'skipped', split: 'validation', indices: b.skipped };
-            x = b.x;
-            labels = b.labels;
-            vpre = s + 1 < vsteps ? v.prefetch(vslice(s + 1)) : null;
-          }
+          const b = await input(v, valF, vslice(s), vpre.take(s));
+          if (b.skipped.length) yield { type: 'skipped', split: 'validation', indices: b.skipped };
+          const { x, labels } = b;
           if (labels.length === 0) {
             x.dispose();
             continue;
@@ -427,7 +396,7 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
           const y = labelTensor(e, opts.loss, labels);
           const r = e.tidy(() => {
             const ctx = { training: false };
-            const logits = useFeatures ? head.forward(e, x, ctx) : usePrefix ? net.forwardFrom(e, x, fromBlock, ctx) : net.forward(e, x, ctx);
+            const logits = frozenKind === 'features' ? head.forward(e, x, ctx) : frozenKind === 'prefix' ? net.forwardFrom(e, x, fromBlock, ctx) : net.forward(e, x, ctx);
             const { loss } = lossAndGrad(e, opts.loss, logits, y);
             return { loss, correct: accuracy(e, logits, y) };
           });
@@ -453,12 +422,13 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
         valAccuracy,
         seconds: (Date.now() - t0) / 1000,
         trainImages: seen,
-        featureCache: cached,
+        featureCache: featureCached,
       };
     }
   } finally {
-    trainF.t?.dispose();
-    valF.t?.dispose();
+    trainF.rows?.dispose();
+    valF.rows?.dispose();
+    if (reserved) fBudget.give(reserved);
   }
 }
 

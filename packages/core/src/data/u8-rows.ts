@@ -1,0 +1,61 @@
+// Images as packed uint8 rows on the GPU (see @mnv2/kernels image/u8-to-f32.ts for the format): one
+// row = one resized image of rowLen = S*S*3 bytes, padded to whole u32 words. The input cache keeps
+// rows (4x smaller than f32) in pages; a batch is made by copying rows into one staging tensor
+// (copyBufferToBuffer: no binding limit) and converting it to f32 with `rowsU8ToF32`.
+import { quantizeU8, u8ToF32, grid1d, ceilDiv, IMAGE_WG } from '@mnv2/kernels';
+import type { Engine } from '../gpu/engine.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { ShapeError } from '../gpu/errors.js';
+import { PREPROCESS, type PreprocessMode } from '../ops/image/resize.js';
+
+/** u32 words of one packed row of `rowLen` bytes. */
+export const wordsPerRow = (rowLen: number): number => Math.ceil(rowLen / 4);
+
+const checkRowLen = (op: string, rowLen: number) => {
+  if (!Number.isInteger(rowLen) || rowLen <= 0) throw new ShapeError(op, 'rowLen must be a positive integer', { rowLen });
+};
+
+/**
+ * Quantizes `rows` f32 rows of raw 0..255 values (from `src`, starting at row `srcRow`) into packed
+ * uint8 rows of `dst` (a 'u32' tensor) starting at row `dstRow`. Round half to even, clamped.
+ */
+export function quantizeRowsU8(e: Engine, src: Tensor, dst: Tensor, o: { rows: number; rowLen: number; srcRow?: number; dstRow?: number }): void {
+  const op = 'quantizeRowsU8';
+  checkRowLen(op, o.rowLen);
+  const wpr = wordsPerRow(o.rowLen);
+  const srcRow = o.srcRow ?? 0;
+  const dstRow = o.dstRow ?? 0;
+  if (src.dtype !== 'f32' || dst.dtype !== 'u32') throw new ShapeError(op, 'src must be f32 and dst u32 (packed bytes)', { src: src.dtype, dst: dst.dtype });
+  if ((srcRow + o.rows) * o.rowLen > src.size) throw new ShapeError(op, 'src holds fewer rows than asked', { src: src.shape, rows: o.rows, srcRow, rowLen: o.rowLen });
+  if ((dstRow + o.rows) * wpr > dst.size) throw new ShapeError(op, 'dst holds fewer rows than asked', { dst: dst.shape, rows: o.rows, dstRow, rowLen: o.rowLen });
+  const words = o.rows * wpr;
+  e.dispatch(quantizeU8, {}, { src, dst }, { words, rowLen: o.rowLen, wordsPerRow: wpr, srcBase: srcRow * o.rowLen, dstWord0: dstRow * wpr }, grid1d(ceilDiv(words, IMAGE_WG)));
+}
+
+/**
+ * Packed uint8 rows → f32 [rows * rowLen] values with the model's input scaling (default 'tf':
+ * v / 127.5 − 1). Writes into `out` at row `outRow` when given, else allocates [rows, rowLen].
+ */
+export function rowsU8ToF32(e: Engine, src: Tensor, o: { rows: number; rowLen: number; srcRow?: number; preprocess?: PreprocessMode; out?: Tensor; outRow?: number }): Tensor {
+  const op = 'rowsU8ToF32';
+  checkRowLen(op, o.rowLen);
+  const wpr = wordsPerRow(o.rowLen);
+  const srcRow = o.srcRow ?? 0;
+  const outRow = o.outRow ?? 0;
+  if (src.dtype !== 'u32') throw new ShapeError(op, 'src must be packed bytes (u32)', { src: src.dtype });
+  if ((srcRow + o.rows) * wpr > src.size) throw new ShapeError(op, 'src holds fewer rows than asked', { src: src.shape, rows: o.rows, srcRow, rowLen: o.rowLen });
+  const out = o.out ?? e.alloc([o.rows, o.rowLen]);
+  if (out.dtype !== 'f32' || (outRow + o.rows) * o.rowLen > out.size) throw new ShapeError(op, 'out must be f32 with room for the rows', { out: out.shape, rows: o.rows, outRow, rowLen: o.rowLen });
+  const pre = PREPROCESS[o.preprocess ?? 'tf'];
+  if (!pre) throw new Error(`${op}: unknown preprocess mode '${String(o.preprocess)}'`);
+  const v4 = (a: number[], pad: number) => [a[0], a[1], a[2], pad] as const;
+  const words = o.rows * wpr;
+  e.dispatch(
+    u8ToF32,
+    {},
+    { src, dst: out },
+    { words, rowLen: o.rowLen, wordsPerRow: wpr, srcWord0: srcRow * wpr, dstBase: outRow * o.rowLen, div1: v4(pre.div1, 1), sub: v4(pre.sub, 0), div2: v4(pre.div2, 1) },
+    grid1d(ceilDiv(words, IMAGE_WG)),
+  );
+  return out;
+}
