@@ -20,3 +20,22 @@ export function gpuEngine(): Promise<Engine> {
 
 /** Name prefix counted by tests/helpers/gpu-reporter.ts so the run prints how many GPU tests ran. */
 export const GPU = 'gpu:';
+
+const forced = new Map<number, Promise<Engine>>();
+
+/**
+ * A second engine (its own device) that pretends the adapter binds at most `maxBindingBytes` per
+ * buffer, so the paged paths (tensors split along the batch) run on tiny shapes. One per limit.
+ */
+export function gpuEngineWithBindingLimit(maxBindingBytes: number): Promise<Engine> {
+  let p = forced.get(maxBindingBytes);
+  if (!p) {
+    p = createNodeEngine({ maxBindingBytes })
+      .then(({ engine }) => engine)
+      .catch((e: unknown) => {
+        throw new Error(`${SETUP_HINT}\n(cause: ${e instanceof Error ? e.message : String(e)})`);
+      });
+    forced.set(maxBindingBytes, p);
+  }
+  return p;
+}

@@ -2,6 +2,7 @@
 // 1. the object returned by create() must stay reachable, or the process later crashes or hangs;
 // 2. awaiting its promises busy-spins the main thread, stealing a core from a software adapter,
 //    so GPU promises are awaited with a wait that sleeps in ~1 ms slices.
+import { totalmem } from 'node:os';
 import { create, globals } from 'webgpu';
 import { Engine } from '@mnv2/core';
 
@@ -36,6 +37,31 @@ export async function sleepyWait<T>(p: Promise<T>): Promise<T> {
 
 export interface NodeEngineOptions {
   powerPreference?: GPUPowerPreference;
+  /** Pretend the adapter binds at most this many bytes per buffer (default: env MNV2_MAX_BINDING_BYTES, else the adapter's). */
+  maxBindingBytes?: number;
+  /** Device memory in bytes (default: env MNV2_DEVICE_MEMORY; else the host's memory on a software adapter, unknown on a GPU). */
+  deviceMemoryBytes?: number;
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 2 ** 10, kb: 2 ** 10, kib: 2 ** 10, m: 2 ** 20, mb: 2 ** 20, mib: 2 ** 20, g: 2 ** 30, gb: 2 ** 30, gib: 2 ** 30 };
+
+/** Parses a byte size: 1048576, 1MiB, 512M, 2GiB (binary units). `what` names it in the error. */
+export function parseBytes(text: string, what: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  const unit = m ? UNITS[m[2].toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw new Error(`${what}: '${text}' is not a size (examples: 1048576, 1MiB, 512MiB, 2GiB)`);
+  return Math.floor(Number(m[1]) * unit);
+}
+
+const envBytes = (name: string) => {
+  const v = process.env[name];
+  return v ? parseBytes(v, name) : undefined;
+};
+
+/** A software adapter (lavapipe, SwiftShader) uses host memory as device memory. */
+export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
+  const i = adapter.info;
+  return /llvmpipe|lavapipe|swiftshader/i.test(`${i.vendor} ${i.architecture} ${i.device} ${i.description}`);
 }
 
 export async function requestNodeAdapter(opts: NodeEngineOptions = {}): Promise<GPUAdapter> {
@@ -61,7 +87,9 @@ export async function createNodeEngine(opts: NodeEngineOptions = {}): Promise<{ 
       },
     }),
   );
-  return { engine: new Engine(device, { wait: sleepyWait }), adapter };
+  const maxBindingBytes = opts.maxBindingBytes ?? envBytes('MNV2_MAX_BINDING_BYTES');
+  const deviceMemoryBytes = opts.deviceMemoryBytes ?? envBytes('MNV2_DEVICE_MEMORY') ?? (isSoftwareAdapter(adapter) ? totalmem() : undefined);
+  return { engine: new Engine(device, { wait: sleepyWait, maxBindingBytes, deviceMemoryBytes }), adapter };
 }
 
 export function describeAdapter(adapter: GPUAdapter): string {

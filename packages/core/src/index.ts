@@ -3,6 +3,7 @@ export * from './gpu/tensor.js';
 export * from './gpu/errors.js';
 export * from './gpu/buffer-pool.js';
 export * from './ops/epilogue.js';
+export * from './ops/paging.js';
 export * from './ops/relu6.js';
 export * from './ops/conv/index.js';
 export * from './ops/matmul/index.js';

@@ -5,7 +5,7 @@
 import { type Kernel, type UniformSchema, type BindingSchema, type UniformValues, packUniforms, bindingAccess } from '@mnv2/kernels';
 import { BufferPool } from './buffer-pool.js';
 import { Tensor, type DType } from './tensor.js';
-import { DeviceLostError, GpuValidationError } from './errors.js';
+import { DeviceLostError, GpuValidationError, DeviceMemoryError } from './errors.js';
 
 export interface EngineOptions {
   /**
@@ -13,6 +13,28 @@ export interface EngineOptions {
    * `webgpu` package's promises busy-spins a core that the software adapter needs); browsers await.
    */
   wait?: <T>(p: Promise<T>) => Promise<T>;
+  /**
+   * Pretend the adapter binds at most this many bytes per storage buffer (default: the device's
+   * `maxStorageBufferBindingSize`; only a smaller value has an effect). Tests force e.g. 1 MiB so
+   * every paged code path (tensors split into pages of whole samples, see ops/paging.ts) runs on
+   * tiny shapes. The CLI reads it from MNV2_MAX_BINDING_BYTES.
+   */
+  maxBindingBytes?: number;
+  /**
+   * Device memory available to this engine in bytes (WebGPU does not report it). When set, an
+   * allocation that would take the engine's buffers above it fails with a DeviceMemoryError
+   * instead of a driver failure. The CLI sets it from MNV2_DEVICE_MEMORY (tests) or, on software
+   * adapters, from the host's memory.
+   */
+  deviceMemoryBytes?: number;
+}
+
+/** Counters of the paged paths (tests assert that splitting actually happened). */
+export interface PagingStats {
+  /** Op calls whose tensors did not fit one binding and ran in pages. */
+  pagedOps: number;
+  /** Pages run by those calls, in all. */
+  pages: number;
 }
 
 interface CompiledKernel {
@@ -35,6 +57,14 @@ export class Engine {
   private readonly wait: <T>(p: Promise<T>) => Promise<T>;
   /** Dispatches recorded since creation (for benchmarks and tests). */
   dispatchCount = 0;
+  /** Largest storage-buffer binding in bytes (the device's limit, or the smaller forced one). */
+  readonly bindingLimit: number;
+  /** Alignment of a binding's offset (page views start at multiples of it). */
+  readonly offsetAlignment: number;
+  /** Largest single buffer the device creates. */
+  readonly maxBufferBytes: number;
+  readonly deviceMemoryBytes: number | undefined;
+  readonly paging: PagingStats = { pagedOps: 0, pages: 0 };
 
   constructor(
     readonly device: GPUDevice,
@@ -42,6 +72,15 @@ export class Engine {
   ) {
     this.pool = new BufferPool(device);
     this.wait = opts.wait ?? ((p) => p);
+    const lim = device.limits;
+    const forced = opts.maxBindingBytes;
+    if (forced !== undefined && !(Number.isInteger(forced) && forced >= 1024)) {
+      throw new Error(`maxBindingBytes must be an integer number of bytes >= 1024, got ${forced}`);
+    }
+    this.bindingLimit = Math.min(lim.maxStorageBufferBindingSize, forced ?? Infinity);
+    this.offsetAlignment = lim.minStorageBufferOffsetAlignment || 256;
+    this.maxBufferBytes = lim.maxBufferSize;
+    this.deviceMemoryBytes = opts.deviceMemoryBytes;
     device.lost.then((info) => {
       this.lostInfo = { reason: String(info.reason), message: info.message };
     });
@@ -155,8 +194,18 @@ export class Engine {
     kernel.bindingNames.forEach((n, i) => {
       const b = buffers[n];
       if (!b) throw new Error(`${kernel.name}: binding '${n}' is missing`);
-      if (b instanceof Tensor && b.isDisposed) throw new Error(`${kernel.name}: binding '${n}' uses a disposed tensor`);
-      entries.push({ binding: i + 1, resource: { buffer: b instanceof Tensor ? b.buffer : b } });
+      if (b instanceof Tensor) {
+        if (b.isDisposed) throw new Error(`${kernel.name}: binding '${n}' uses a disposed tensor`);
+        if (b.bytes > this.bindingLimit) {
+          throw new Error(
+            `${kernel.name}: binding '${n}' is tensor [${b.shape}] of ${mib(b.bytes)} but this adapter binds at most ${mib(this.bindingLimit)} ` +
+              'per buffer, and the op that dispatched it does not split its tensors into pages (a bug: please report it)',
+          );
+        }
+        // Page views bind their range; whole tensors bind the whole (pooled) buffer, as always.
+        const resource = b.byteOffset || b instanceof SliceTensor ? { buffer: b.buffer, offset: b.byteOffset, size: b.bytes } : { buffer: b.buffer };
+        entries.push({ binding: i + 1, resource });
+      } else entries.push({ binding: i + 1, resource: { buffer: b } });
     });
     const [x, y = 1, z = 1] = workgroups;
     if (x <= 0 || y <= 0 || z <= 0) return; // nothing to do (empty tensor)
@@ -170,6 +219,8 @@ export class Engine {
   copy(src: Tensor | GPUBuffer, dst: Tensor | GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
     const s = src instanceof Tensor ? src.buffer : src;
     const d = dst instanceof Tensor ? dst.buffer : dst;
+    if (src instanceof Tensor) srcOffset += src.byteOffset;
+    if (dst instanceof Tensor) dstOffset += dst.byteOffset;
     this.commandEncoder().copyBufferToBuffer(s, srcOffset, d, dstOffset, bytes);
   }
 
@@ -216,8 +267,7 @@ export class Engine {
   /** A new (uninitialised) tensor from the pool, tracked by the innermost scope. */
   alloc(shape: readonly number[], dtype: DType = 'f32', label?: string): Tensor {
     const n = shape.reduce((a, b) => a * b, 1);
-    this.checkBindingSize(n * 4, shape, label);
-    const t = new Tensor(this, this.pool.acquire(n * 4, label), shape, dtype);
+    const t = new Tensor(this, this.acquire(n * 4, shape, label), shape, dtype);
     this.scopes[this.scopes.length - 1]?.add(t);
     return t;
   }
@@ -228,7 +278,7 @@ export class Engine {
     const n = shape.reduce((a, b) => a * b, 1);
     if (arr.length !== n) throw new Error(`upload: data has ${arr.length} values but shape [${shape}] needs ${n}`);
     const dt: DType = dtype ?? (arr instanceof Int32Array ? 'i32' : arr instanceof Uint32Array ? 'u32' : 'f32');
-    const t = new Tensor(this, this.pool.acquire(n * 4), shape, dt);
+    const t = new Tensor(this, this.acquire(n * 4, shape), shape, dt);
     // queue.writeBuffer runs before commands recorded but not yet submitted; a pooled buffer may
     // still be written by such a command (released after its last use), so submit them first.
     this.flush();
@@ -236,33 +286,65 @@ export class Engine {
     return t;
   }
 
-  /** Throws a clear error instead of a WebGPU validation failure for too-large activations. */
-  checkBindingSize(bytes: number, shape: readonly number[], label?: string): void {
-    const max = this.device.limits.maxStorageBufferBindingSize;
-    if (bytes > max) {
-      throw new Error(
-        `tensor [${shape}]${label ? ` (${label})` : ''} needs ${(bytes / 2 ** 20).toFixed(0)} MiB but this adapter binds at most ` +
-          `${(max / 2 ** 20).toFixed(0)} MiB per buffer: use a smaller batch size or image size`,
-      );
+  /**
+   * A pooled buffer of `bytes`; a clear DeviceMemoryError (not a driver failure) when one buffer
+   * would exceed the device's maxBufferSize or all buffers the engine's device memory.
+   */
+  private acquire(bytes: number, shape: readonly number[], label?: string): GPUBuffer {
+    const what = `tensor [${shape}]${label ? ` (${label})` : ''}`;
+    if (bytes > this.maxBufferBytes) throw new DeviceMemoryError(what, bytes, this.maxBufferBytes, 'in one buffer');
+    const budget = this.deviceMemoryBytes;
+    if (budget !== undefined && !this.pool.hasFree(bytes) && this.pool.allocatedBytes + BufferPool.round(bytes) > budget) {
+      this.pool.trim(); // idle buffers first
+      if (this.pool.allocatedBytes + BufferPool.round(bytes) > budget) {
+        throw new DeviceMemoryError(what, this.pool.allocatedBytes + BufferPool.round(bytes), budget, 'in all');
+      }
     }
+    return this.pool.acquire(bytes, label);
   }
 
   /** A tensor outside any tidy scope (weights, optimizer slots): lives until disposed. */
   allocPersistent(shape: readonly number[], dtype: DType = 'f32', label?: string): Tensor {
     const n = shape.reduce((a, b) => a * b, 1);
-    return new Tensor(this, this.pool.acquire(n * 4, label), shape, dtype);
+    return new Tensor(this, this.acquire(n * 4, shape, label), shape, dtype);
+  }
+
+  /** Bytes of one sample (the leading axis) of `t`. */
+  sampleBytes(t: Tensor | readonly number[]): number {
+    const shape = t instanceof Tensor ? t.shape : t;
+    return (shape.slice(1).reduce((a, b) => a * b, 1) * 4);
+  }
+
+  /** Whether samples [start, …) of `t` can be bound in place (the offset meets the device's alignment). */
+  canSlice(t: Tensor, start: number): boolean {
+    return (t.byteOffset + start * this.sampleBytes(t)) % this.offsetAlignment === 0;
+  }
+
+  /**
+   * A view of samples [start, start + count) of `t` (leading axis), bound with an offset, sharing
+   * the buffer (disposing it does nothing). Only where `canSlice(t, start)`.
+   */
+  slice(t: Tensor, start: number, count: number): Tensor {
+    const n = t.shape[0];
+    if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count > 0 && start + count <= n)) {
+      throw new Error(`slice: samples [${start}, ${start + count}) are outside tensor [${t.shape}]`);
+    }
+    if (!this.canSlice(t, start)) throw new Error(`slice: sample ${start} of [${t.shape}] does not start at a ${this.offsetAlignment}-byte boundary`);
+    return new SliceTensor(this, t.buffer, [count, ...t.shape.slice(1)], t.dtype, t.byteOffset + start * this.sampleBytes(t));
   }
 
   /** Writes host data into an existing tensor (ordered before the next submit's commands). */
   write(t: Tensor, data: Float32Array | Int32Array | Uint32Array): void {
     if (data.length !== t.size) throw new Error(`write: ${data.length} values for tensor of shape [${t.shape}]`);
     this.flush(); // keep earlier recorded work ordered before this write
-    this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    this.device.queue.writeBuffer(t.buffer, t.byteOffset, data.buffer, data.byteOffset, data.byteLength);
   }
 
   /** A second Tensor over the same buffer (not pooled separately; disposing it does nothing). */
   view(t: Tensor, shape: readonly number[]): Tensor {
-    return new ViewTensor(this, t.buffer, shape, t.dtype);
+    return t.byteOffset || t instanceof SliceTensor
+      ? new SliceTensor(this, t.buffer, shape, t.dtype, t.byteOffset)
+      : new ViewTensor(this, t.buffer, shape, t.dtype);
   }
 
   release(t: Tensor): void {
@@ -298,6 +380,10 @@ export class Engine {
 }
 
 class ViewTensor extends Tensor {}
+/** A view of a range of samples (bound with offset and size). */
+class SliceTensor extends ViewTensor {}
+
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(b < 2 ** 20 ? 2 : 0)} MiB`;
 
 function collectTensors(v: unknown, out: Set<Tensor>): void {
   if (v instanceof Tensor) out.add(v);

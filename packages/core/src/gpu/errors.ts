@@ -30,3 +30,26 @@ export function assertShape(op: string, name: string, shape: readonly number[], 
     throw new ShapeError(op, `${name} must have rank ${rank} with positive integer dims`, { [name]: shape });
   }
 }
+
+/**
+ * A tensor that does not fit the device's memory. `needed` and `available` are bytes; `scope` says
+ * which limit: 'in one buffer' (maxBufferSize) or 'in all' (the engine's device memory). Callers
+ * that know the model (fit, predict) add the largest batch that fits.
+ */
+export class DeviceMemoryError extends Error {
+  constructor(
+    readonly what: string,
+    readonly needed: number,
+    readonly available: number,
+    readonly scope: 'in one buffer' | 'in all',
+    hint = 'use a smaller batch size or image size',
+  ) {
+    const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+    super(
+      scope === 'in one buffer'
+        ? `out of device memory: ${what} needs ${mb(needed)} in one buffer but this device's largest buffer is ${mb(available)}: ${hint}`
+        : `out of device memory: ${what} would bring this run to ${mb(needed)} of device memory but the device has ${mb(available)}: ${hint}`,
+    );
+    this.name = 'DeviceMemoryError';
+  }
+}

@@ -10,6 +10,8 @@ export class Tensor {
     readonly buffer: GPUBuffer,
     readonly shape: readonly number[],
     readonly dtype: DType = 'f32',
+    /** Where this tensor starts in `buffer` (non-zero only for page views, see Engine.slice). */
+    readonly byteOffset = 0,
   ) {}
 
   get size(): number {
@@ -30,10 +32,10 @@ export class Tensor {
   }
 
   async read(): Promise<Float32Array> {
-    return new Float32Array(await this.engine.readBytes(this.buffer, this.bytes));
+    return new Float32Array(await this.engine.readBytes(this.buffer, this.bytes, this.byteOffset));
   }
   async readInt(): Promise<Int32Array> {
-    return new Int32Array(await this.engine.readBytes(this.buffer, this.bytes));
+    return new Int32Array(await this.engine.readBytes(this.buffer, this.bytes, this.byteOffset));
   }
 
   /** Returns the buffer to the engine's pool. Safe to call twice. */

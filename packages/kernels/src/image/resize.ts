@@ -52,6 +52,7 @@ export const resizeBilinear = defineKernel({
     outH: 'u32',
     outW: 'u32',
     outBase: 'u32', // first output pixel in dst
+    srcImage: 'u32', // first source image of this call (pages of a batch)
     scaleY: 'f32', // cropH / outH (f32, as TF)
     scaleX: 'f32',
     div1: 'vec4f',
@@ -66,7 +67,7 @@ export const resizeBilinear = defineKernel({
   body: (cfg: ResizeConfig) => wgsl`
 ${cfg.packed ? BYTE_AT : ''}
 fn texel(b: u32, y: u32, x: u32) -> vec3<f32> {
-  let pix = (b * u.inH + y) * u.inW + x;
+  let pix = ((u.srcImage + b) * u.inH + y) * u.inW + x;
   ${texel(cfg)}
 }
 struct Axis { lo: u32, hi: u32, lerp: f32 }

@@ -1,7 +1,9 @@
 // BatchNorm training statistics, pass 1 of 2: per-channel partial sums over a slice of rows of an
 // NHWC tensor viewed as [R = N*H*W, C]. To avoid the cancellation of E[x²] − E[x]² in f32, values
 // are shifted by the channel's first row, d = x − x[0, c] (a sample of the same distribution), and
-// the pass accumulates Σd and Σd². Invocation (part p, channel group c) writes
+// the pass accumulates Σd and Σd². The shift is read from its own binding (x itself, or the first
+// page of a batch computed in pages, so every page shares one shift and their partials combine
+// exactly: ops/norm/batchnorm.ts). Invocation (part p, channel group c) writes
 //   partials[p, c] = Σd,  partials[parts + p, c] = Σd²,  and (p = 0) partials[2·parts, c] = shift.
 // See reduce-plan.ts for the split; batchnorm-stats-finalize.ts folds the partials.
 import { defineKernel } from '../define-kernel.js';
@@ -15,6 +17,8 @@ export const batchnormStats = defineKernel({
   uniforms: { rows: 'u32', c: 'u32', parts: 'u32', rowsPerPart: 'u32' }, // c in units of the bound type
   bindings: {
     x: { access: 'read', type: vecType },
+    /** Row 0 is the shift (x itself unless paged). */
+    shift: { access: 'read', type: vecType },
     partials: { access: 'read_write', type: vecType }, // [2*parts + 1, c]
   },
   workgroupSize: () => [BN_WG, 1, 1],
@@ -27,7 +31,7 @@ fn main(${MAIN_1D}) {
   if (i >= u.parts * u.c) { return; }
   let ch = i % u.c;
   let p = i / u.c;
-  let shift = x[ch];
+  let sh = shift[ch];
   let r0 = p * u.rowsPerPart;
   let r1 = min(r0 + u.rowsPerPart, u.rows);
   var s0 = T(0.0); var q0 = T(0.0);
@@ -35,17 +39,17 @@ fn main(${MAIN_1D}) {
   var r = r0;
   // Two rows per iteration with independent accumulators (shorter dependency chains).
   for (; r + 1u < r1; r += 2u) {
-    let d0 = x[r * u.c + ch] - shift;
-    let d1 = x[(r + 1u) * u.c + ch] - shift;
+    let d0 = x[r * u.c + ch] - sh;
+    let d1 = x[(r + 1u) * u.c + ch] - sh;
     s0 += d0; q0 += d0 * d0;
     s1 += d1; q1 += d1 * d1;
   }
   if (r < r1) {
-    let d0 = x[r * u.c + ch] - shift;
+    let d0 = x[r * u.c + ch] - sh;
     s0 += d0; q0 += d0 * d0;
   }
   partials[p * u.c + ch] = s0 + s1;
   partials[(u.parts + p) * u.c + ch] = q0 + q1;
-  if (p == 0u) { partials[2u * u.parts * u.c + ch] = shift; }
+  if (p == 0u) { partials[2u * u.parts * u.c + ch] = sh; }
 }`,
 });

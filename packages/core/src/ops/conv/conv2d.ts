@@ -13,6 +13,7 @@ import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { resolveEpilogue } from '../epilogue.js';
+import { paged } from '../paging.js';
 import { type ConvOptions, checkConvOptions, checkDyShape, convChannels, checkRank, convGeometry, filterGradPartitions, withPartials } from './padding.js';
 
 // Register-blocking factors, measured on lavapipe with the 224² stem (Cin 3, Cout 32, stride 2):
@@ -23,8 +24,21 @@ const RUN = 8;
 /** Outputs along W per work item of the filter gradient. */
 const FILTER_RUN = 2;
 
-/** y = epilogue(conv(x, w)): x [N,H,W,Cin], w [k,k,Cin,Cout] → [N,outH,outW,Cout]. */
+/** y = epilogue(conv(x, w)): x [N,H,W,Cin], w [k,k,Cin,Cout] → [N,outH,outW,Cout]. Paged over the batch. */
 export function conv2d(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions): Tensor {
+  const yShape = convOutShape('conv2d', x, w, opts);
+  return paged(e, 'conv2d', [x], [{ batch: yShape }], ([xp]) => [conv2dPage(e, xp, w, opts)])[0];
+}
+
+/** [N, outH, outW, w's last dim] for input x; x's shape when the arguments are invalid (the page op names the error). */
+export function convOutShape(op: string, x: Tensor, w: Tensor, opts: ConvOptions): number[] {
+  checkRank(op, 'x', x.shape, 4, { x: x.shape, w: w.shape });
+  const g = convGeometry(x.shape[1], x.shape[2], w.shape[0], opts?.stride, opts?.padding);
+  const shape = [x.shape[0], g.outH, g.outW, w.shape[w.shape.length - 1]];
+  return shape.every((d) => Number.isInteger(d) && d > 0) ? shape : [...x.shape];
+}
+
+function conv2dPage(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions): Tensor {
   const op = 'conv2d';
   const shapes = { x: x.shape, w: w.shape };
   checkRank(op, 'x', x.shape, 4, shapes);
@@ -55,6 +69,10 @@ export function conv2d(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions): Tens
  * Ignores opts.epilogue: pass dy already multiplied by the epilogue's backward (ReLU6 mask, scale).
  */
 export function conv2dBackwardInput(e: Engine, dy: Tensor, w: Tensor, xShape: readonly number[], opts: ConvOptions): Tensor {
+  return paged(e, 'conv2dBackwardInput', [dy], [{ batch: xShape }], ([dyp], pg) => [conv2dBackwardInputPage(e, dyp, w, [pg.count, ...xShape.slice(1)], opts)])[0];
+}
+
+function conv2dBackwardInputPage(e: Engine, dy: Tensor, w: Tensor, xShape: readonly number[], opts: ConvOptions): Tensor {
   const op = 'conv2dBackwardInput';
   const shapes = { dy: dy.shape, w: w.shape, xShape };
   checkRank(op, 'dy', dy.shape, 4, shapes);
@@ -89,6 +107,10 @@ export function conv2dBackwardInput(e: Engine, dy: Tensor, w: Tensor, xShape: re
  * Ignores opts.epilogue: pass dy already multiplied by the epilogue's backward (ReLU6 mask, scale).
  */
 export function conv2dBackwardFilter(e: Engine, x: Tensor, dy: Tensor, opts: ConvOptions): Tensor {
+  return paged(e, 'conv2dBackwardFilter', [x, dy], ['sum'], ([xp, dyp]) => [conv2dBackwardFilterPage(e, xp, dyp, opts)])[0];
+}
+
+function conv2dBackwardFilterPage(e: Engine, x: Tensor, dy: Tensor, opts: ConvOptions): Tensor {
   const op = 'conv2dBackwardFilter';
   const shapes = { x: x.shape, dy: dy.shape };
   checkRank(op, 'x', x.shape, 4, shapes);

@@ -14,7 +14,8 @@ import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { resolveEpilogue } from '../epilogue.js';
 import { type ConvOptions, checkConvOptions, checkDyShape, convChannels, checkRank, convGeometry, filterGradPartitions, withPartials } from './padding.js';
-import { reducePartials } from './conv2d.js';
+import { reducePartials, convOutShape } from './conv2d.js';
+import { paged } from '../paging.js';
 
 // Register-blocking factors (outputs along W per invocation), measured on lavapipe with the five
 // MobileNetV2 224² depthwise shapes (A/B in one process, best of 15): forward stride 1 is ~10 %
@@ -28,6 +29,11 @@ const FILTER_RUN = { 1: 2, 2: 1 } as const;
 
 /** y = epilogue(depthwise(x, w)): x [N,H,W,C], w [k,k,C] → [N,outH,outW,C]. */
 export function depthwiseConv2d(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions): Tensor {
+  const yShape = convOutShape('depthwiseConv2d', x, w, opts);
+  return paged(e, 'depthwiseConv2d', [x], [{ batch: yShape }], ([xp]) => [depthwiseConv2dPage(e, xp, w, opts)])[0];
+}
+
+function depthwiseConv2dPage(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions): Tensor {
   const op = 'depthwiseConv2d';
   const shapes = { x: x.shape, w: w.shape };
   checkRank(op, 'x', x.shape, 4, shapes);
@@ -59,6 +65,12 @@ export function depthwiseConv2d(e: Engine, x: Tensor, w: Tensor, opts: ConvOptio
  * Ignores opts.epilogue: pass dy already multiplied by the epilogue's backward (ReLU6 mask, scale).
  */
 export function depthwiseConv2dBackwardInput(e: Engine, dy: Tensor, w: Tensor, xShape: readonly number[], opts: ConvOptions): Tensor {
+  return paged(e, 'depthwiseConv2dBackwardInput', [dy], [{ batch: xShape }], ([dyp], pg) => [
+    depthwiseConv2dBackwardInputPage(e, dyp, w, [pg.count, ...xShape.slice(1)], opts),
+  ])[0];
+}
+
+function depthwiseConv2dBackwardInputPage(e: Engine, dy: Tensor, w: Tensor, xShape: readonly number[], opts: ConvOptions): Tensor {
   const op = 'depthwiseConv2dBackwardInput';
   const shapes = { dy: dy.shape, w: w.shape, xShape };
   checkRank(op, 'dy', dy.shape, 4, shapes);
@@ -93,6 +105,10 @@ export function depthwiseConv2dBackwardInput(e: Engine, dy: Tensor, w: Tensor, x
  * Ignores opts.epilogue: pass dy already multiplied by the epilogue's backward (ReLU6 mask, scale).
  */
 export function depthwiseConv2dBackwardFilter(e: Engine, x: Tensor, dy: Tensor, opts: ConvOptions): Tensor {
+  return paged(e, 'depthwiseConv2dBackwardFilter', [x, dy], ['sum'], ([xp, dyp]) => [depthwiseConv2dBackwardFilterPage(e, xp, dyp, opts)])[0];
+}
+
+function depthwiseConv2dBackwardFilterPage(e: Engine, x: Tensor, dy: Tensor, opts: ConvOptions): Tensor {
   const op = 'depthwiseConv2dBackwardFilter';
   const shapes = { x: x.shape, dy: dy.shape };
   checkRank(op, 'x', x.shape, 4, shapes);

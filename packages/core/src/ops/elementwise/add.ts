@@ -12,11 +12,16 @@ import {
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { assertSameShape, vecLen } from './shared.js';
+import { paged, pagedInPlace } from '../paging.js';
 
 
 /** y = a + b (same shapes, no broadcasting). */
 export function add(e: Engine, a: Tensor, b: Tensor): Tensor {
   assertSameShape('add', a, b);
+  return paged(e, 'add', [a, b], [{ batch: a.shape }], ([ap, bp]) => [addPage(e, ap, bp)])[0];
+}
+
+function addPage(e: Engine, a: Tensor, b: Tensor): Tensor {
   const y = e.alloc(a.shape);
   const { vec4, n } = vecLen(a.size);
   const plan = flatPlan(n);
@@ -33,6 +38,10 @@ export function addInPlace(e: Engine, target: Tensor, b: Tensor, alpha = 1): voi
     mulScalarInPlace(e, target, 1 + alpha);
     return;
   }
+  pagedInPlace(e, 'addInPlace', target, [b], (t, [bp]) => addInPlacePage(e, t, bp, alpha));
+}
+
+function addInPlacePage(e: Engine, target: Tensor, b: Tensor, alpha: number): void {
   const { vec4, n } = vecLen(target.size);
   const plan = flatPlan(n);
   e.dispatch(elementwiseAddInPlace, { vec4 }, { acc: target, b }, { n, rowsPerPart: plan.rowsPerPart, alpha }, plan.grid);
@@ -41,6 +50,10 @@ export function addInPlace(e: Engine, target: Tensor, b: Tensor, alpha = 1): voi
 /** Sets every element of `t` to `value`. */
 export function fillInPlace(e: Engine, t: Tensor, value: number): void {
   if (!Number.isFinite(value)) throw new RangeError(`fillInPlace: value must be finite, got ${value}`);
+  pagedInPlace(e, 'fillInPlace', t, [], (tp) => fillPage(e, tp, value));
+}
+
+function fillPage(e: Engine, t: Tensor, value: number): void {
   const { vec4, n } = vecLen(t.size);
   const plan = flatPlan(n);
   e.dispatch(elementwiseFill, { vec4 }, { y: t }, { n, rowsPerPart: plan.rowsPerPart, value }, plan.grid);
@@ -49,6 +62,10 @@ export function fillInPlace(e: Engine, t: Tensor, value: number): void {
 /** y = s·x. */
 export function mulScalar(e: Engine, x: Tensor, s: number): Tensor {
   if (!Number.isFinite(s)) throw new RangeError(`mulScalar: scalar must be finite, got ${s}`);
+  return paged(e, 'mulScalar', [x], [{ batch: x.shape }], ([xp]) => [mulScalarPage(e, xp, s)])[0];
+}
+
+function mulScalarPage(e: Engine, x: Tensor, s: number): Tensor {
   const y = e.alloc(x.shape);
   const { vec4, n } = vecLen(x.size);
   const plan = flatPlan(n);
@@ -59,6 +76,10 @@ export function mulScalar(e: Engine, x: Tensor, s: number): Tensor {
 /** x *= s in place. */
 export function mulScalarInPlace(e: Engine, x: Tensor, s: number): void {
   if (!Number.isFinite(s)) throw new RangeError(`mulScalarInPlace: scalar must be finite, got ${s}`);
+  pagedInPlace(e, 'mulScalarInPlace', x, [], (xp) => mulScalarInPlacePage(e, xp, s));
+}
+
+function mulScalarInPlacePage(e: Engine, x: Tensor, s: number): void {
   const { vec4, n } = vecLen(x.size);
   const plan = flatPlan(n);
   e.dispatch(elementwiseScaleInPlace, { vec4 }, { x }, { n, rowsPerPart: plan.rowsPerPart, s }, plan.grid);

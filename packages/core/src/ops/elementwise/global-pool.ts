@@ -13,6 +13,7 @@ import {
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError, assertShape } from '../../gpu/errors.js';
+import { paged } from '../paging.js';
 
 const grid = (n: number) => grid1d(ceilDiv(n, ELEMENTWISE_WG));
 
@@ -21,6 +22,10 @@ const POOL_MIN_ROWS_PER_PART = 64;
 
 function pool(e: Engine, op: string, x: Tensor, mode: 'avg' | 'max'): Tensor {
   assertShape(op, 'x', x.shape, 4);
+  return paged(e, op, [x], [{ batch: [x.shape[0], x.shape[3]] }], ([xp]) => [poolPage(e, xp, mode)])[0];
+}
+
+function poolPage(e: Engine, x: Tensor, mode: 'avg' | 'max'): Tensor {
   const [batch, h, w, channels] = x.shape;
   const hw = h * w;
   const vec4 = channels % 4 === 0;
@@ -50,6 +55,12 @@ export function globalAvgPoolBackward(e: Engine, dy: Tensor, xShape: readonly nu
   if (dy.size !== batch * channels || dy.shape[dy.shape.length - 1] !== channels) {
     throw new ShapeError(op, 'dy must have shape [N, C] of the input', { dy: dy.shape, xShape });
   }
+  const dy2 = dy.shape.length === 2 ? dy : dy.reshape([batch, channels]);
+  return paged(e, op, [dy2], [{ batch: xShape }], ([dyp]) => [gapBackwardPage(e, dyp, [dyp.shape[0], h, w, channels])])[0];
+}
+
+function gapBackwardPage(e: Engine, dy: Tensor, xShape: readonly number[]): Tensor {
+  const [batch, h, w, channels] = xShape;
   const vec4 = channels % 4 === 0;
   const cv = vec4 ? channels / 4 : channels;
   const dx = e.alloc(xShape);
@@ -73,6 +84,12 @@ export function globalMaxPoolBackward(e: Engine, x: Tensor, dy: Tensor): Tensor 
   if (dy.size !== batch * channels || dy.shape[dy.shape.length - 1] !== channels) {
     throw new ShapeError(op, 'dy must have shape [N, C] of x', { dy: dy.shape, x: x.shape });
   }
+  const dy2 = dy.shape.length === 2 ? dy : dy.reshape([batch, channels]);
+  return paged(e, op, [x, dy2], [{ batch: x.shape }], ([xp, dyp]) => [gmpBackwardPage(e, xp, dyp)])[0];
+}
+
+function gmpBackwardPage(e: Engine, x: Tensor, dy: Tensor): Tensor {
+  const [batch, h, w, channels] = x.shape;
   const vec4 = channels % 4 === 0;
   const cv = vec4 ? channels / 4 : channels;
   const dx = e.alloc(x.shape);

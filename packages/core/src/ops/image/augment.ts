@@ -7,6 +7,7 @@ import { augmentImages, augmentDraws, grid1d, ceilDiv, IMAGE_WG, type AugmentCon
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError, assertShape } from '../../gpu/errors.js';
+import { paged } from '../paging.js';
 
 export interface AugmentOptions {
   /** Random horizontal flip with probability 0.5 (Keras RandomFlip('horizontal')). */
@@ -32,7 +33,16 @@ function checkImages(op: string, x: Tensor): [number, number, number, number] {
   return x.shape as unknown as [number, number, number, number];
 }
 
-function dispatchAugment(e: Engine, x: Tensor, cfg: AugmentConfig, params: Tensor, extra: { seed: number; index0: number; angleLo: number; angleHi: number }): Tensor {
+/** One pass over pages of the batch (hash draws continue across pages through index0). */
+function dispatchAugment(e: Engine, x: Tensor, cfg: AugmentConfig, params: Tensor | null, extra: { seed: number; index0: number; angleLo: number; angleHi: number }): Tensor {
+  const ins = params ? [x, params] : [x];
+  return paged(e, 'augment', ins, [{ batch: x.shape }], ([xp, pp], pg) =>
+    // (hash mode: params is unused; x is bound there, read-only aliasing is allowed)
+    [augmentPage(e, xp, cfg, pp ?? xp, { ...extra, index0: extra.index0 + pg.start })],
+  )[0];
+}
+
+function augmentPage(e: Engine, x: Tensor, cfg: AugmentConfig, params: Tensor, extra: { seed: number; index0: number; angleLo: number; angleHi: number }): Tensor {
   const [N, H, W, C] = x.shape;
   const y = e.alloc(x.shape);
   const n = N * H * W;
@@ -54,8 +64,7 @@ export function augment(e: Engine, x: Tensor, opts: AugmentOptions): Tensor {
     e.copy(x, y, x.bytes);
     return y;
   }
-  // The params binding is unused in hash mode; x is bound there (read-only aliasing is allowed).
-  return dispatchAugment(e, x, { mode: 'hash', flip, rotate }, x, { seed: opts.seed >>> 0, index0: index0 >>> 0, angleLo, angleHi });
+  return dispatchAugment(e, x, { mode: 'hash', flip, rotate }, null, { seed: opts.seed >>> 0, index0: index0 >>> 0, angleLo, angleHi });
 }
 
 /** The per-image draws `augment` makes with these options for n images (host mirror of the GPU hash). */
@@ -81,5 +90,5 @@ export function uploadAugmentParams(e: Engine, p: { angles?: ArrayLike<number>; 
 export function augmentWithParams(e: Engine, x: Tensor, params: Tensor): Tensor {
   const [N] = checkImages('augmentWithParams', x);
   if (params.size !== 2 * N) throw new ShapeError('augmentWithParams', 'params must be [N, 2] (angle, flip)', { x: x.shape, params: params.shape });
-  return dispatchAugment(e, x, { mode: 'explicit', flip: true, rotate: true }, params, { seed: 0, index0: 0, angleLo: 0, angleHi: 0 });
+  return dispatchAugment(e, x, { mode: 'explicit', flip: true, rotate: true }, params.reshape([N, 2]), { seed: 0, index0: 0, angleLo: 0, angleHi: 0 });
 }

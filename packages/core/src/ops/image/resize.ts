@@ -12,6 +12,7 @@ import { resizeBilinear, grid1d, ceilDiv, IMAGE_WG } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
+import { pageOf, planPages } from '../paging.js';
 
 /** Input scaling: 'tf' = x / 127.5 − 1 (Keras mobilenet_v2.preprocess_input), 'torch' = (x / 255 − mean) / std, 'none' = raw 0..255. */
 export type PreprocessMode = 'tf' | 'torch' | 'none';
@@ -114,29 +115,27 @@ export function resizeImages(e: Engine, src: Tensor, opts: ResizeOptions): Tenso
   const pre = PREPROCESS[opts.preprocess ?? 'tf'];
   if (!pre) throw new Error(`${op}: unknown preprocess mode '${String(opts.preprocess)}'`);
   const v4 = (a: number[], pad: number) => [a[0], a[1], a[2], pad] as const;
-  const n = N * outH * outW;
-  e.dispatch(
-    resizeBilinear,
-    { packed, channels: C as 3 | 4 },
-    { src, dst: out },
-    {
-      n,
-      inH: H,
-      inW: W,
-      cropTop: top,
-      cropLeft: left,
-      cropH,
-      cropW,
-      outH,
-      outW,
-      outBase: outIndex * outH * outW,
-      scaleY: cropH / outH,
-      scaleX: cropW / outW,
-      div1: v4(pre.div1, 1),
-      sub: v4(pre.sub, 0),
-      div2: v4(pre.div2, 1),
-    },
-    grid1d(ceilDiv(n, IMAGE_WG)),
-  );
-  return out;
+  const base = { inH: H, inW: W, cropTop: top, cropLeft: left, cropH, cropW, outH, outW, scaleY: cropH / outH, scaleX: cropW / outW, div1: v4(pre.div1, 1), sub: v4(pre.sub, 0), div2: v4(pre.div2, 1) };
+  const cfg = { packed, channels: C as 3 | 4 };
+  const outPix = outH * outW;
+  const dst = out;
+  const run = (s: Tensor, srcImage: number, count: number, d: Tensor, outBase: number) =>
+    e.dispatch(resizeBilinear, cfg, { src: s, dst: d }, { n: count * outPix, outBase, srcImage, ...base }, grid1d(ceilDiv(count * outPix, IMAGE_WG)));
+  if (src.bytes <= e.bindingLimit && dst.bytes <= e.bindingLimit) {
+    run(src, 0, N, dst, outIndex * outPix);
+    return dst;
+  }
+  // Pages of images: the source bound whole (packed) or by pages (f32); the output by pages.
+  if (packed && src.bytes > e.bindingLimit) {
+    throw new ShapeError(op, `the packed source of ${N} images is larger than one binding (${e.bindingLimit} bytes): resize fewer images per call`, { srcShape: shape });
+  }
+  for (const pg of planPages(e, op, N, [packed ? 0 : e.sampleBytes(src), outPix * 12])) {
+    e.tidy(() => {
+      const s = packed ? src : pageOf(e, src, pg);
+      const d = pageOf(e, dst, { start: outIndex + pg.start, count: pg.count });
+      run(s, packed ? pg.start : 0, pg.count, d, 0);
+      if (d.buffer !== dst.buffer) e.copy(d, dst, d.bytes, 0, (outIndex + pg.start) * outPix * 12);
+    });
+  }
+  return dst;
 }

@@ -8,6 +8,7 @@ import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError, assertShape } from '../../gpu/errors.js';
 import type { Epilogue } from '../epilogue.js';
 import { type MatmulVariant, matmulDispatch } from './matmul.js';
+import { paged } from '../paging.js';
 
 const pixels = (s: readonly number[]) => s[0] * s[1] * s[2];
 
@@ -23,7 +24,9 @@ export function pointwiseConv2d(
   const [n, h, wd, cin] = x.shape;
   if (w.shape[0] !== cin) throw new ShapeError(op, 'filter rows must equal input channels', { x: x.shape, w: w.shape });
   const cout = w.shape[1];
-  return matmulDispatch(e, op, x, w, { M: pixels(x.shape), N: cout, K: cin, transA: false, transB: false }, [n, h, wd, cout], opts);
+  return paged(e, op, [x], [{ batch: [n, h, wd, cout] }], ([xp]) => [
+    matmulDispatch(e, op, xp, w, { M: pixels(xp.shape), N: cout, K: cin, transA: false, transB: false }, [xp.shape[0], h, wd, cout], opts),
+  ])[0];
 }
 
 /** dx = dY·Wᵀ → [N,H,W,Cin]. */
@@ -34,7 +37,9 @@ export function pointwiseConv2dBackwardInput(e: Engine, dy: Tensor, w: Tensor, o
   const [n, h, wd, cout] = dy.shape;
   if (w.shape[1] !== cout) throw new ShapeError(op, 'filter columns must equal dy channels', { dy: dy.shape, w: w.shape });
   const cin = w.shape[0];
-  return matmulDispatch(e, op, dy, w, { M: pixels(dy.shape), N: cin, K: cout, transA: false, transB: true }, [n, h, wd, cin], opts);
+  return paged(e, op, [dy], [{ batch: [n, h, wd, cin] }], ([dyp]) => [
+    matmulDispatch(e, op, dyp, w, { M: pixels(dyp.shape), N: cin, K: cout, transA: false, transB: true }, [dyp.shape[0], h, wd, cin], opts),
+  ])[0];
 }
 
 /** dW = Xᵀ·dY → [Cin, Cout], reducing over all N*H*W pixels. */
@@ -47,5 +52,7 @@ export function pointwiseConv2dBackwardFilter(e: Engine, x: Tensor, dy: Tensor, 
   }
   const cin = x.shape[3];
   const cout = dy.shape[3];
-  return matmulDispatch(e, op, x, dy, { M: cin, N: cout, K: pixels(x.shape), transA: true, transB: false }, [cin, cout], opts);
+  return paged(e, op, [x, dy], ['sum'], ([xp, dyp]) => [
+    matmulDispatch(e, op, xp, dyp, { M: cin, N: cout, K: pixels(xp.shape), transA: true, transB: false }, [cin, cout], opts),
+  ])[0];
 }

@@ -9,6 +9,11 @@
 //   batchNormInferenceBackward    2  (reduce Σdŷ, Σdŷx̂ and write dx in the same pass; finalize)
 //   batchNormTraining             3  (partial sums, finalize stats + moving update + scale, apply)
 //   batchNormTrainingBackward     3  (partial sums, finalize dgamma/dbeta/coefs, dx)
+//
+// Tensors larger than one binding run in pages of whole samples (ops/paging.ts): the per-element
+// passes page by page; the reductions write each page's partial sums into ONE partials buffer
+// (one shift for all pages), so the finalize passes see the whole batch: statistics, moving
+// averages and gradients equal the unpaged computation.
 import {
   batchnormStats,
   batchnormStatsFinalize,
@@ -26,6 +31,7 @@ import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { dummyTensor } from '../epilogue.js';
+import { type Page, paged, pageOf, planPages } from '../paging.js';
 
 export interface BatchNormParams {
   gamma: Tensor;
@@ -72,6 +78,9 @@ function layoutOf(op: string, x: Tensor, p: BatchNormParams): Layout {
   return { channels, rows: x.size / channels, vec4, cv: vec4 ? channels / 4 : channels };
 }
 
+/** The layout of one page (its rows) of a tensor with layout l. */
+const pageLayout = (l: Layout, t: Tensor): Layout => ({ ...l, rows: t.size / l.channels });
+
 function sameShape(op: string, names: Record<string, Tensor>, ref: Tensor): void {
   for (const [n, t] of Object.entries(names)) {
     if (t.shape.length !== ref.shape.length || t.shape.some((d, i) => d !== ref.shape[i])) {
@@ -115,9 +124,10 @@ function apply(e: Engine, x: Tensor, l: Layout, mean: Tensor, scale: Tensor, bet
 
 /** y = (x − movingMean)/sqrt(movingVariance + eps)·gamma + beta, optionally ReLU6. */
 export function batchNormInference(e: Engine, x: Tensor, p: BatchNormParams, opts: { relu6?: boolean } = {}): Tensor {
-  const l = layoutOf('batchNormInference', x, p);
+  const op = 'batchNormInference';
+  const l = layoutOf(op, x, p);
   const { scale, shift } = foldBatchNorm(e, p);
-  const y = apply(e, x, l, p.movingMean, scale, p.beta, !!opts.relu6);
+  const [y] = paged(e, op, [x], [{ batch: x.shape }], ([xp]) => [apply(e, xp, pageLayout(l, xp), p.movingMean, scale, p.beta, !!opts.relu6)]);
   scale.dispose();
   shift.dispose();
   return y;
@@ -140,35 +150,77 @@ export function batchNormInferenceBackward(
   const l = layoutOf(op, x, p);
   sameShape(op, { y, dy }, x);
   const dx = e.alloc(x.shape);
-  const { dgamma, dbeta } = reduceBackward(e, x, y, dy, l, p, !!opts.relu6, {
-    inference: true,
-    mean: p.movingMean,
-    variance: p.movingVariance,
-    dx,
-  });
+  const { dgamma, dbeta } = reduceBackward(e, op, [x, y, dy], l, p, !!opts.relu6, { inference: true, mean: p.movingMean, variance: p.movingVariance, dx });
   return { dx, dgamma, dbeta };
+}
+
+/**
+ * Records a per-channel partial-sum pass over the batch into ONE partials buffer of
+ * [rowsPerBlock·parts + extra, C]: page by page when the tensors exceed one binding, each page's
+ * block of `blocks` row groups (of its own `parts` rows each) copied to its place, so the finalize
+ * pass sees parts = Σ over pages. `dispatch(page tensors, page partials, page layout, page)` records
+ * one page's pass. Returns the partials and the total parts.
+ */
+function batchPartials(
+  e: Engine,
+  op: string,
+  batched: readonly Tensor[],
+  l: Layout,
+  blocks: number,
+  extraRows: number,
+  dispatch: (ins: Tensor[], partials: Tensor, pl: Layout, page: Page) => void,
+): { partials: Tensor; parts: number } {
+  const x = batched[0];
+  const pages = planPages(e, op, x.shape[0], batched.map((t) => e.sampleBytes(t)));
+  if (pages.length === 1) {
+    const { parts } = reducePlan(l.rows, l.cv);
+    const partials = e.alloc([blocks * parts + extraRows, l.channels]);
+    dispatch([...batched], partials, l, pages[0]);
+    return { partials, parts };
+  }
+  const rowsPerSample = l.rows / x.shape[0];
+  const pageParts = pages.map((pg) => reducePlan(pg.count * rowsPerSample, l.cv).parts);
+  const P = pageParts.reduce((a, b) => a + b, 0);
+  const partials = e.alloc([blocks * P + extraRows, l.channels]);
+  const rowBytes = l.channels * 4;
+  let off = 0;
+  pages.forEach((pg, i) => {
+    const parts = pageParts[i];
+    e.tidy(() => {
+      const ins = batched.map((t) => pageOf(e, t, pg));
+      const part = e.alloc([blocks * parts + extraRows, l.channels]);
+      dispatch(ins, part, pageLayout(l, ins[0]), pg);
+      for (let b = 0; b < blocks; b++) e.copy(part, partials, parts * rowBytes, b * parts * rowBytes, (b * P + off) * rowBytes);
+      if (i === 0 && extraRows) e.copy(part, partials, extraRows * rowBytes, blocks * parts * rowBytes, blocks * P * rowBytes);
+    });
+    off += parts;
+  });
+  return { partials, parts: P };
 }
 
 function reduceBackward(
   e: Engine,
-  x: Tensor,
-  y: Tensor,
-  dy: Tensor,
+  op: string,
+  batched: [Tensor, Tensor, Tensor],
   l: Layout,
   p: BatchNormParams,
   relu6: boolean,
   mode: { inference: boolean; mean: Tensor; variance: Tensor; dx: Tensor | null },
 ): { dgamma: Tensor; dbeta: Tensor; coef: Tensor | null } {
-  const { parts, rowsPerPart } = reducePlan(l.rows, l.cv);
-  const partials = e.alloc([2 * parts, l.channels]);
   const dummy = dummyTensor(e);
-  e.dispatch(
-    batchnormBackward,
-    { vec4: l.vec4, relu6, inference: mode.inference },
-    { x, y, dy, gamma: p.gamma, mean: mode.mean, variance: mode.variance, partials, dx: mode.dx ?? dummy },
-    { rows: l.rows, c: l.cv, parts, rowsPerPart, epsilon: p.epsilon ?? BN_DEFAULT_EPSILON },
-    grid1d(ceilDiv(parts * l.cv, BN_WG)),
-  );
+  const full = mode.dx;
+  const { partials, parts: P } = batchPartials(e, op, full ? [...batched, full] : batched, l, 2, 0, ([x, y, dy, dxp], partials, pl, pg) => {
+    const { parts, rowsPerPart } = reducePlan(pl.rows, pl.cv);
+    // (inference mode writes dx in this pass: into the page view, or a page copy copied back)
+    e.dispatch(
+      batchnormBackward,
+      { vec4: l.vec4, relu6, inference: mode.inference },
+      { x, y, dy, gamma: p.gamma, mean: mode.mean, variance: mode.variance, partials, dx: dxp ?? dummy },
+      { rows: pl.rows, c: pl.cv, parts, rowsPerPart, epsilon: p.epsilon ?? BN_DEFAULT_EPSILON },
+      grid1d(ceilDiv(parts * pl.cv, BN_WG)),
+    );
+    if (full && dxp && dxp.buffer !== full.buffer) e.copy(dxp, full, dxp.bytes, 0, pg.start * e.sampleBytes(full));
+  });
   const dgamma = e.alloc([l.channels]);
   const dbeta = e.alloc([l.channels]);
   const coef = mode.inference ? null : e.alloc([3, l.channels]);
@@ -177,7 +229,7 @@ function reduceBackward(
     { vec4: l.vec4, train: !mode.inference },
     // (inference: invStd is unused; bind gamma, not the dummy that is bound writable as coef)
     { partials, gamma: p.gamma, invStd: mode.inference ? p.gamma : mode.variance, dgamma, dbeta, coef: coef ?? dummy },
-    { c: l.cv, parts, count: l.rows },
+    { c: l.cv, parts: P, count: l.rows },
     channelGrid(l.cv),
   );
   partials.dispose();
@@ -195,10 +247,21 @@ export function batchNormTraining(
   p: BatchNormParams,
   opts: { relu6?: boolean } = {},
 ): { y: Tensor; mean: Tensor; invStd: Tensor } {
-  const l = layoutOf('batchNormTraining', x, p);
-  const { parts, rowsPerPart } = reducePlan(l.rows, l.cv);
-  const partials = e.alloc([2 * parts + 1, l.channels]);
-  e.dispatch(batchnormStats, { vec4: l.vec4 }, { x, partials }, { rows: l.rows, c: l.cv, parts, rowsPerPart }, grid1d(ceilDiv(parts * l.cv, BN_WG)));
+  const op = 'batchNormTraining';
+  const l = layoutOf(op, x, p);
+  // Every page shifts by the batch's first row (so the pages' sums combine exactly).
+  const first = x.shape.length > 1 && x.shape[0] > 1 ? pageOf(e, x, { start: 0, count: 1 }) : x;
+  const { partials, parts } = batchPartials(e, op, [x], l, 2, 1, ([xp], part, pl) => {
+    const plan = reducePlan(pl.rows, pl.cv);
+    e.dispatch(
+      batchnormStats,
+      { vec4: l.vec4 },
+      { x: xp, shift: first, partials: part },
+      { rows: pl.rows, c: pl.cv, parts: plan.parts, rowsPerPart: plan.rowsPerPart },
+      grid1d(ceilDiv(plan.parts * pl.cv, BN_WG)),
+    );
+  });
+  if (first !== x) first.dispose();
   const mean = e.alloc([l.channels]);
   const invStd = e.alloc([l.channels]);
   const scale = e.alloc([l.channels]);
@@ -211,7 +274,7 @@ export function batchNormTraining(
     channelGrid(l.cv),
   );
   partials.dispose();
-  const y = apply(e, x, l, mean, scale, p.beta, !!opts.relu6);
+  const [y] = paged(e, op, [x], [{ batch: x.shape }], ([xp]) => [apply(e, xp, pageLayout(l, xp), mean, scale, p.beta, !!opts.relu6)]);
   scale.dispose();
   return { y, mean, invStd };
 }
@@ -237,15 +300,18 @@ export function batchNormTrainingBackward(
     if (t.size !== l.channels) throw new ShapeError(op, `saved ${n} must hold one value per channel`, { [n]: t.shape, channels: l.channels });
   }
   const relu6 = !!opts.relu6;
-  const { dgamma, dbeta, coef } = reduceBackward(e, x, y, dy, l, p, relu6, {
+  const { dgamma, dbeta, coef } = reduceBackward(e, op, [x, y, dy], l, p, relu6, {
     inference: false,
     mean: saved.mean,
     variance: saved.invStd,
     dx: null,
   });
-  const dx = e.alloc(x.shape);
-  const { uniforms, grid } = rowLoop(l);
-  e.dispatch(batchnormBackwardDx, { vec4: l.vec4, relu6 }, { x, y, dy, mean: saved.mean, coef: coef!, dx }, uniforms, grid);
+  const [dx] = paged(e, op, [x, y, dy], [{ batch: x.shape }], ([xp, yp, dyp]) => {
+    const dxp = e.alloc(xp.shape);
+    const { uniforms, grid } = rowLoop(pageLayout(l, xp));
+    e.dispatch(batchnormBackwardDx, { vec4: l.vec4, relu6 }, { x: xp, y: yp, dy: dyp, mean: saved.mean, coef: coef!, dx: dxp }, uniforms, grid);
+    return [dxp];
+  });
   coef!.dispose();
   return { dx, dgamma, dbeta };
 }
