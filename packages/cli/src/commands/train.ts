@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
+  CacheBudget,
   ImageDataset,
   MobileNetV2,
   adam,
@@ -28,6 +29,7 @@ import { writeCurves } from '../train/curves.js';
 import { writeAtomic } from '../util/atomic-write.js';
 import { readCheckpoint, writeCheckpoint, type HistoryRow, type Phase, type RunState } from '../train/checkpoint.js';
 import { openDataset } from '../data/open-dataset.js';
+import { defaultCacheBudget, parseBytes } from '../data/cache-budget.js';
 import { defaultBaseWeightsPath, loadBaseWeights } from '../weights/base-weights.js';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { numberFlag, parseArgs } from '../util/args.js';
@@ -59,6 +61,10 @@ Options:
                        TF-Slim .npy files or a .safetensors file (Keras names).
                        Default: ../shared/weights/tfslim_npy_mobilenet_v2_1.0_224.
   --no-augment         no RandomFlip/RandomRotation (the frozen phase then trains on cached features)
+  --cache-budget SIZE  GPU memory for caches (e.g. 512M, 2G; 0 = none): resized images as uint8 in
+                       pages, then frozen-base features; a split that does not fit streams (decoded
+                       per batch, ahead of the GPU), features that do not fit are recomputed. Same
+                       results either way. Default: a quarter of host memory, at most 4 GiB
   --dropout F          dropout before the Dense layer (default 0.2)
   --hidden-units N     add Dense(N, relu) before the classifier (the CIFAR-10 lab: 128)
   --label-mode M       binary (2 classes: Dense(1), sigmoid; the default for 2 classes) or int
@@ -101,7 +107,7 @@ export async function train(argv: string[]): Promise<number> {
   const args = parseArgs(
     argv,
     {
-      values: ['val-split', 'seed', 'image-size', 'batch-size', 'epochs', 'lr', 'optimizer', 'alpha', 'weights', 'dropout', 'fine-tune-at', 'fine-tune-epochs', 'fine-tune-lr', 'out', 'early-stopping-patience', 'lr-schedule', 'hidden-units', 'label-mode'],
+      values: ['val-split', 'seed', 'image-size', 'batch-size', 'epochs', 'lr', 'optimizer', 'alpha', 'weights', 'dropout', 'fine-tune-at', 'fine-tune-epochs', 'fine-tune-lr', 'out', 'early-stopping-patience', 'lr-schedule', 'hidden-units', 'label-mode', 'cache-budget'],
       booleans: ['no-augment', 'force', 'restore-best', 'resume'],
     },
     C,
@@ -288,8 +294,11 @@ export async function train(argv: string[]): Promise<number> {
     }
   }
 
-  const trainDs = new ImageDataset(ds.train, { batchSize, classNames: ds.classNames, imageSize: [size, size], name: 'training' });
-  const valDs = ds.validation ? new ImageDataset(ds.validation, { batchSize, classNames: ds.classNames, imageSize: [size, size], name: 'validation' }) : null;
+  // One byte budget for every GPU cache of the run: the training inputs first, then validation, then features.
+  const cacheBudget = new CacheBudget(args.flags.has('cache-budget') ? parseBytes(String(args.flags.get('cache-budget'))) : defaultCacheBudget());
+  const trainDs = new ImageDataset(ds.train, { batchSize, classNames: ds.classNames, imageSize: [size, size], name: 'training', cacheBudget });
+  const valDs = ds.validation ? new ImageDataset(ds.validation, { batchSize, classNames: ds.classNames, imageSize: [size, size], name: 'validation', cacheBudget }) : null;
+  const plansShown = new Set<string>();
 
   await mkdir(outDir, { recursive: true });
   let totalEpochs = epochs + fineTuneEpochs;
@@ -366,7 +375,9 @@ export async function train(argv: string[]): Promise<number> {
     model.compile({ optimizer: opt, loss, metrics: ['accuracy'] });
     const schedule = lrSchedule === 'cosine' ? cosineDecay({ initialLearningRate: opt.learningRate, decaySteps: Math.max(1, (to - phaseStart(phase)) * stepsPerEpoch) }) : undefined;
     const fromBlock = net.firstTrainableBlock();
-    const cacheNote = doAugment
+    let frozenCached = true; // the plan of the feature/prefix cache says whether it fit the budget
+    const cacheNote = () => (frozenCached ? cacheNoteText : null);
+    const cacheNoteText = doAugment
       ? null
       : phase === 'frozen'
         ? '  (base frozen, no augmentation: the head trains on cached base features)'
@@ -377,6 +388,11 @@ export async function train(argv: string[]): Promise<number> {
     let stoppedEarly = false;
     let interrupted = false;
     const cli: Callback = {
+      onCachePlan: (p) => {
+        if (p.plan.what !== 'inputs') frozenCached = p.plan.mode === 'cached';
+        if (!plansShown.has(p.message)) console.log(`  ${p.message}`);
+        plansShown.add(p.message);
+      },
       onCacheProgress: (c) => {
         if (tty) process.stderr.write(`\r  caching ${c.what} (${c.split}): ${c.done}/${c.total}   ${c.done === c.total ? '\n' : ''}`);
         else if (c.done === c.total) console.error(`  cached ${c.what} (${c.split}): ${c.total} images`);
@@ -398,7 +414,8 @@ export async function train(argv: string[]): Promise<number> {
       },
       onEpochEnd: async (epoch, logs) => {
         if (tty) process.stderr.write('\n');
-        if (!announcedCache && cacheNote) console.log(cacheNote);
+        const note = cacheNote();
+        if (!announcedCache && note) console.log(note);
         announcedCache = true;
         const valLoss = logs.val_loss ?? null;
         const valAccuracy = logs.val_accuracy ?? null;
@@ -427,7 +444,7 @@ export async function train(argv: string[]): Promise<number> {
         }
       },
     };
-    const h = await model.fit(trainDs, { epochs: to, initialEpoch: from, validationData: valDs, callbacks: [cli], verbose: 0, seed, lrSchedule: schedule, resumeWithin: resumeWithin ?? undefined });
+    const h = await model.fit(trainDs, { epochs: to, initialEpoch: from, validationData: valDs, callbacks: [cli], verbose: 0, seed, lrSchedule: schedule, resumeWithin: resumeWithin ?? undefined, cacheBudget });
     if (h.diverged) {
       if (tty) process.stderr.write('\n');
       const d = h.diverged;

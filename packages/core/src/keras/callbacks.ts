@@ -1,7 +1,7 @@
 // Keras callbacks for `Model.fit`: a history recorder (what `fit` returns), progress output, early
 // stopping, model checkpoints. A callback is any object with some of the hooks; hooks may be async.
 import type { WeightMap } from '../io/weight-map.js';
-import type { EpochProgress } from '../train/fit.js';
+import type { CachePlan, EpochProgress } from '../train/fit.js';
 import type { Model } from './model.js';
 import { printLine } from './platform.js';
 
@@ -39,6 +39,8 @@ export interface Callback {
   onTrainEnd?(model: Model, logs: EpochLogs | null): void | Promise<void>;
   /** Input/feature caches being built before the first epoch (done of total images). */
   onCacheProgress?(info: { what: 'inputs' | 'features'; split: 'train' | 'validation'; done: number; total: number }, model: Model): void | Promise<void>;
+  /** Which path a cache took (cached in pages, streaming, recomputing) and why; `message` is one line for the log. */
+  onCachePlan?(info: { split: 'train' | 'validation' | 'all'; plan: CachePlan; message: string }, model: Model): void | Promise<void>;
   /**
    * `model.stopTraining` was set during an epoch: training stops after the current step, and this
    * gets where the epoch stood (pass it back as `fit`'s `resumeWithin` to continue exactly there).

@@ -4,7 +4,7 @@
 // (the training order is reshuffled per epoch by `fit`, seeded). GPU input caches (resized images)
 // are built by `fit`/`evaluate` on first use and kept until `dispose()`.
 import type { Engine } from '../gpu/engine.js';
-import { ImageBatches, type FitImage, type ImageSplitSource } from '../train/fit.js';
+import { ImageBatches, type CacheBudget, type FitImage, type ImageSplitSource } from '../train/fit.js';
 import { memoryImageSource } from '../data/cifar10.js';
 
 /** Options of an {@link ImageDataset}. */
@@ -21,6 +21,12 @@ export interface ImageDatasetOptions {
   cropToAspectRatio?: boolean;
   /** For messages. */
   name?: string;
+  /**
+   * Byte budget of the GPU input cache (uint8, paged), shared with other datasets/caches made with
+   * the same budget; a dataset that does not fit what is left streams (decodes per batch). Default:
+   * a budget of its own of 1 GiB.
+   */
+  cacheBudget?: CacheBudget;
 }
 
 /** One batch read on the host: decoded images (original sizes) and labels. */
@@ -37,6 +43,7 @@ export class ImageDataset {
   readonly labelMode: 'int' | 'binary';
   readonly cropToAspectRatio: boolean;
   readonly name: string;
+  readonly cacheBudget: CacheBudget | undefined;
   /** Sample indices into `source`, in dataset order. */
   private readonly indices: readonly number[];
   private readonly caches = new Map<Engine, Map<number, ImageBatches>>();
@@ -57,11 +64,12 @@ export class ImageDataset {
     this.labelMode = opts.labelMode ?? 'int';
     this.cropToAspectRatio = opts.cropToAspectRatio ?? false;
     this.name = opts.name ?? 'dataset';
+    this.cacheBudget = opts.cacheBudget;
     this.indices = indices ?? Array.from({ length: source.labels.length }, (_, i) => i);
   }
 
   private options(): ImageDatasetOptions {
-    return { batchSize: this.batchSize, classNames: this.classNames, imageSize: this.imageSize ?? undefined, labelMode: this.labelMode, cropToAspectRatio: this.cropToAspectRatio, name: this.name };
+    return { batchSize: this.batchSize, classNames: this.classNames, imageSize: this.imageSize ?? undefined, labelMode: this.labelMode, cropToAspectRatio: this.cropToAspectRatio, name: this.name, cacheBudget: this.cacheBudget };
   }
 
   /** Number of samples. */
@@ -98,7 +106,8 @@ export class ImageDataset {
 
   /**
    * tf.data `prefetch(AUTOTUNE)`: returns this dataset. Decoding ahead is built in: while one batch
-   * runs on the GPU the next is decoded, and small datasets are cached on the GPU after one pass.
+   * runs on the GPU the next ones are decoded, and datasets that fit the cache budget are cached on
+   * the GPU (uint8, paged) after one pass.
    */
   prefetch(_bufferSize?: number): this {
     return this;
@@ -127,7 +136,7 @@ export class ImageDataset {
     if (!perEngine) this.caches.set(e, (perEngine = new Map()));
     let b = perEngine.get(size);
     if (!b) {
-      b = new ImageBatches(e, this.splitSource(), { imageSize: size, cropToAspect: this.cropToAspectRatio });
+      b = new ImageBatches(e, this.splitSource(), { imageSize: size, cropToAspect: this.cropToAspectRatio, budget: this.cacheBudget });
       perEngine.set(size, b);
     }
     return b;

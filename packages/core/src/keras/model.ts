@@ -9,7 +9,7 @@ import { Head } from '../nn/head.js';
 import { formatSummary, countParams, type KerasLayer, type KerasLayerType, type ParamCounts } from '../nn/keras-layers.js';
 import { accuracy } from '../ops/loss/index.js';
 import { adam, rmsprop, sgd, type Optimizer } from '../ops/optim/index.js';
-import { fit as fitLoop, networkWeights, type EpochProgress, type FitImage, type FitEvent } from '../train/fit.js';
+import { fit as fitLoop, networkWeights, type CacheBudget, type EpochProgress, type FitImage, type FitEvent } from '../train/fit.js';
 import type { LearningRateSchedule } from '../train/schedules.js';
 import { lossAndGrad, type LossKind } from '../train/step.js';
 import { prepareImages } from '../model/classifier.js';
@@ -60,6 +60,8 @@ export interface FitArgs {
   lrSchedule?: LearningRateSchedule;
   /** Continue `initialEpoch` where an interrupted `fit` stopped (see `Callback.onInterrupt`). */
   resumeWithin?: EpochProgress;
+  /** Byte budget shared by the feature caches of this fit (and, when the datasets were made with it, their input caches). */
+  cacheBudget?: CacheBudget;
 }
 
 /** What {@link Model.evaluate} returns (Keras returns `[loss, accuracy]`). */
@@ -279,6 +281,7 @@ export class Model {
         featureCache: args.featureCache ?? true,
         lrSchedule: args.lrSchedule,
         resumeWithin: args.resumeWithin,
+        cacheBudget: args.cacheBudget,
         shouldStop: () => this.stopTraining, // Keras 3 also ends an epoch early on stop_training
       },
     );
@@ -287,6 +290,8 @@ export class Model {
     for await (const ev of stream as AsyncGenerator<FitEvent>) {
       if (ev.type === 'cache') {
         for (const cb of cbs) await cb.onCacheProgress?.({ what: ev.what, split: ev.split, done: ev.done, total: ev.total }, this);
+      } else if (ev.type === 'plan') {
+        for (const cb of cbs) await cb.onCachePlan?.({ split: ev.split, plan: ev.plan, message: ev.message }, this);
       } else if (ev.type === 'interrupted') {
         const progress = { step: ev.step, lossSum: ev.lossSum, correct: ev.correct, seen: ev.seen };
         history.interrupted = { epoch: ev.epoch, ...progress };
