@@ -59,6 +59,8 @@ export class Engine {
   dispatchCount = 0;
   /** Largest storage-buffer binding in bytes (the device's limit, or the smaller forced one). */
   readonly bindingLimit: number;
+  /** Whether bindingLimit is a forced (test) value below the device's. */
+  readonly bindingLimitForced: boolean;
   /** Alignment of a binding's offset (page views start at multiples of it). */
   readonly offsetAlignment: number;
   /** Largest single buffer the device creates. */
@@ -78,6 +80,7 @@ export class Engine {
       throw new Error(`maxBindingBytes must be an integer number of bytes >= 1024, got ${forced}`);
     }
     this.bindingLimit = Math.min(lim.maxStorageBufferBindingSize, forced ?? Infinity);
+    this.bindingLimitForced = this.bindingLimit < lim.maxStorageBufferBindingSize;
     this.offsetAlignment = lim.minStorageBufferOffsetAlignment || 256;
     this.maxBufferBytes = lim.maxBufferSize;
     this.deviceMemoryBytes = opts.deviceMemoryBytes;
@@ -199,7 +202,9 @@ export class Engine {
         if (b.bytes > this.bindingLimit) {
           throw new Error(
             `${kernel.name}: binding '${n}' is tensor [${b.shape}] of ${mib(b.bytes)} but this adapter binds at most ${mib(this.bindingLimit)} ` +
-              'per buffer, and the op that dispatched it does not split its tensors into pages (a bug: please report it)',
+              (this.bindingLimitForced
+                ? 'per buffer (forced by maxBindingBytes / MNV2_MAX_BINDING_BYTES: it must still hold the largest weight, e.g. 5 MiB for the 1000-class head)'
+                : 'per buffer, and the op that dispatched it does not split its tensors into pages (a bug: please report it)'),
           );
         }
         // Page views bind their range; whole tensors bind the whole (pooled) buffer, as always.
