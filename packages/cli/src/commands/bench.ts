@@ -47,17 +47,19 @@ const QUICK: BenchConfig[] = [{ alpha: 1.0, size: 224, batch: 1 }];
 /** Key of everything that determines an entry's work on a layer (name is not part of it). */
 const shapeKey = (l: Layer) => JSON.stringify([l.x, l.y, l.k, l.stride, l.relu6, l.params?.length ?? 0]);
 
-const BENCH_HELP = `mnv2 bench <kernels|infer|train> [options]
+const BENCH_HELP = `mnv2 bench <kernels|infer|train|scale> [options]
 
   kernels   every kernel on MobileNetV2's layer shapes, next to the adapter's matmul ceiling
   infer     whole-network inference, ours vs TF.js WebGPU, ONNX Runtime WebGPU and CPU
   train     one training step (frozen base, fine-tune from layer 100, full), ours vs TF.js WebGPU
+  scale     one epoch on generated JPEG datasets of 1k/10k/30k images: memory, images/s, cache path
 
 'mnv2 bench kernels --help', 'mnv2 bench infer --help' and 'mnv2 bench train --help' list the options.`;
 
 export async function bench(argv: string[]): Promise<number> {
   if (argv[0] === 'infer') return (await import('../bench/infer.js')).benchInfer(argv.slice(1));
   if (argv[0] === 'train') return (await import('../bench/train.js')).benchTrain(argv.slice(1));
+  if (argv[0] === 'scale') return (await import('../bench/scale.js')).benchScale(argv.slice(1));
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(argv[0] === 'kernels' ? HELP : BENCH_HELP);
     return 0;

@@ -299,6 +299,7 @@ export async function train(argv: string[]): Promise<number> {
   const trainDs = new ImageDataset(ds.train, { batchSize, classNames: ds.classNames, imageSize: [size, size], name: 'training', cacheBudget });
   const valDs = ds.validation ? new ImageDataset(ds.validation, { batchSize, classNames: ds.classNames, imageSize: [size, size], name: 'validation', cacheBudget }) : null;
   const plansShown = new Set<string>();
+  const plansSeen: { split: string; what: string; mode: string; message: string }[] = [];
 
   await mkdir(outDir, { recursive: true });
   let totalEpochs = epochs + fineTuneEpochs;
@@ -391,6 +392,7 @@ export async function train(argv: string[]): Promise<number> {
       onCachePlan: (p) => {
         if (p.plan.what !== 'inputs') frozenCached = p.plan.mode === 'cached';
         if (!plansShown.has(p.message)) console.log(`  ${p.message}`);
+        plansSeen.push({ split: p.split, what: p.plan.what, mode: p.plan.mode, message: p.message });
         plansShown.add(p.message);
       },
       onCacheProgress: (c) => {
@@ -502,6 +504,11 @@ export async function train(argv: string[]): Promise<number> {
   }
   if (bad.length) console.log(`Skipped ${bad.length} file${bad.length > 1 ? 's' : ''} that could not be decoded (listed above).`);
   console.log(`${outcome === 'interrupted' ? 'Stopped' : 'Done'} in ${fmtTime((Date.now() - t00) / 1000)}. Run folder: ${outDir}`);
+  // MNV2_STATS_FILE: peak memory and the cache paths as JSON (for 'mnv2 bench scale').
+  if (process.env.MNV2_STATS_FILE) {
+    const stats = { seconds: (Date.now() - t00) / 1000, maxRssBytes: process.resourceUsage().maxRSS * 1024, devicePeakBytes: e.pool.peakBytes, plans: plansSeen, history, badFiles: bad.length };
+    await writeAtomic(process.env.MNV2_STATS_FILE, JSON.stringify(stats, null, 2) + '\n');
+  }
   trainDs.dispose();
   valDs?.dispose();
   model.dispose();
