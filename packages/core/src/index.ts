@@ -23,6 +23,7 @@ export * from './train/step.js';
 export * from './nn/keras-layers.js';
 export * from './io/index.js';
 export * from './model/classifier.js';
+export * from './model/memory.js';
 export * from './model/labels.js';
 export * from './data/folder-dataset.js';
 export * from './data/cifar10.js';

@@ -1,7 +1,7 @@
 // `mnv2 classify <image or folder>…`: ImageNet top-k with a pretrained MobileNetV2. Images are decoded
 // on the CPU (sharp; BMP by our parser), resized + scaled on the GPU, and run through the fused
 // inference path in batches; the next batch decodes while the GPU works on the current one.
-import { buildClassifier, classify as classifyBatch, largestActivation, maxBatchSize, prepareImages, topK, type ClassLabels, type CropMode, type RgbImage } from '@mnv2/core';
+import { buildClassifier, classify as classifyBatch, estimateStepMemory, largestBatch, prepareImages, topK, type ClassLabels, type CropMode, type RgbImage } from '@mnv2/core';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { decodeImage } from '../data/decode.js';
 import { expandImageInputs } from '../data/image-inputs.js';
@@ -99,10 +99,14 @@ export async function classify(argv: string[]): Promise<number> {
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log(`[mnv2] weights: ${loaded.path} — ${loaded.description}`);
   log(`[mnv2] labels: ${labels.source}; adapter: ${describeAdapter(adapter)}; loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  const maxBatch = maxBatchSize(net, e.device.limits.maxStorageBufferBindingSize);
-  if (batchSize > maxBatch) {
-    log(`[mnv2] --batch-size ${batchSize} needs a ${((batchSize * largestActivation(net) * 4) / 2 ** 20).toFixed(0)} MiB activation, over this adapter's storage binding limit: using ${maxBatch}`);
-    batchSize = maxBatch;
+  // Any batch runs (tensors above the adapter's binding limit run in pages); only device memory caps it.
+  if (e.deviceMemoryBytes !== undefined) {
+    const fit = largestBatch(estimateStepMemory(net, { training: false }), e.deviceMemoryBytes);
+    if (fit < 1) throw new Error(`classify: one ${net.inputSize}x${net.inputSize} image does not fit this device's ${(e.deviceMemoryBytes / 2 ** 20).toFixed(0)} MiB of memory`);
+    if (batchSize > fit) {
+      log(`[mnv2] --batch-size ${batchSize} does not fit this device's ${(e.deviceMemoryBytes / 2 ** 20).toFixed(0)} MiB of memory at ${net.inputSize}x${net.inputSize}: using ${fit}`);
+      batchSize = fit;
+    }
   }
 
   const results: ClassifyResult[] = [];

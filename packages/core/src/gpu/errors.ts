@@ -48,7 +48,7 @@ export class DeviceMemoryError extends Error {
     super(
       scope === 'in one buffer'
         ? `out of device memory: ${what} needs ${mb(needed)} in one buffer but this device's largest buffer is ${mb(available)}: ${hint}`
-        : `out of device memory: ${what} would bring this run to ${mb(needed)} of device memory but the device has ${mb(available)}: ${hint}`,
+        : `out of device memory: ${what} needs about ${mb(needed)} of device memory in all but the device has ${mb(available)}: ${hint}`,
     );
     this.name = 'DeviceMemoryError';
   }

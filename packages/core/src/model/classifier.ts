@@ -153,14 +153,6 @@ export function largestActivation(net: MobileNetV2Net): number {
   return Math.max(biggest, s * s * net.arch.lastChannels);
 }
 
-/**
- * The largest batch whose biggest activation fits one storage binding of `maxBindingBytes` (the
- * device's maxStorageBufferBindingSize; lavapipe: 128 MiB → 27 images at 224).
- */
-export function maxBatchSize(net: MobileNetV2Net, maxBindingBytes: number): number {
-  return Math.max(1, Math.floor(maxBindingBytes / (4 * largestActivation(net))));
-}
-
 /** Class probabilities [N, classes] of a preprocessed batch (recorded, not read; caller owns it). */
 export function classifyTensor(e: Engine, net: MobileNetV2Net, x: Tensor): Tensor {
   if (!net.head) throw new Error('classify: the network has no classifier head');

@@ -1,0 +1,87 @@
+// How much device memory a step of the network takes, from its real shapes, so that a batch too
+// large for the device is refused up front with the largest batch that fits (and `--batch-size auto`
+// can pick it), instead of failing mid-step.
+//
+// The model follows what the engine does: inside a step's tidy scope every activation stays
+// allocated until the step ends; a unit that records for backward keeps its conv output and its BN
+// output, and its backward adds the gradient of each (4 tensors of its output size); a unit that
+// does not record keeps its fused output (1). The pool keeps freed buffers for the next step, so
+// this is also what the process holds between steps. Weights, their gradients and two optimizer
+// slots per trainable weight are the fixed part.
+import type { Engine } from '../gpu/engine.js';
+import { DeviceMemoryError } from '../gpu/errors.js';
+import type { MobileNetV2Net } from '../nn/mobilenet-v2.js';
+
+export interface StepMemoryOptions {
+  /** A training step (forward + backward + update) rather than inference. */
+  training: boolean;
+  /** Augmentation makes a second copy of the input batch. */
+  augment?: boolean;
+}
+
+export interface MemoryEstimate {
+  /** Weights, gradients and optimizer slots (bytes). */
+  fixedBytes: number;
+  /** Activations and gradients per image (bytes). */
+  perSampleBytes: number;
+}
+
+/** Headroom for page temporaries, uniforms and the allocator's rounding. */
+const SLACK = 1.15;
+
+export function estimateStepMemory(net: MobileNetV2Net, opts: StepMemoryOptions): MemoryEstimate {
+  let s = net.inputSize;
+  let perSample = s * s * 3 * (opts.augment ? 2 : 1);
+  let recording = false;
+  let trainable = 0;
+  let weights = 0;
+  const unitsWithResidual = new Set(net.blocks.filter((b) => b.residual).map((b) => b.units[b.units.length - 1]));
+  for (const u of net.convUnits()) {
+    const ps = u.params();
+    for (const p of ps) {
+      weights += p.value.size;
+      if (p.trainable) trainable += p.value.size;
+    }
+    if (opts.training && ps.some((p) => p.trainable)) recording = true;
+    if (u.spec.kind !== 'pointwise') s = Math.ceil(s / u.spec.stride);
+    const out = s * s * u.spec.outChannels;
+    perSample += out * (opts.training && recording ? 4 : 1);
+    if (unitsWithResidual.has(u)) perSample += out * (opts.training && recording ? 2 : 1);
+  }
+  for (const p of net.head?.params() ?? []) {
+    weights += p.value.size;
+    if (p.trainable) trainable += p.value.size;
+  }
+  perSample += 4 * net.arch.lastChannels; // pooled features, dropout, their gradients
+  return {
+    fixedBytes: 4 * (weights + (opts.training ? 3 * trainable : 0)),
+    perSampleBytes: Math.ceil(4 * perSample * SLACK),
+  };
+}
+
+export const estimateBytes = (m: MemoryEstimate, batch: number) => m.fixedBytes + batch * m.perSampleBytes;
+
+/** The largest batch whose step fits `deviceBytes` (0 when not even one image does). */
+export function largestBatch(m: MemoryEstimate, deviceBytes: number): number {
+  return Math.max(0, Math.floor((deviceBytes - m.fixedBytes) / m.perSampleBytes));
+}
+
+/**
+ * Throws a DeviceMemoryError naming what was needed, what the device has and the largest batch that
+ * fits, when a step at `batch` would not fit the engine's device memory (when it is known).
+ * `what` describes the step, e.g. "a training step at 224x224 (fine-tuning from layer 100)".
+ */
+export function checkStepMemory(e: Engine, net: MobileNetV2Net, batch: number, opts: StepMemoryOptions & { what: string; batchFlag?: string }): void {
+  const device = e.deviceMemoryBytes;
+  if (device === undefined) return;
+  const m = estimateStepMemory(net, opts);
+  const need = estimateBytes(m, batch);
+  if (need <= device) return;
+  const fit = largestBatch(m, device);
+  const flag = opts.batchFlag ?? '--batch-size';
+  const hint =
+    fit >= 1
+      ? `the largest batch that fits is ${fit} (${flag} ${fit}, or ${flag} auto)`
+      : 'not even one image fits: use a smaller image size or alpha';
+  throw new DeviceMemoryError(`${opts.what} at batch ${batch}`, need, device, 'in all', hint);
+}
