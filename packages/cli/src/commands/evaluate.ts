@@ -1,6 +1,6 @@
 // `mnv2 evaluate <run-dir> <data-dir>`: Keras `model.evaluate` of a trained run on every image of a
 // folder-per-class dataset: mean loss (the run's loss: sigmoid or softmax cross-entropy) and accuracy.
-import { ImageDataset } from '@mnv2/core';
+import { CacheBudget, ImageDataset } from '@mnv2/core';
 import { resolve } from 'node:path';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { numberFlag, parseArgs } from '../util/args.js';
@@ -59,7 +59,8 @@ export async function evaluate(argv: string[]): Promise<number> {
   const { engine: e, adapter } = await createNodeEngine();
   console.error(`[mnv2] adapter: ${describeAdapter(adapter)}`);
   const model = buildRunModel(e, run);
-  const data = new ImageDataset(ds.train, { batchSize, classNames: ds.classNames, imageSize: [run.imageSize, run.imageSize], name: dataDir });
+  // One pass: nothing to cache. Images stream (decoded a batch ahead), memory flat in the folder's size.
+  const data = new ImageDataset(ds.train, { batchSize, classNames: ds.classNames, imageSize: [run.imageSize, run.imageSize], name: dataDir, cacheBudget: new CacheBudget(0) });
   const t0 = Date.now();
   const r = await model.evaluate(data);
   const seconds = (Date.now() - t0) / 1000;

@@ -337,8 +337,11 @@ export class Model {
     let lossSum = 0;
     let correct = 0;
     let n = 0;
+    // Streaming (the dataset is over its cache budget): decode the next batch while the GPU runs this one.
+    let pre = b.prefetch(ids.slice(0, ds.batchSize));
     for (let a = 0; a < ids.length; a += ds.batchSize) {
-      const batch = await b.batch(ids.slice(a, a + ds.batchSize));
+      const batch = await b.batch(ids.slice(a, a + ds.batchSize), pre);
+      pre = a + ds.batchSize < ids.length ? b.prefetch(ids.slice(a + ds.batchSize, a + 2 * ds.batchSize)) : null;
       if (batch.labels.length === 0) {
         batch.x.dispose();
         continue;
@@ -406,8 +409,10 @@ export class Model {
     for await (const _ of b.fill()); // eslint-disable-line @typescript-eslint/no-unused-vars
     const ids = b.usable();
     const bs = opts.batchSize ?? ds.batchSize;
+    let pre = b.prefetch(ids.slice(0, bs));
     for (let a = 0; a < ids.length; a += bs) {
-      const batch = await b.batch(ids.slice(a, a + bs));
+      const batch = await b.batch(ids.slice(a, a + bs), pre);
+      pre = a + bs < ids.length ? b.prefetch(ids.slice(a + bs, a + 2 * bs)) : null;
       if (batch.labels.length) rows.push(...(await this.outputs(batch.x)));
       batch.x.dispose();
     }
