@@ -5,6 +5,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { DatasetError, type FitImage, type FolderListing, type ImageSplitSource, type Sample } from '@mnv2/core';
 import { decodeImage, IMAGE_EXTENSIONS } from './decode.js';
+import { sharedDecodePool } from './decode-pool.js';
 
 /** Image files per class sub-folder (top level of each class folder; hidden entries ignored). */
 export async function listImageFolder(root: string): Promise<FolderListing> {
@@ -32,7 +33,7 @@ export interface BadImage {
   reason: string;
 }
 
-/** Loads samples of one split from disk; decodes up to `concurrency` images at once. */
+/** Loads samples of one split from disk, decoding on the shared worker pool when there is one (else in-process). */
 export class FolderSplitSource implements ImageSplitSource {
   readonly labels: number[];
   /** Files that could not be decoded (filled as they are met). */
@@ -51,7 +52,7 @@ export class FolderSplitSource implements ImageSplitSource {
       indices.map(async (i) => {
         const path = resolve(this.root, this.samples[i].path);
         try {
-          const img = await decodeImage(path);
+          const img = await (sharedDecodePool()?.decode(path) ?? decodeImage(path));
           return { width: img.width, height: img.height, rgb: img.rgb };
         } catch (e) {
           const b = { path, reason: e instanceof Error ? e.message : String(e) };
