@@ -119,6 +119,30 @@ describe(`${GPU} streaming and paged caches give the same training as the cached
     streamed.dispose();
   });
 
+  it('streaming images of many different sizes does not leave a buffer per size behind (device memory stays flat)', async () => {
+    const r = seededRandom(9);
+    const make = (k: number): FitImage => {
+      const w = 90 + k * 7; // every image a different size
+      const h = 200 - k * 3;
+      const rgb = new Uint8Array(w * h * 3);
+      for (let i = 0; i < rgb.length; i++) rgb[i] = (r() * 256) | 0;
+      return { width: w, height: h, rgb };
+    };
+    const imgs = Array.from({ length: 24 }, (_, k) => make(k));
+    const b = new ImageBatches(e, memoryImageSource(imgs, imgs.map((_, i) => i % 2)), { imageSize: S, budget: new CacheBudget(0) });
+    const pass = async (from: number, to: number) => {
+      for (let a = from; a < to; a += 4) {
+        const x = (await b.batch([a, a + 1, a + 2, a + 3])).x;
+        await x.read();
+        x.dispose();
+      }
+    };
+    await pass(0, 12);
+    const after12 = e.pool.allocatedBytes;
+    await pass(12, 24); // 12 more sizes
+    expect(e.pool.allocatedBytes).toBe(after12);
+  });
+
   it('input cache: one augmented epoch, cached (5 pages) vs streaming (budget too small), gives identical weights', async () => {
     const run = async (budget: number) => {
       const net = newNet(e);
