@@ -15,7 +15,12 @@ export function buildCli(): void {
 }
 
 export function mnv2(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const env = { ...process.env };
+  return mnv2With({}, ...args);
+}
+
+/** `mnv2` with extra environment variables (e.g. MNV2_MAX_BINDING_BYTES, MNV2_DEVICE_MEMORY). */
+export function mnv2With(extraEnv: Record<string, string>, ...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const env = { ...process.env, ...extraEnv };
   delete env.MNV2_DEBUG;
   delete env.MNV2_WEIGHTS; // tests name their weights or use the shared defaults
   const r = spawnSync(process.execPath, [MAIN, ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 110_000 });

@@ -1,7 +1,7 @@
 // `mnv2 classify <image or folder>…`: ImageNet top-k with a pretrained MobileNetV2. Images are decoded
 // on the CPU (sharp; BMP by our parser), resized + scaled on the GPU, and run through the fused
 // inference path in batches; the next batch decodes while the GPU works on the current one.
-import { buildClassifier, classify as classifyBatch, estimateStepMemory, largestBatch, prepareImages, topK, type ClassLabels, type CropMode, type RgbImage } from '@mnv2/core';
+import { buildClassifier, classify as classifyBatch, estimateStepMemory, largestBatch, pagingSummary, prepareImages, topK, type ClassLabels, type CropMode, type RgbImage } from '@mnv2/core';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { decodeImage } from '../data/decode.js';
 import { expandImageInputs } from '../data/image-inputs.js';
@@ -163,6 +163,8 @@ export async function classify(argv: string[]): Promise<number> {
     }
   }
   if (showProgress && tty) process.stderr.write('\n');
+  const paging = pagingSummary(e);
+  if (paging) log(`[mnv2] ${paging}`);
   e.destroy();
 
   if (json) {

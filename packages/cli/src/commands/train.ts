@@ -18,6 +18,10 @@ import {
   rmsprop,
   sequential,
   DeviceLostError,
+  checkStepMemory,
+  estimateStepMemory,
+  pagingSummary,
+  largestBatch,
   serializeSafetensors,
   sgd,
   type Callback,
@@ -51,7 +55,10 @@ Options:
   --val-split F        validation fraction (default 0.2; 0 = none)
   --seed N             split/shuffle/augmentation/dropout seed (default 42)
   --image-size S       square input size (default 160; 32 for CIFAR-10)
-  --batch-size B       (default 32)
+  --batch-size B       images per step (default 32, Keras' default). Any size runs: tensors larger
+                       than the adapter's per-buffer limit are split along the batch, exactly. A
+                       batch larger than the device's memory is refused up front with the largest
+                       that fits; 'auto' picks that (at most 256)
   --epochs N           epochs with the base frozen (default 10)
   --lr F               learning rate (default 1e-3)
   --optimizer NAME     adam | rmsprop | sgd (default adam)
@@ -171,7 +178,9 @@ export async function train(argv: string[]): Promise<number> {
   const dataDir = resolve(args.positionals[0]);
   const valSplit = numberFlag(args, 'val-split', 0.2, C);
   const seed = numberFlag(args, 'seed', 42, C);
-  const batchSize = numberFlag(args, 'batch-size', 32, C);
+  const autoBatch = args.flags.get('batch-size') === 'auto';
+  if (autoBatch) args.flags.delete('batch-size');
+  let batchSize = numberFlag(args, 'batch-size', 32, C);
   const epochs = numberFlag(args, 'epochs', 10, C);
   const lr = numberFlag(args, 'lr', 1e-3, C);
   const alpha = numberFlag(args, 'alpha', 1.0, C);
@@ -205,8 +214,9 @@ export async function train(argv: string[]): Promise<number> {
   // Run folder first: refuse before any expensive work.
   if (!resume && existsSync(outDir) && (await readdir(outDir)).length > 0) {
     if (!force) throw new Error(`train: run folder '${outDir}' exists and is not empty: pass --force to overwrite it, or --out NEW_DIR`);
-    for (const f of RUN_FILES) await rm(join(outDir, f), { force: true });
   }
+  // (--force clears the old run only once this run has checked its data and device memory)
+  const clearOldRun = !resume && force && existsSync(outDir);
 
   // Dataset.
   const bad: string[] = [];
@@ -262,6 +272,31 @@ export async function train(argv: string[]): Promise<number> {
   const loss = ds.labelMode === 'binary' ? losses.binaryCrossentropy({ fromLogits: true }) : losses.sparseCategoricalCrossentropy({ fromLogits: true });
   const denseName = hiddenUnits ? 'dense_1' : 'dense';
   const net = baseModel.net;
+
+  // Device memory, from the network's real shapes, for the heavier of the two phases.
+  const phasesToCheck: { what: string; fromLayer: number | null }[] = [{ what: 'frozen base', fromLayer: null }];
+  if (fineTuneAt !== null && fineTuneEpochs > 0) phasesToCheck.push({ what: `fine-tuning from layer ${fineTuneAt}`, fromLayer: fineTuneAt });
+  const estimates = phasesToCheck.map((ph) => {
+    if (ph.fromLayer !== null) baseModel.setTrainableFrom(ph.fromLayer);
+    const m = { ph, est: estimateStepMemory(net, { training: true, augment: doAugment }) };
+    baseModel.trainable = false;
+    return m;
+  });
+  const heaviest = estimates.reduce((a, b) => (b.est.perSampleBytes > a.est.perSampleBytes ? b : a));
+  if (autoBatch) {
+    const fit = e.deviceMemoryBytes === undefined ? 32 : Math.min(256, largestBatch(heaviest.est, e.deviceMemoryBytes));
+    if (fit < 1) throw new Error(`train: --batch-size auto: not even one ${size}x${size} image fits this device's ${(e.deviceMemoryBytes! / 2 ** 20).toFixed(0)} MiB of memory: use a smaller --image-size`);
+    batchSize = fit;
+    console.log(`[mnv2] --batch-size auto: ${fit} (${e.deviceMemoryBytes === undefined ? "the device's memory is unknown: Keras' default" : `the largest that fits ${(e.deviceMemoryBytes / 2 ** 20).toFixed(0)} MiB of device memory at ${size}x${size}, ${heaviest.ph.what}, at most 256`})`);
+  } else {
+    if (heaviest.ph.fromLayer !== null) baseModel.setTrainableFrom(heaviest.ph.fromLayer);
+    try {
+      checkStepMemory(e, net, batchSize, { training: true, augment: doAugment, what: `a training step at ${size}x${size} (${heaviest.ph.what})` });
+    } finally {
+      baseModel.trainable = false;
+    }
+  }
+  if (clearOldRun) for (const f of RUN_FILES) await rm(join(outDir, f), { force: true });
 
   // Run state (restored by --resume from checkpoint.safetensors, the one commit point).
   let startEpoch = 0;
@@ -503,7 +538,10 @@ export async function train(argv: string[]): Promise<number> {
     console.log(`Restored the weights of epoch ${kept.epoch} (best val_loss ${kept.valLoss.toFixed(4)}) into ${join(outDir, 'model.safetensors')}`);
   }
   if (bad.length) console.log(`Skipped ${bad.length} file${bad.length > 1 ? 's' : ''} that could not be decoded (listed above).`);
-  console.log(`${outcome === 'interrupted' ? 'Stopped' : 'Done'} in ${fmtTime((Date.now() - t00) / 1000)}. Run folder: ${outDir}`);
+  const peak = `peak device memory ${(e.pool.peakBytes / 2 ** 20).toFixed(0)} MiB${e.deviceMemoryBytes !== undefined ? ` of ${(e.deviceMemoryBytes / 2 ** 20).toFixed(0)}` : ''}`;
+  const paging = pagingSummary(e);
+  if (paging) console.log(`[mnv2] ${paging}`);
+  console.log(`${outcome === 'interrupted' ? 'Stopped' : 'Done'} in ${fmtTime((Date.now() - t00) / 1000)} (${peak}). Run folder: ${outDir}`);
   // MNV2_STATS_FILE: peak memory and the cache paths as JSON (for 'mnv2 bench scale').
   if (process.env.MNV2_STATS_FILE) {
     const stats = { seconds: (Date.now() - t00) / 1000, maxRssBytes: process.resourceUsage().maxRSS * 1024, devicePeakBytes: e.pool.peakBytes, plans: plansSeen, history, badFiles: bad.length };

@@ -300,7 +300,7 @@ export class Engine {
     if (bytes > this.maxBufferBytes) throw new DeviceMemoryError(what, bytes, this.maxBufferBytes, 'in one buffer');
     const budget = this.deviceMemoryBytes;
     if (budget !== undefined && !this.pool.hasFree(bytes) && this.pool.allocatedBytes + BufferPool.round(bytes) > budget) {
-      this.pool.trim(); // idle buffers first
+      this.trimPool(); // idle buffers first
       if (this.pool.allocatedBytes + BufferPool.round(bytes) > budget) {
         throw new DeviceMemoryError(what, this.pool.allocatedBytes + BufferPool.round(bytes), budget, 'in all');
       }
@@ -375,11 +375,21 @@ export class Engine {
     return result;
   }
 
+  /**
+   * Destroys the pool's idle buffers. Recorded commands may still use them (a buffer is released
+   * after its last use is recorded), so they are submitted first: WebGPU defers the destruction
+   * until submitted work completes.
+   */
+  trimPool(): void {
+    this.flush();
+    this.pool.trim();
+  }
+
   destroy(): void {
     this.flush();
     for (const b of this.uniforms.values()) b.destroy();
     this.uniforms.clear();
-    this.pool.trim();
+    this.trimPool();
     this.device.destroy();
   }
 }

@@ -122,3 +122,10 @@ export function pagedInPlace(e: Engine, op: string, target: Tensor, others: read
     });
   }
 }
+
+/** One line for run logs when something ran in pages (null when nothing had to). */
+export function pagingSummary(e: Engine): string | null {
+  const { pagedOps, pages } = e.paging;
+  if (pagedOps === 0) return null;
+  return `tensors above the adapter's ${mib(e.bindingLimit)} binding limit ran in pages: ${pagedOps} op calls in ${pages} pages`;
+}

@@ -127,7 +127,14 @@ export function resizeImages(e: Engine, src: Tensor, opts: ResizeOptions): Tenso
   }
   // Pages of images: the source bound whole (packed) or by pages (f32); the output by pages.
   if (packed && src.bytes > e.bindingLimit) {
-    throw new ShapeError(op, `the packed source of ${N} images is larger than one binding (${e.bindingLimit} bytes): resize fewer images per call`, { srcShape: shape });
+    const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+    throw new ShapeError(
+      op,
+      N === 1
+        ? `a ${W}x${H} image is ${mb(src.bytes)} of pixels, more than this adapter binds per buffer (${mb(e.bindingLimit)}): downscale it first`
+        : `the packed source of ${N} images is ${mb(src.bytes)}, more than this adapter binds per buffer (${mb(e.bindingLimit)}): resize fewer images per call`,
+      { srcShape: shape },
+    );
   }
   for (const pg of planPages(e, op, N, [packed ? 0 : e.sampleBytes(src), outPix * 12])) {
     e.tidy(() => {
