@@ -1,7 +1,7 @@
 // `mnv2 demo`: runs a MobileNetV2-shaped network (random weights) through inference, a frozen-base
 // training step and a full training step, and prints timings per phase. Shows what the engine can
 // do before the pretrained-model commands exist.
-import { MobileNetV2Net, adam, trainStep, type Engine } from '@mnv2/core';
+import { MobileNetV2Net, adam, pagingSummary, trainStep, type Engine } from '@mnv2/core';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { numberFlag, parseArgs } from '../util/args.js';
 import { randomInput } from '../bench/side-by-side.js';
@@ -12,7 +12,9 @@ Builds MobileNetV2 (random weights, Keras architecture), then times:
   1. inference (BN folded, ReLU6 fused: one kernel per conv),
   2. a training step with the base frozen (Keras' transfer-learning setup: only the head trains),
   3. a training step of the whole network (BatchNorm in training mode),
-each as the median of --steps runs after one warm-up. Expect ~100x slower on a software adapter.`;
+each as the median of --steps runs after one warm-up. Expect ~100x slower on a software adapter.
+Any batch runs: activations larger than the adapter's per-buffer binding limit (128 MiB on
+software adapters; 224x224 at batch 32 has a 147 MiB one) are split along the batch, exactly.`;
 
 async function timeIt(label: string, steps: number, fn: () => Promise<void>): Promise<number> {
   await fn(); // warm-up: pipeline compilation
@@ -67,7 +69,9 @@ export async function demo(argv: string[]): Promise<number> {
   net.setBaseTrainable(true);
   const full = await timeIt('train step, whole network', steps, step(false));
   console.log(`  (${(batch / (ms / 1000)).toFixed(2)} images/s inference; frozen step ${(frozen / ms).toFixed(1)}x and full step ${(full / ms).toFixed(1)}x an inference)`);
-  console.log(`  ${e.dispatchCount} dispatches recorded in total`);
+  console.log(`  ${e.dispatchCount} dispatches recorded in total; peak device memory ${(e.pool.peakBytes / 2 ** 20).toFixed(0)} MiB`);
+  const paging = pagingSummary(e);
+  if (paging) console.log(`  ${paging}`);
   e.destroy();
   return 0;
 }
