@@ -6,7 +6,7 @@
 // peak RSS, the engine's peak device bytes, images/s and which path each cache took.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -31,7 +31,9 @@ peak RSS and the engine's peak device bytes.
                        default on the others
   --cache-budget SIZE  the budget of 'default' runs (default 512M)
   --source DIR         images to derive from (default ../shared/datasets/alpaca/dataset)
-  --out FILE           write the results as markdown (default bench/results/scale-lavapipe.md)`;
+  --out FILE           write the results as markdown (default bench/results/scale-lavapipe.md)
+  --merge              keep the rows of an earlier run in --out (a row of the same size and budget
+                       is replaced), e.g. to add 30k later`;
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const MAIN = join(ROOT, 'packages/cli/dist/main.js');
@@ -143,6 +145,8 @@ interface Row {
   stats?: RunStats;
   wall: number;
   error?: string;
+  /** 1-minute load average when the run started (other work on the machine slows it). */
+  load?: number;
 }
 
 function trainOnce(dir: string, work: string, budget: string, o: { size: number; batch: number }): { stats?: RunStats; wall: number; error?: string } {
@@ -169,18 +173,20 @@ function markdown(rows: Row[], meta: { size: number; batch: number; budget: stri
     '',
     '"epoch img/s" counts the training epoch alone (its cache, if any, was filled before it); "end-to-end img/s" divides the images by the whole process time (start-up, weights, decoding, cache fill, epoch, checkpoint). Peak RSS is the process maximum (lavapipe keeps device memory in host RAM, so it includes the GPU buffers); peak device bytes are the engine buffer pool\'s maximum.',
     '',
-    '| images | cache budget | input path | epoch s | epoch img/s | process s | end-to-end img/s | peak RSS | peak device bytes |',
-    '|---:|---:|---|---:|---:|---:|---:|---:|---:|',
+    '"load" is the 1-minute load average when the run started: on this 2-core machine anything above ~2 means other work competed with the run, and its times are slower.',
+    '',
+    '| images | cache budget | input path | epoch s | epoch img/s | process s | end-to-end img/s | peak RSS | peak device bytes | load |',
+    '|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     if (!r.stats) {
-      lines.push(`| ${fmtInt(r.images)} | ${r.budget} | failed: ${r.error ?? '?'} | | | | | | |`);
+      lines.push(`| ${fmtInt(r.images)} | ${r.budget} | failed: ${r.error ?? '?'} | | | | | | | |`);
       continue;
     }
     const s = r.stats;
     const ep = s.history[0]?.seconds ?? NaN;
     const path = s.plans.filter((p) => p.what === 'inputs').map((p) => p.message.replace(/^inputs \(train\): /, '')).join('; ');
-    lines.push(`| ${fmtInt(r.images)} | ${r.budget} | ${path} | ${ep.toFixed(0)} | ${(r.images / ep).toFixed(2)} | ${r.wall.toFixed(0)} | ${(r.images / r.wall).toFixed(2)} | ${mib(s.maxRssBytes)} | ${mib(s.devicePeakBytes)} |`);
+    lines.push(`| ${fmtInt(r.images)} | ${r.budget} | ${path} | ${ep.toFixed(0)} | ${(r.images / ep).toFixed(2)} | ${r.wall.toFixed(0)} | ${(r.images / r.wall).toFixed(2)} | ${mib(s.maxRssBytes)} | ${mib(s.devicePeakBytes)} | ${r.load?.toFixed(1) ?? '—'} |`);
   }
   const ok = rows.filter((r) => r.stats);
   const byImages = (mode: string) => ok.filter((r) => r.mode === mode).sort((a, b) => a.images - b.images);
@@ -198,7 +204,15 @@ function markdown(rows: Row[], meta: { size: number; batch: number; budget: stri
     const es = small / (streamed.stats!.history[0].seconds ?? NaN);
     lines.push('', `Streaming vs cached on ${fmtInt(small)} images: epoch ${((es / ec) * 100).toFixed(0)} % of the cached epoch's images/s; end to end ${(((small / streamed.wall) / (small / cached.wall)) * 100).toFixed(0)} %.`);
   }
+  lines.push('', `<!-- rows: ${JSON.stringify(rows)} -->`);
   return lines.join('\n') + '\n';
+}
+
+/** Rows stored in an earlier report (the JSON comment at its end). */
+function previousRows(file: string): Row[] {
+  if (!existsSync(file)) return [];
+  const m = /<!-- rows: (.*) -->/.exec(readFileSync(file, 'utf8'));
+  return m ? (JSON.parse(m[1]) as Row[]) : [];
 }
 
 export async function benchScale(argv: string[]): Promise<number> {
@@ -206,7 +220,7 @@ export async function benchScale(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const args = parseArgs(argv, { values: ['sizes', 'modes', 'cache-budget', 'source', 'keep', 'image-size', 'batch-size', 'out'], booleans: [] }, 'bench scale');
+  const args = parseArgs(argv, { values: ['sizes', 'modes', 'cache-budget', 'source', 'keep', 'image-size', 'batch-size', 'out'], booleans: ['merge'] }, 'bench scale');
   const sizes = parseSizes(String(args.flags.get('sizes') ?? '1k,10k,30k')).sort((a, b) => a - b);
   const budget = String(args.flags.get('cache-budget') ?? '512M');
   parseBytes(budget);
@@ -223,21 +237,26 @@ export async function benchScale(argv: string[]): Promise<number> {
   const work = keep ? resolve(String(keep)) : mkdtempSync(join(tmpdir(), 'mnv2-scale-'));
   mkdirSync(work, { recursive: true });
   const pool = join(work, 'pool');
-  const rows: Row[] = [];
+  const rows: Row[] = args.flags.has('merge') ? previousRows(outFile) : [];
   const generated: string[] = [];
   try {
     const sources = await loadSources(source);
     console.log(`bench scale: ${sources.length} source images in ${source}; data in ${work}${keep ? ' (kept)' : ' (removed at the end)'}`);
-    const gs = await generate(pool, sources, sizes[sizes.length - 1]);
-    generated.push(`Generating the ${fmtInt(sizes[sizes.length - 1])} images took ${gs.toFixed(0)} s (or less where --keep reused them)`);
+    let gs = 0;
     for (const n of sizes) {
+      gs += await generate(pool, sources, n); // the images of the smaller sizes first, so their runs start early
+      generated.splice(0, generated.length, `Generating ${fmtInt(n)} images took ${gs.toFixed(0)} s in this run (less where --keep reused earlier ones)`);
       const dir = join(work, `data-${n}`);
       subset(pool, dir, n, sources);
       for (const mode of modesFor(n)) {
         const b = mode === 'stream' ? '0' : budget;
-        console.log(`  ${fmtInt(n)} images, cache budget ${b}:`);
+        const load = loadavg()[0];
+        console.log(`  ${fmtInt(n)} images, cache budget ${b} (load average ${load.toFixed(1)}):`);
         const r = trainOnce(dir, work, b, { size, batch });
-        rows.push({ images: n, mode, budget: b, wall: r.wall, stats: r.stats, error: r.error });
+        const same = rows.findIndex((x) => x.images === n && x.budget === b);
+        if (same >= 0) rows.splice(same, 1);
+        rows.push({ images: n, mode, budget: b, wall: r.wall, stats: r.stats, error: r.error, load });
+        rows.sort((a, c) => a.images - c.images || (a.mode === 'default' ? -1 : 1));
         if (r.stats) console.log(`    peak RSS ${mib(r.stats.maxRssBytes)}, peak device ${mib(r.stats.devicePeakBytes)}, process ${r.wall.toFixed(0)} s`);
         else console.log(`    failed: ${r.error}`);
         mkdirSync(dirname(outFile), { recursive: true });

@@ -12,7 +12,7 @@ import type { Engine } from '../gpu/engine.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { resizeImages } from '../ops/image/resize.js';
 import { CacheBudget, PagedRows, bindingLimitOf, formatBytes } from './paged-rows.js';
-import { quantizeRowsU8, rowsU8ToF32, wordsPerRow } from './u8-rows.js';
+import { quantizeRowsU8, rowsU8ToF32, uploadImageSized, wordsPerRow } from './u8-rows.js';
 
 /** An RGB uint8 image of any size (3 bytes per pixel, row-major). */
 export interface FitImage {
@@ -140,24 +140,11 @@ export class ImageBatches {
     return out;
   }
 
-  /**
-   * One decoded image as packed bytes in a buffer of a power-of-two size class (at least 64 KiB):
-   * the buffer pool keeps freed buffers by size, so images of many different sizes (real folders)
-   * reuse a few buffers instead of leaving one per distinct size behind.
-   */
-  private uploadImage(img: FitImage): Tensor {
-    if (img.rgb.length !== img.width * img.height * 3) throw new Error(`ImageBatches: an image of ${img.width}x${img.height} needs ${img.width * img.height * 3} RGB bytes, got ${img.rgb.length}`);
-    const words = Math.ceil(img.rgb.length / 4);
-    const cap = Math.max(words, Math.min(Math.max(1 << 14, 2 ** Math.ceil(Math.log2(words))), Math.floor(bindingLimitOf(this.e) / 4)));
-    const packed = new Uint32Array(cap);
-    new Uint8Array(packed.buffer).set(img.rgb);
-    return this.e.upload(packed, [cap], 'u32');
-  }
-
   /** Resizes decoded images (raw 0..255) into f32 rows of `tmp` [k, S, S, 3] from row 0. */
   private resizeRaw(imgs: readonly FitImage[], tmp: Tensor): void {
     imgs.forEach((img, j) => {
-      const src = this.uploadImage(img);
+      if (img.rgb.length !== img.width * img.height * 3) throw new Error(`ImageBatches: an image of ${img.width}x${img.height} needs ${img.width * img.height * 3} RGB bytes, got ${img.rgb.length}`);
+      const src = uploadImageSized(this.e, img.rgb);
       resizeImages(this.e, src, { height: this.size, width: this.size, srcShape: [1, img.height, img.width, 3], crop: this.opts.cropToAspect ? 'aspect' : undefined, preprocess: 'none', out: tmp, outIndex: j });
       src.dispose();
     });

@@ -6,6 +6,7 @@ import { quantizeU8, u8ToF32, grid1d, ceilDiv, IMAGE_WG } from '@mnv2/kernels';
 import type { Engine } from '../gpu/engine.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { ShapeError } from '../gpu/errors.js';
+import { bindingLimitOf } from './paged-rows.js';
 import { PREPROCESS, type PreprocessMode } from '../ops/image/resize.js';
 
 /** u32 words of one packed row of `rowLen` bytes. */
@@ -58,4 +59,18 @@ export function rowsU8ToF32(e: Engine, src: Tensor, o: { rows: number; rowLen: n
     grid1d(ceilDiv(words, IMAGE_WG)),
   );
   return out;
+}
+
+/**
+ * Uploads the bytes of one decoded image as the packed 'u32' source of `resizeImages`, in a buffer
+ * of a power-of-two size class (at least 64 KiB, at most the binding limit): the buffer pool keeps
+ * freed buffers by size, so a stream of images of many different sizes (a real folder) reuses a few
+ * buffers instead of leaving one per distinct size behind. The caller owns (disposes) the tensor.
+ */
+export function uploadImageSized(e: Engine, rgb: Uint8Array): Tensor {
+  const words = Math.ceil(rgb.length / 4);
+  const cap = Math.max(words, Math.min(Math.max(1 << 14, 2 ** Math.ceil(Math.log2(Math.max(1, words)))), Math.floor(bindingLimitOf(e) / 4)));
+  const packed = new Uint32Array(cap);
+  new Uint8Array(packed.buffer).set(rgb);
+  return e.upload(packed, [cap], 'u32');
 }

@@ -7,7 +7,8 @@
 import type { Engine } from '../gpu/engine.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { PaddingMode } from '../ops/conv/index.js';
-import { aspectCropBox, resizeImages, uploadImagesU8, type CropBox, type PreprocessMode } from '../ops/image/index.js';
+import { aspectCropBox, resizeImages, type CropBox, type PreprocessMode } from '../ops/image/index.js';
+import { uploadImageSized } from '../data/u8-rows.js';
 import { softmax } from '../ops/loss/index.js';
 import { MobileNetV2Net } from '../nn/mobilenet-v2.js';
 import { KERAS_ALPHAS, inferAlpha } from '../io/tfslim.js';
@@ -133,7 +134,7 @@ export function prepareImages(e: Engine, images: readonly RgbImage[], opts: Prep
       throw new Error(`prepareImages: image ${i} is ${img.width}x${img.height} but has ${img.rgb.length} bytes, expected ${img.width * img.height * 3} (RGB)`);
     }
     const shape = [1, img.height, img.width, 3] as const;
-    const src = uploadImagesU8(e, img.rgb, shape);
+    const src = uploadImageSized(e, img.rgb); // a size class, not one pooled buffer per image size
     resizeImages(e, src, { height: size, width: size, srcShape: shape, crop: cropFor(img.height, img.width, size, opts.crop ?? 'none'), preprocess: opts.preprocess ?? 'tf', out, outIndex: i });
     src.dispose(); // back to the pool; a later upload flushes this resize first, so it is not overwritten early
   });
