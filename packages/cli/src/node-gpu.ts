@@ -5,6 +5,7 @@
 import { totalmem } from 'node:os';
 import { create, globals } from 'webgpu';
 import { Engine } from '@mnv2/core';
+import { parseBytes } from './data/cache-budget.js';
 
 Object.assign(globalThis, globals);
 
@@ -41,16 +42,6 @@ export interface NodeEngineOptions {
   maxBindingBytes?: number;
   /** Device memory in bytes (default: env MNV2_DEVICE_MEMORY; else the host's memory on a software adapter, unknown on a GPU). */
   deviceMemoryBytes?: number;
-}
-
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 2 ** 10, kb: 2 ** 10, kib: 2 ** 10, m: 2 ** 20, mb: 2 ** 20, mib: 2 ** 20, g: 2 ** 30, gb: 2 ** 30, gib: 2 ** 30 };
-
-/** Parses a byte size: 1048576, 1MiB, 512M, 2GiB (binary units). `what` names it in the error. */
-export function parseBytes(text: string, what: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
-  const unit = m ? UNITS[m[2].toLowerCase()] : undefined;
-  if (!m || unit === undefined) throw new Error(`${what}: '${text}' is not a size (examples: 1048576, 1MiB, 512MiB, 2GiB)`);
-  return Math.floor(Number(m[1]) * unit);
 }
 
 const envBytes = (name: string) => {
