@@ -44,6 +44,8 @@ export class ImageDataset {
   readonly cropToAspectRatio: boolean;
   readonly name: string;
   readonly cacheBudget: CacheBudget | undefined;
+  /** Batches decoded ahead while streaming (`prefetch(n)`; default 2, AUTOTUNE = -1 keeps it). */
+  prefetchBatches = 2;
   /** Sample indices into `source`, in dataset order. */
   private readonly indices: readonly number[];
   private readonly caches = new Map<Engine, Map<number, ImageBatches>>();
@@ -105,11 +107,15 @@ export class ImageDataset {
   }
 
   /**
-   * tf.data `prefetch(AUTOTUNE)`: returns this dataset. Decoding ahead is built in: while one batch
-   * runs on the GPU the next ones are decoded, and datasets that fit the cache budget are cached on
-   * the GPU (uint8, paged) after one pass.
+   * tf.data `prefetch(n)`: returns this dataset. Decoding ahead is built in: while one batch runs
+   * on the GPU the next `n` are decoded (default 2; omitted or AUTOTUNE = -1 keeps it), and datasets
+   * that fit the cache budget are cached on the GPU (uint8, paged) after one pass.
    */
-  prefetch(_bufferSize?: number): this {
+  prefetch(bufferSize?: number): this {
+    if (bufferSize !== undefined && bufferSize >= 0) {
+      if (!Number.isInteger(bufferSize)) throw new Error(`dataset.prefetch: bufferSize must be a non-negative integer (batches), got ${bufferSize}`);
+      this.prefetchBatches = bufferSize;
+    }
     return this;
   }
 

@@ -282,6 +282,7 @@ export class Model {
         lrSchedule: args.lrSchedule,
         resumeWithin: args.resumeWithin,
         cacheBudget: args.cacheBudget,
+        prefetch: x.prefetchBatches,
         shouldStop: () => this.stopTraining, // Keras 3 also ends an epoch early on stop_training
       },
     );
