@@ -90,11 +90,37 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Exit status of a process ended by SIGPIPE (128 + 13), what shell tools report when the reader closed early. */
+const EPIPE_STATUS = 141;
+
+// A reader that closes early (`mnv2 classify folder | head -1`) is not an error: stop quietly.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EPIPE_STATUS);
+    throw err;
+  });
+}
+
+/**
+ * Exits once stdout and stderr have handed everything to the OS: process.exit() alone drops what a
+ * pipe has not taken yet (output cut at 64 KiB). The WebGPU instance keeps the event loop alive, so
+ * an explicit exit is still needed.
+ */
+function finish(code: number): void {
+  process.exitCode = code;
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => finish(code),
   (err: unknown) => {
     console.error(`mnv2: ${err instanceof Error ? err.message : String(err)}`);
     if (process.env.MNV2_DEBUG && err instanceof Error) console.error(err.stack);
-    process.exit(1);
+    finish(1);
   },
 );
