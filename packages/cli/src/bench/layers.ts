@@ -1,7 +1,7 @@
 // MobileNetV2's layers as the kernel benchmark sees them: every convolution, BatchNorm, residual
 // add, pooling and dense layer of one configuration (alpha, input size, batch) with its tensor
 // shapes, derived from the architecture table in @mnv2/core (Keras' block list).
-import { architecture, blockPrefix } from '@mnv2/core';
+import { architecture, blockPrefix, units } from '@mnv2/core';
 
 export type LayerKind = 'stem' | 'expand' | 'depthwise' | 'project' | 'conv_1' | 'add' | 'pool' | 'dense' | 'loss' | 'model';
 
@@ -43,17 +43,13 @@ export function mobilenetV2Layers(cfg: BenchConfig, classes = 1000): Layer[] {
     params.push(kind === 'depthwise' ? [k, k, cin] : kind === 'stem' ? [k, k, cin, cout] : [cin, cout], [cout], [cout]); // filter, gamma, beta
     return OH;
   };
-  let H = conv('Conv1', 'stem', size, 3, arch.stemChannels, 3, 2, true);
-  for (const b of arch.blocks) {
-    const p = blockPrefix(b.index);
-    if (b.expansion !== 1) conv(`${p}_expand`, 'expand', H, b.inChannels, b.expandedChannels, 1, 1, true);
-    const OH = conv(`${p}_depthwise`, 'depthwise', H, b.expandedChannels, b.expandedChannels, 3, b.stride, true);
-    conv(`${p}_project`, 'project', OH, b.expandedChannels, b.outChannels, 1, 1, false);
-    if (b.residual) L.push({ name: `${p}_add`, kind: 'add', x: [B, OH, OH, b.outChannels], y: [B, OH, OH, b.outChannels], k: 1, stride: 1, relu6: false });
-    H = OH;
+  let H = size;
+  for (const u of units(arch)) {
+    const kind: LayerKind = !u.block ? (u.kind === 'conv3x3' ? 'stem' : 'conv_1') : u.kind === 'depthwise' ? 'depthwise' : u.relu ? 'expand' : 'project';
+    H = conv(u.conv, kind, H, u.inC, u.outC, u.kind === 'pointwise' ? 1 : 3, u.stride, u.activation === 'relu6');
+    const b = u.block;
+    if (b?.residual && !u.relu) L.push({ name: `${blockPrefix(b.index)}_add`, kind: 'add', x: [B, H, H, b.outChannels], y: [B, H, H, b.outChannels], k: 1, stride: 1, relu6: false });
   }
-  const last = arch.blocks[arch.blocks.length - 1].outChannels;
-  conv('Conv_1', 'conv_1', H, last, arch.lastChannels, 1, 1, true);
   L.push({ name: 'global_average_pooling2d', kind: 'pool', x: [B, H, H, arch.lastChannels], y: [B, arch.lastChannels], k: 1, stride: 1, relu6: false });
   L.push({ name: 'predictions', kind: 'dense', x: [B, arch.lastChannels], y: [B, classes], k: 1, stride: 1, relu6: false });
   params.push([arch.lastChannels, classes], [classes]);

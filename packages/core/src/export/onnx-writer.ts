@@ -5,7 +5,7 @@
 // the web worker's ONNX download. Platform-neutral (no node: or DOM imports).
 // The writer's graph types are OnnxWriter* so they don't clash with the reader's (io/onnx.ts).
 // Opset 13, IR version 7; weights as raw little-endian initializers.
-import { architecture, blockPrefix } from '../nn/architecture.js';
+import { architecture, blockPrefix, units, type BlockSpec, type UnitSpec } from '../nn/architecture.js';
 import type { PaddingMode } from '../ops/conv/padding.js';
 import { encodeUtf8 } from '../io/utf8.js';
 
@@ -283,7 +283,7 @@ export function mobileNetV2Onnx(o: MobileNetV2OnnxOptions): OnnxWriterGraph {
   let size = S;
 
   /** Conv (OIHW) → BN → optional Clip(0,6). Returns the output name. */
-  const unit = (kind: 'conv3x3' | 'depthwise' | 'pointwise', convName: string, bnName: string, reluName: string | undefined, inC: number, outC: number, stride: 1 | 2) => {
+  const unit = ({ kind, conv: convName, bn: bnName, relu: reluName, inC, outC, stride }: UnitSpec) => {
     const k = kind === 'pointwise' ? 1 : 3;
     const cinPerGroup = kind === 'depthwise' ? 1 : inC;
     const w = new Float32Array(outC * cinPerGroup * k * k);
@@ -350,20 +350,17 @@ export function mobileNetV2Onnx(o: MobileNetV2OnnxOptions): OnnxWriterGraph {
     return y;
   };
 
-  unit('conv3x3', 'Conv1', 'bn_Conv1', 'Conv1_relu', 3, arch.stemChannels, 2);
-  for (const b of arch.blocks) {
-    const p = blockPrefix(b.index);
-    const blockIn = x;
-    if (b.expansion !== 1) unit('pointwise', `${p}_expand`, `${p}_expand_BN`, `${p}_expand_relu`, b.inChannels, b.expandedChannels, 1);
-    unit('depthwise', `${p}_depthwise`, `${p}_depthwise_BN`, `${p}_depthwise_relu`, b.expandedChannels, b.expandedChannels, b.stride);
-    unit('pointwise', `${p}_project`, `${p}_project_BN`, undefined, b.expandedChannels, b.outChannels, 1);
-    if (b.residual) {
-      nodes.push({ opType: 'Add', name: `${p}_add`, inputs: [blockIn, x], outputs: [`${p}_add`] });
-      x = `${p}_add`;
+  let blockIn = x;
+  let block: BlockSpec | undefined;
+  for (const u of units(arch)) {
+    if (u.block !== block) [block, blockIn] = [u.block, x]; // a block's input feeds its residual add
+    unit(u);
+    if (u.block?.residual && !u.relu) {
+      const add = `${blockPrefix(u.block.index)}_add`;
+      nodes.push({ opType: 'Add', name: add, inputs: [blockIn, x], outputs: [add] });
+      x = add;
     }
   }
-  const lastIn = arch.blocks[arch.blocks.length - 1].outChannels;
-  unit('pointwise', 'Conv_1', 'Conv_1_bn', 'out_relu', lastIn, arch.lastChannels, 1);
 
   let output: OnnxValueInfo;
   if (o.head) {

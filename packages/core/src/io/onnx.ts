@@ -12,7 +12,7 @@
 // Layouts: conv OIHW → HWIO; depthwise [C,1,3,3] → [3,3,C,1]; Gemm B [out,in] (transB=1) → [in,out].
 // Dequantisation: w = (w_q − w_zp)·w_scale (per tensor or per output channel), int32 bias = b_q·x_scale·w_scale.
 // The model expects NCHW RGB input normalised with torchvision's mean/std and symmetric padding.
-import { architecture } from '../nn/architecture.js';
+import { architecture, units as unitSequence, type UnitSpec } from '../nn/architecture.js';
 import { checkIsClean, checkWeights, expectedWeights, fmtShape, formatCheck, type WeightMap } from './weight-map.js';
 import { KERAS_ALPHAS } from './tfslim.js';
 import { decodeUtf8 } from './utf8.js';
@@ -341,28 +341,6 @@ export interface OnnxImport {
   info: OnnxImportInfo;
 }
 
-interface UnitSpec {
-  conv: string;
-  bn: string;
-  kind: 'conv3x3' | 'depthwise' | 'pointwise';
-  inC: number;
-  outC: number;
-  stride: number;
-}
-
-function unitSequence(alpha: number): UnitSpec[] {
-  const a = architecture(alpha);
-  const units: UnitSpec[] = [{ conv: 'Conv1', bn: 'bn_Conv1', kind: 'conv3x3', inC: 3, outC: a.stemChannels, stride: 2 }];
-  for (const b of a.blocks) {
-    const p = b.index === 0 ? 'expanded_conv' : `block_${b.index}`;
-    if (b.expansion !== 1) units.push({ conv: `${p}_expand`, bn: `${p}_expand_BN`, kind: 'pointwise', inC: b.inChannels, outC: b.expandedChannels, stride: 1 });
-    units.push({ conv: `${p}_depthwise`, bn: `${p}_depthwise_BN`, kind: 'depthwise', inC: b.expandedChannels, outC: b.expandedChannels, stride: b.stride });
-    units.push({ conv: `${p}_project`, bn: `${p}_project_BN`, kind: 'pointwise', inC: b.expandedChannels, outC: b.outChannels, stride: 1 });
-  }
-  const lastIn = a.blocks[a.blocks.length - 1].outChannels;
-  units.push({ conv: 'Conv_1', bn: 'Conv_1_bn', kind: 'pointwise', inC: lastIn, outC: a.lastChannels, stride: 1 });
-  return units;
-}
 
 const CONV_OPS = new Set(['QLinearConv', 'Conv']);
 const HEAD_OPS = new Set(['Gemm', 'QGemm', 'MatMul', 'QLinearMatMul']);

@@ -17,7 +17,7 @@
 // data order); FULLY_CONNECTED [out,in] → Dense [in,out]; logits conv [out,1,1,in] → Dense [in,out].
 // Dequantisation: real = scale·(q − zero_point), per tensor or per channel (quantized_dimension);
 // int32 biases use their own scale, or input_scale·weight_scale when the file has none.
-import { architecture } from '../nn/architecture.js';
+import { architecture, units as unitSequence, type UnitSpec } from '../nn/architecture.js';
 import { decodeFloats, halfToFloat } from './npy.js';
 import { readTflite, TfliteError, type TfliteModel, type TfliteOperator, type TfliteSubgraph, type TfliteTensor } from './tflite-schema.js';
 import { checkIsClean, checkWeights, expectedWeights, fmtShape, formatCheck, type WeightMap } from './weight-map.js';
@@ -76,29 +76,6 @@ export interface TfliteImport {
   info: TfliteImportInfo;
 }
 
-interface UnitSpec {
-  conv: string; // Keras conv layer name
-  bn: string;
-  kind: 'conv3x3' | 'depthwise' | 'pointwise';
-  inC: number;
-  outC: number;
-  stride: number;
-  relu6: boolean;
-}
-
-function unitSequence(alpha: number): UnitSpec[] {
-  const a = architecture(alpha);
-  const units: UnitSpec[] = [{ conv: 'Conv1', bn: 'bn_Conv1', kind: 'conv3x3', inC: 3, outC: a.stemChannels, stride: 2, relu6: true }];
-  for (const b of a.blocks) {
-    const p = b.index === 0 ? 'expanded_conv' : `block_${b.index}`;
-    if (b.expansion !== 1) units.push({ conv: `${p}_expand`, bn: `${p}_expand_BN`, kind: 'pointwise', inC: b.inChannels, outC: b.expandedChannels, stride: 1, relu6: true });
-    units.push({ conv: `${p}_depthwise`, bn: `${p}_depthwise_BN`, kind: 'depthwise', inC: b.expandedChannels, outC: b.expandedChannels, stride: b.stride, relu6: true });
-    units.push({ conv: `${p}_project`, bn: `${p}_project_BN`, kind: 'pointwise', inC: b.expandedChannels, outC: b.outChannels, stride: 1, relu6: false });
-  }
-  const lastIn = a.blocks[a.blocks.length - 1].outChannels;
-  units.push({ conv: 'Conv_1', bn: 'Conv_1_bn', kind: 'pointwise', inC: lastIn, outC: a.lastChannels, stride: 1, relu6: true });
-  return units;
-}
 
 const WEIGHT_OPS = new Set(['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED']);
 
@@ -334,7 +311,7 @@ function mapBase(g: Graph, ops: TfliteOperator[], seq: UnitSpec[], eps: number) 
     if (op.options.strideH !== u.stride || op.options.strideW !== u.stride) throw new MappingError(`${where}: stride ${op.options.strideH}x${op.options.strideW}, expected ${u.stride}`, i);
     if ((op.options.dilationH ?? 1) !== 1 || (op.options.dilationW ?? 1) !== 1) throw new MappingError(`${where}: dilated`, i);
     const act = op.options.activation ?? 'NONE';
-    if (act !== (u.relu6 ? 'RELU6' : 'NONE')) warnings.push(`${u.conv} (operator ${op.index}) has fused activation ${act}, expected ${u.relu6 ? 'RELU6' : 'NONE'}`);
+    if (act !== (u.activation === 'relu6' ? 'RELU6' : 'NONE')) warnings.push(`${u.conv} (operator ${op.index}) has fused activation ${act}, expected ${u.activation === 'relu6' ? 'RELU6' : 'NONE'}`);
 
     const raw = g.floats(wt, op);
     const kernel =

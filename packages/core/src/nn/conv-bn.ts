@@ -20,8 +20,9 @@ import {
 import type { Epilogue } from '../ops/epilogue.js';
 import { Param } from './param.js';
 import type { ForwardContext, Unit } from './layer.js';
+import type { UnitKind } from './architecture.js';
 
-export type ConvKind = 'conv3x3' | 'depthwise' | 'pointwise';
+export type ConvKind = UnitKind;
 
 export interface ConvBnSpec {
   kind: ConvKind;

@@ -2,7 +2,7 @@
 // shapes and weight shapes. It is what `summary()` prints, what "layer index 100" means, and the
 // map between checkpoint weight names and our units. The base (include_top=False, no pooling) has
 // 154 layers, InputLayer included, as in Keras.
-import { architecture, blockPrefix } from './architecture.js';
+import { architecture, blockPrefix, units } from './architecture.js';
 
 export type KerasLayerType =
   | 'InputLayer'
@@ -56,39 +56,21 @@ export function kerasLayers(opts: KerasModelOptions): KerasLayer[] {
   const down = (v: number, s: number) => Math.ceil(v / s);
 
   push('input_layer', 'InputLayer');
-  const inC = c;
-  [h, w, c] = [down(h, 2), down(w, 2), arch.stemChannels];
-  push('Conv1', 'Conv2D', [{ name: 'Conv1/kernel', shape: [3, 3, inC, c], trainable: true }]);
-  bn('bn_Conv1');
-  push('Conv1_relu', 'ReLU');
-
-  for (const b of arch.blocks) {
-    const p = blockPrefix(b.index);
-    if (b.expansion !== 1) {
-      push(`${p}_expand`, 'Conv2D', [{ name: `${p}_expand/kernel`, shape: [1, 1, b.inChannels, b.expandedChannels], trainable: true }], [null, h, w, b.expandedChannels]);
-      c = b.expandedChannels;
-      bn(`${p}_expand_BN`);
-      push(`${p}_expand_relu`, 'ReLU');
-    }
-    if (b.stride === 2) {
+  for (const u of units(arch)) {
+    const b = u.block;
+    if (u.kind === 'depthwise' && u.stride === 2) {
       // correct_pad: 0 before and 1 after on even sizes, 1 and 1 on odd sizes.
       const ph = h % 2 === 0 ? 1 : 2;
       const pw = w % 2 === 0 ? 1 : 2;
-      push(`${p}_pad`, 'ZeroPadding2D', [], [null, h + ph, w + pw, c]);
+      push(`${blockPrefix(b!.index)}_pad`, 'ZeroPadding2D', [], [null, h + ph, w + pw, c]);
     }
-    [h, w] = [down(h, b.stride), down(w, b.stride)];
-    push(`${p}_depthwise`, 'DepthwiseConv2D', [{ name: `${p}_depthwise/depthwise_kernel`, shape: [3, 3, c, 1], trainable: true }]);
-    bn(`${p}_depthwise_BN`);
-    push(`${p}_depthwise_relu`, 'ReLU');
-    push(`${p}_project`, 'Conv2D', [{ name: `${p}_project/kernel`, shape: [1, 1, c, b.outChannels], trainable: true }], [null, h, w, b.outChannels]);
-    c = b.outChannels;
-    bn(`${p}_project_BN`);
-    if (b.residual) push(`${p}_add`, 'Add');
+    [h, w, c] = [down(h, u.stride), down(w, u.stride), u.outC];
+    if (u.kind === 'depthwise') push(u.conv, 'DepthwiseConv2D', [{ name: `${u.conv}/depthwise_kernel`, shape: [3, 3, u.inC, 1], trainable: true }]);
+    else push(u.conv, 'Conv2D', [{ name: `${u.conv}/kernel`, shape: [u.kind === 'pointwise' ? 1 : 3, u.kind === 'pointwise' ? 1 : 3, u.inC, u.outC], trainable: true }]);
+    bn(u.bn);
+    if (u.relu) push(u.relu, 'ReLU');
+    else if (b?.residual) push(`${blockPrefix(b.index)}_add`, 'Add');
   }
-  push('Conv_1', 'Conv2D', [{ name: 'Conv_1/kernel', shape: [1, 1, c, arch.lastChannels], trainable: true }], [null, h, w, arch.lastChannels]);
-  c = arch.lastChannels;
-  bn('Conv_1_bn');
-  push('out_relu', 'ReLU');
 
   if (opts.includeTop) {
     const classes = opts.classes ?? 1000;

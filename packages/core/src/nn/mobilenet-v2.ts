@@ -3,8 +3,8 @@
 import type { Engine } from '../gpu/engine.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { PaddingMode } from '../ops/conv/index.js';
-import { architecture, blockPrefix, type Architecture } from './architecture.js';
-import { ConvBn, type ConvBnSpec, type ConvKind } from './conv-bn.js';
+import { architecture, blockPrefix, unitKernel, units, type Architecture, type UnitSpec } from './architecture.js';
+import { ConvBn, type ConvBnSpec } from './conv-bn.js';
 import { Head, type HeadSpec } from './head.js';
 import { InvertedResidual } from './inverted-residual.js';
 import type { ForwardContext } from './layer.js';
@@ -49,34 +49,31 @@ export class MobileNetV2Net {
       const data = opts.weights?.(name, shape) ?? init();
       return e.upload(data, shape);
     };
-    const unit = (kind: ConvKind, prefix: string | [string, string, string?], inC: number, outC: number, stride: 1 | 2) => {
-      const [convName, bnName, reluName] = Array.isArray(prefix) ? prefix : [prefix, `${prefix}_BN`, `${prefix}_relu`];
-      const spec: ConvBnSpec = { kind, convName, bnName, reluName, inChannels: inC, outChannels: outC, stride, padding, epsilon: eps, momentum: mom };
-      const kshape = kind === 'pointwise' ? [inC, outC] : kind === 'depthwise' ? [3, 3, inC] : [3, 3, inC, outC];
-      const taps = kind === 'pointwise' ? 1 : 9;
-      const fanIn = taps * (kind === 'depthwise' ? 1 : inC);
-      const fanOut = taps * (kind === 'depthwise' ? 1 : outC);
-      const n = kshape.reduce((a, b) => a * b, 1);
+    const unit = (u: UnitSpec) => {
+      const spec: ConvBnSpec = { kind: u.kind, convName: u.conv, bnName: u.bn, reluName: u.relu, inChannels: u.inC, outChannels: u.outC, stride: u.stride, padding, epsilon: eps, momentum: mom };
+      const k = unitKernel(u);
+      const taps = u.kind === 'pointwise' ? 1 : 9;
+      const fanIn = taps * (u.kind === 'depthwise' ? 1 : u.inC);
+      const fanOut = taps * (u.kind === 'depthwise' ? 1 : u.outC);
+      const n = k.shape.reduce((a, b) => a * b, 1);
+      const c = u.outC;
       return new ConvBn(spec, {
-        kernel: value(`${convName}/${kind === 'depthwise' ? 'depthwise_kernel' : 'kernel'}`, kshape, () => glorotUniform(n, fanIn, fanOut, rand)),
-        gamma: value(`${bnName}/gamma`, [outC], () => new Float32Array(outC).fill(1)),
-        beta: value(`${bnName}/beta`, [outC], () => new Float32Array(outC)),
-        movingMean: value(`${bnName}/moving_mean`, [outC], () => new Float32Array(outC)),
-        movingVariance: value(`${bnName}/moving_variance`, [outC], () => new Float32Array(outC).fill(1)),
+        kernel: value(k.name, k.shape, () => glorotUniform(n, fanIn, fanOut, rand)),
+        gamma: value(`${u.bn}/gamma`, [c], () => new Float32Array(c).fill(1)),
+        beta: value(`${u.bn}/beta`, [c], () => new Float32Array(c)),
+        movingMean: value(`${u.bn}/moving_mean`, [c], () => new Float32Array(c)),
+        movingVariance: value(`${u.bn}/moving_variance`, [c], () => new Float32Array(c).fill(1)),
       });
     };
 
-    this.stem = unit('conv3x3', ['Conv1', 'bn_Conv1', 'Conv1_relu'], 3, this.arch.stemChannels, 2);
+    const seq = units(this.arch);
+    this.stem = unit(seq[0]);
     this.blocks = this.arch.blocks.map((b) => {
       const p = blockPrefix(b.index);
-      const units: ConvBn[] = [];
-      if (b.expansion !== 1) units.push(unit('pointwise', `${p}_expand`, b.inChannels, b.expandedChannels, 1));
-      units.push(unit('depthwise', `${p}_depthwise`, b.expandedChannels, b.expandedChannels, b.stride));
-      units.push(unit('pointwise', [`${p}_project`, `${p}_project_BN`], b.expandedChannels, b.outChannels, 1));
-      return new InvertedResidual(p, units, b.residual, b.residual ? `${p}_add` : undefined);
+      const blockUnits = seq.filter((u) => u.block === b).map(unit);
+      return new InvertedResidual(p, blockUnits, b.residual, b.residual ? `${p}_add` : undefined);
     });
-    const lastIn = this.arch.blocks[this.arch.blocks.length - 1].outChannels;
-    this.last = unit('pointwise', ['Conv_1', 'Conv_1_bn', 'out_relu'], lastIn, this.arch.lastChannels, 1);
+    this.last = unit(seq[seq.length - 1]);
     this._head = opts.head ? new Head(e, { ...opts.head, inChannels: this.arch.lastChannels }, (opts.seed ?? 1) + 7) : null;
   }
 

@@ -6,7 +6,7 @@
 // `await y.data()` per run: what a TF.js user writes.
 import type * as tfcore from '@tensorflow/tfjs-core';
 import type * as tflayers from '@tensorflow/tfjs-layers';
-import { architecture, blockPrefix } from '@mnv2/core';
+import { architecture, blockPrefix, units, type BlockSpec } from '@mnv2/core';
 import { describeAdapter, nodeGpu } from '../../node-gpu.js';
 import { importPeer, packageVersion, type InferConfig, type Peer, type PeerRunner, type SharedModel } from './types.js';
 
@@ -49,30 +49,28 @@ export function kerasMobileNetV2(tfl: TFL, alpha: number, size: number, classes:
   const bn = (name: string) => L.batchNormalization({ axis: -1, epsilon: 1e-3, momentum: 0.999, name });
   const relu6 = (name: string) => L.reLU({ maxValue: 6, name });
   let h = size;
-  let x = ap(L.conv2d({ filters: arch.stemChannels, kernelSize: 3, strides: 2, padding: 'same', useBias: false, name: 'Conv1' }), input);
-  h = Math.ceil(h / 2);
-  x = ap(relu6('Conv1_relu'), ap(bn('bn_Conv1'), x));
-  for (const b of arch.blocks) {
-    const p = blockPrefix(b.index);
-    const inputs = x;
-    if (b.expansion !== 1) {
-      x = ap(L.conv2d({ filters: b.expandedChannels, kernelSize: 1, padding: 'same', useBias: false, name: `${p}_expand` }), x);
-      x = ap(relu6(`${p}_expand_relu`), ap(bn(`${p}_expand_BN`), x));
+  let x = input;
+  let inputs = x; // the current block's input, for its residual add
+  let block: BlockSpec | undefined;
+  for (const u of units(arch)) {
+    const b = u.block;
+    if (b !== block) [block, inputs] = [b, x];
+    if (u.kind === 'depthwise') {
+      if (u.stride === 2) {
+        // Keras correct_pad: ((k//2 - adjust, k//2), ...) with adjust = 1 - size % 2
+        const adjust = 1 - (h % 2);
+        x = ap(L.zeroPadding2d({ padding: [[1 - adjust, 1], [1 - adjust, 1]], name: `${blockPrefix(b!.index)}_pad` }), x);
+      }
+      x = ap(L.depthwiseConv2d({ kernelSize: 3, strides: u.stride, useBias: false, padding: u.stride === 1 ? 'same' : 'valid', name: u.conv }), x);
+    } else {
+      // Keras builds Conv_1 with its default 'valid' padding (the same for 1x1).
+      x = ap(L.conv2d({ filters: u.outC, kernelSize: u.kind === 'pointwise' ? 1 : 3, strides: u.stride, padding: b || u.kind === 'conv3x3' ? 'same' : 'valid', useBias: false, name: u.conv }), x);
     }
-    if (b.stride === 2) {
-      // Keras correct_pad: ((k//2 - adjust, k//2), ...) with adjust = 1 - size % 2
-      const adjust = 1 - (h % 2);
-      x = ap(L.zeroPadding2d({ padding: [[1 - adjust, 1], [1 - adjust, 1]], name: `${p}_pad` }), x);
-      h = Math.ceil(h / 2);
-    }
-    x = ap(L.depthwiseConv2d({ kernelSize: 3, strides: b.stride, useBias: false, padding: b.stride === 1 ? 'same' : 'valid', name: `${p}_depthwise` }), x);
-    x = ap(relu6(`${p}_depthwise_relu`), ap(bn(`${p}_depthwise_BN`), x));
-    x = ap(L.conv2d({ filters: b.outChannels, kernelSize: 1, padding: 'same', useBias: false, name: `${p}_project` }), x);
-    x = ap(bn(`${p}_project_BN`), x);
-    if (b.residual) x = ap(L.add({ name: `${p}_add` }), [inputs, x]);
+    h = Math.ceil(h / u.stride);
+    x = ap(bn(u.bn), x);
+    if (u.relu) x = ap(relu6(u.relu), x);
+    else if (b?.residual) x = ap(L.add({ name: `${blockPrefix(b.index)}_add` }), [inputs, x]);
   }
-  x = ap(L.conv2d({ filters: arch.lastChannels, kernelSize: 1, useBias: false, name: 'Conv_1' }), x);
-  x = ap(relu6('out_relu'), ap(bn('Conv_1_bn'), x));
   x = ap(L.globalAveragePooling2d({ name: 'global_average_pooling2d' }), x);
   x = ap(L.dense({ units: classes, name: 'predictions' }), x);
   return tfl.model({ inputs: input, outputs: x, name: `mobilenetv2_${alpha}_${size}` });
