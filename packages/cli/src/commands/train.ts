@@ -4,7 +4,8 @@
 // Checkpoints after every epoch in --out (model.safetensors, optimizer.safetensors, history.json,
 // curves.html; config.json last, its epochsDone the commit point that --resume continues from).
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   CacheBudget,
@@ -101,6 +102,33 @@ Example:
   mnv2 train ../shared/datasets/alpaca/dataset --epochs 5 --fine-tune-at 120 --fine-tune-epochs 3`;
 
 const RUN_FILES = ['checkpoint.safetensors', 'model.safetensors', 'config.json', 'history.json', 'curves.html'];
+/** Where `--force` keeps the previous run's files until the new run commits its first checkpoint. */
+const ASIDE = '.previous-run';
+
+/**
+ * `--force`: moves the previous run's files into DIR/.previous-run (renames: nothing is copied or
+ * lost). When that folder already exists, an earlier --force run died before its first checkpoint:
+ * the folder still holds the last committed run, and the files beside it are that dead run's.
+ */
+async function setAside(dir: string): Promise<string> {
+  const aside = join(dir, ASIDE);
+  if (existsSync(aside)) {
+    for (const f of RUN_FILES) await rm(join(dir, f), { force: true });
+    return aside;
+  }
+  await mkdir(aside);
+  for (const f of RUN_FILES) if (existsSync(join(dir, f))) await rename(join(dir, f), join(aside, f));
+  return aside;
+}
+
+/** Puts the set-aside run back (synchronous: it runs in the process 'exit' handler). */
+function restoreAside(dir: string, aside: string): void {
+  for (const f of RUN_FILES) {
+    rmSync(join(dir, f), { force: true });
+    if (existsSync(join(aside, f))) renameSync(join(aside, f), join(dir, f));
+  }
+  rmSync(aside, { recursive: true, force: true });
+}
 
 const fmt = (v: number | null) => (v === null ? 'n/a' : v.toFixed(4));
 const fmtTime = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`);
@@ -205,6 +233,9 @@ export async function train(argv: string[]): Promise<number> {
   int('batch-size', batchSize, 1);
   int('epochs', epochs, 0);
   int('fine-tune-epochs', fineTuneEpochs, 0);
+  if (epochs + fineTuneEpochs === 0) {
+    throw new Error('train: --epochs 0 with no fine-tuning epochs trains nothing and would write no model: give --epochs N, or --fine-tune-at L with --fine-tune-epochs N');
+  }
   if (patience !== null) int('early-stopping-patience', patience, 1);
   if ((patience !== null || restoreBest) && !(valSplit > 0)) throw new Error(`train: ${patience !== null ? '--early-stopping-patience' : '--restore-best'} monitors val_loss: it needs a validation split (--val-split > 0)`);
   if (!(dropout >= 0 && dropout < 1)) throw new Error(`train: --dropout must be in [0, 1), got ${dropout}`);
@@ -296,7 +327,13 @@ export async function train(argv: string[]): Promise<number> {
       baseModel.trainable = false;
     }
   }
-  if (clearOldRun) for (const f of RUN_FILES) await rm(join(outDir, f), { force: true });
+  // --force: the previous run stays (set aside) until this one commits its first checkpoint; any
+  // exit before that (an error, Ctrl-C twice, nothing trained) puts it back.
+  let aside = clearOldRun ? await setAside(outDir) : null;
+  const restorePrevious = () => {
+    if (aside) restoreAside(outDir, aside);
+  };
+  if (aside) process.once('exit', restorePrevious);
 
   // Run state (restored by --resume from checkpoint.safetensors, the one commit point).
   let startEpoch = 0;
@@ -308,6 +345,13 @@ export async function train(argv: string[]): Promise<number> {
   const ckPath = join(outDir, 'checkpoint.safetensors');
   if (prev) {
     if (!existsSync(ckPath)) {
+      const done = typeof prev.epochsDone === 'number' ? prev.epochsDone : 0;
+      if (done > 0 || existsSync(join(outDir, 'model.safetensors'))) {
+        throw new Error(
+          `train: --resume: ${ckPath} is missing, but the run had finished ${done} epoch${done === 1 ? '' : 's'} (its model.safetensors is kept): ` +
+            `put the checkpoint back to continue, or start over with --force (the old run stays until the new one saves its first checkpoint)`,
+        );
+      }
       console.log(`No checkpoint in ${outDir} yet (the run stopped before its first epoch ended): starting from epoch 1`);
     } else {
       const ck = await readCheckpoint(ckPath);
@@ -379,6 +423,12 @@ export async function train(argv: string[]): Promise<number> {
     for (const [name, t] of Object.entries(opt.state())) slots.set(name, { shape: [...t.shape], data: await t.read() });
     const state: RunState = { epochsDone, within: inEpoch, phase, iterations: opt.iterations, optimizer: optName, earlyStopping: es, best: best && { epoch: best.epoch, valLoss: best.valLoss }, history };
     await writeCheckpoint(ckPath, weights, slots, restoreBest && best ? best.weights : null, state);
+    if (aside) {
+      // committed: the previous run is replaced now
+      process.off('exit', restorePrevious);
+      await rm(aside, { recursive: true, force: true });
+      aside = null;
+    }
     await writeAtomic(join(outDir, 'model.safetensors'), serializeSafetensors(weights, modelMeta(epochsDone)));
     await writeAtomic(join(outDir, 'history.json'), JSON.stringify(history, null, 2) + '\n');
     await writeAtomic(join(outDir, 'config.json'), JSON.stringify({ ...config, epochsDone, interruptedAt: inEpoch && { epoch: epochsDone + 1, step: inEpoch.step }, badFiles: bad }, null, 2) + '\n');
