@@ -308,7 +308,7 @@ export async function train(argv: string[]): Promise<number> {
   const phasesToCheck: { what: string; fromLayer: number | null }[] = [{ what: 'frozen base', fromLayer: null }];
   if (fineTuneAt !== null && fineTuneEpochs > 0) phasesToCheck.push({ what: `fine-tuning from layer ${fineTuneAt}`, fromLayer: fineTuneAt });
   const estimates = phasesToCheck.map((ph) => {
-    if (ph.fromLayer !== null) baseModel.setTrainableFrom(ph.fromLayer);
+    if (ph.fromLayer !== null) baseModel.net.setBaseTrainable(ph.fromLayer);
     const m = { ph, est: estimateStepMemory(net, { training: true, augment: doAugment }) };
     baseModel.trainable = false;
     return m;
@@ -320,7 +320,7 @@ export async function train(argv: string[]): Promise<number> {
     batchSize = fit;
     console.log(`[mnv2] --batch-size auto: ${fit} (${e.deviceMemoryBytes === undefined ? "the device's memory is unknown: Keras' default" : `the largest that fits ${(e.deviceMemoryBytes / 2 ** 20).toFixed(0)} MiB of device memory at ${size}x${size}, ${heaviest.ph.what}, at most 256`})`);
   } else {
-    if (heaviest.ph.fromLayer !== null) baseModel.setTrainableFrom(heaviest.ph.fromLayer);
+    if (heaviest.ph.fromLayer !== null) baseModel.net.setBaseTrainable(heaviest.ph.fromLayer);
     try {
       checkStepMemory(e, net, batchSize, { training: true, augment: doAugment, what: `a training step at ${size}x${size} (${heaviest.ph.what})` });
     } finally {
@@ -566,7 +566,7 @@ export async function train(argv: string[]): Promise<number> {
       totalEpochs = from + fineTuneEpochs;
       if (startEpoch < totalEpochs) {
         // Keras: base.trainable = True; for layer in base.layers[:fine_tune_at]: layer.trainable = False
-        baseModel.setTrainableFrom(fineTuneAt);
+        baseModel.net.setBaseTrainable(fineTuneAt);
         const unfrozen = baseModel.layers.filter((l) => l.index >= fineTuneAt && l.weights.length > 0).map((l) => l.name);
         const n = net.trainableParams().length;
         console.log(`Fine-tuning from layer ${fineTuneAt}: ${unfrozen.length} base layers with weights train (${unfrozen[0] ?? '-'} … ${unfrozen[unfrozen.length - 1] ?? '-'}), ${n} trainable tensors, lr ${fineTuneLr}`);

@@ -24,7 +24,6 @@ import { accuracy } from '../ops/loss/index.js';
 import { globalAvgPool, globalMaxPool } from '../ops/elementwise/index.js';
 import type { Optimizer } from '../ops/optim/index.js';
 import type { MobileNetV2Net } from '../nn/mobilenet-v2.js';
-import { kerasLayers } from '../nn/keras-layers.js';
 import { expectedWeights, withKerasShapes, type WeightMap } from '../io/weight-map.js';
 import { epochOrder } from '../data/folder-dataset.js';
 import { lossAndGrad, trainStep, type LossKind } from './step.js';
@@ -33,24 +32,6 @@ import type { LearningRateSchedule } from './schedules.js';
 export { ImageBatches, describePlan, type FitImage, type ImageSplitSource, type ImageBatchesOptions, type Batch, type CachePlan } from '../data/image-batches.js';
 export { CacheBudget, PagedRows, bindingLimitOf, formatBytes } from '../data/paged-rows.js';
 export { quantizeRowsU8, rowsU8ToF32, wordsPerRow } from '../data/u8-rows.js';
-
-// ---- fine-tuning -----------------------------------------------------------------------------
-
-/**
- * Keras' fine-tuning recipe: `base.trainable = True; for layer in base.layers[:fineTuneAt]: layer.trainable = False`.
- * Layer indices are those of `kerasLayers` (the base, include_top=False: 154 layers, InputLayer = 0).
- * Returns the names of the base layers that now train. BN moving statistics never train.
- */
-export function setFineTuneAt(net: MobileNetV2Net, fineTuneAt: number): string[] {
-  const layers = kerasLayers({ alpha: net.arch.alpha, inputSize: net.inputSize, includeTop: false });
-  if (!Number.isInteger(fineTuneAt) || fineTuneAt < 0 || fineTuneAt > layers.length) {
-    throw new Error(`fine-tune-at must be a Keras layer index in [0, ${layers.length}] (the base has ${layers.length} layers), got ${fineTuneAt}`);
-  }
-  const train = new Set(layers.filter((l) => l.index >= fineTuneAt).map((l) => l.name));
-  const base = new Set(net.convUnits().flatMap((u) => u.params()));
-  for (const p of base) if (!p.name.includes('moving_')) p.trainable = train.has(p.layer);
-  return layers.filter((l) => l.index >= fineTuneAt && l.weights.length > 0).map((l) => l.name);
-}
 
 // ---- the loop --------------------------------------------------------------------------------
 
