@@ -65,12 +65,12 @@ describe(`${GPU} keras API`, () => {
       expect(model.trainableParamCount()).toBe(want + 1281);
       expect(model.countParams().trainable).toBe(want + 1281);
 
-      // setTrainableFrom: index, negative index and name agree; fine_tune_at = 100 as in the TF tutorial.
-      base.setTrainableFrom(-4);
+      // net.setBaseTrainable: index, negative index and name agree; fine_tune_at = 100 as in the TF tutorial.
+      base.net.setBaseTrainable(-4);
       expect(base.trainableParamCount()).toBe(want);
-      base.setTrainableFrom('block_16_project_BN');
+      base.net.setBaseTrainable('block_16_project_BN');
       expect(base.trainableParamCount()).toBe(want);
-      base.setTrainableFrom(100);
+      base.net.setBaseTrainable(100);
       expect(base.trainableParamCount()).toBe(expectedTrainable(32, (i) => i >= 100));
       // Keras prints "Trainable params: 1,862,721" for the TF tutorial's model after fine_tune_at = 100.
       expect(model.countParams().trainable).toBe(1_862_721);
@@ -80,7 +80,7 @@ describe(`${GPU} keras API`, () => {
       base.trainable = false;
       expect(base.trainableParamCount()).toBe(0);
       expect(() => base.getLayer('nope')).toThrow(/no layer named 'nope'/);
-      expect(() => base.setTrainableFrom(155)).toThrow(/layer index/);
+      expect(() => base.net.setBaseTrainable(155)).toThrow(/layer index/);
       // Summary totals are Keras' (base 2,257,984 + Dense(1) 1,281).
       const s = model.summary();
       expect(s).toContain('Total params: 2,259,265');

@@ -50,7 +50,7 @@ describe(`${GPU} keras API: memory`, () => {
     expect(live[2]).toBe(live[0]);
 
     // Fine-tuning the top of the base with a new optimizer: the old optimizer's slots are freed at compile.
-    base.setTrainableFrom(-10);
+    base.net.setBaseTrainable(-10);
     model.compile({ optimizer: rmsprop({ learningRate: 1e-4 }), loss: losses.binaryCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
     await e.sync();
     const compiled = e.pool.liveCount;

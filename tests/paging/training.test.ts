@@ -11,7 +11,7 @@
 // each op (tests/paging/ops.test.ts); the whole-network check in that mode requires the paged step
 // to stay as close to the unsplit one as an unsplit step whose input differs by 1e-6 (x3).
 import { describe, it, beforeAll, expect } from 'vitest';
-import { type Engine, type Tensor, MobileNetV2Net, sgd, trainStep, lossAndGrad, setFineTuneAt } from '@mnv2/core';
+import { type Engine, type Tensor, MobileNetV2Net, sgd, trainStep, lossAndGrad } from '@mnv2/core';
 import { gpuEngine, gpuEngineWithBindingLimit, GPU } from '../helpers/gpu.js';
 import { expectClose, maxAbs } from '../helpers/allclose.js';
 import { randArray, f32 } from '../helpers/random.js';
@@ -37,7 +37,7 @@ async function run(e: Engine, mode: Mode, eps = 0): Promise<Result> {
   const bnInference = mode !== 'whole network, training-mode BN';
   // (whole network: every weight trains)
   if (mode === 'frozen base') net.setBaseTrainable(false);
-  if (mode === 'fine-tune from layer 100') setFineTuneAt(net, 100);
+  if (mode === 'fine-tune from layer 100') net.setBaseTrainable(100);
   const x = e.upload(f32(randArray(N * S * S * 3, 21, -1, 1).map((v, i) => v * (1 + eps * Math.sin(i * 12.9898)))), [N, S, S, 3]);
   const y = e.upload(new Int32Array([0, 1, 2, 2, 1]), [N], 'i32');
   const ctx = { training: true, bnInference, seed: 9 };

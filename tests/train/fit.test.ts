@@ -4,7 +4,7 @@
 import { describe, it, beforeAll, expect } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MobileNetV2Net, ImageBatches, adam, fit, folderDataset, importTfSlim, setFineTuneAt, weightSource, type Engine, type FitEvent } from '@mnv2/core';
+import { MobileNetV2Net, ImageBatches, adam, fit, folderDataset, importTfSlim, weightSource, type Engine, type FitEvent } from '@mnv2/core';
 import { gpuEngine, GPU } from '../helpers/gpu.js';
 import { FolderSplitSource, listImageFolder } from '../../packages/cli/src/data/image-folder.js';
 
@@ -73,7 +73,7 @@ describe(`${GPU} fit: transfer learning on real images`, () => {
     expect(Number.isFinite(aug.epochs[0].loss)).toBe(true);
     expect(aug.epochs[0].trainImages).toBe(data.train.count);
 
-    const names = setFineTuneAt(net, 120);
+    const names = net.setBaseTrainable(120);
     expect(names[0]).toBe('block_13_depthwise'); // Keras layer 120 of MobileNetV2 (include_top=False)
     const frozenW = net.params().find((p) => p.name === 'block_12_project/kernel')!;
     const tunedW = net.params().find((p) => p.name === 'Conv_1/kernel')!;
@@ -89,7 +89,7 @@ describe(`${GPU} fit: transfer learning on real images`, () => {
   });
 
   it('fine-tuning without augmentation caches the frozen prefix: same weights as running the whole base, faster', async () => {
-    setFineTuneAt(net, 120); // block_13_depthwise: blocks 0..12 and block_13_expand stay frozen
+    net.setBaseTrainable(120); // block_13_depthwise: blocks 0..12 and block_13_expand stay frozen
     expect(net.firstTrainableBlock()).toBe(13);
     const start = new Map<string, Float32Array>();
     for (const p of net.params()) start.set(p.name, await p.value.read());

@@ -3,7 +3,7 @@
 // run streams its inputs (decoded per batch) or recomputes the frozen part of the base per batch.
 // Same seed, one epoch: the weights must agree. Each test asserts which path ran.
 import { describe, it, beforeAll, expect } from 'vitest';
-import { MobileNetV2Net, ImageBatches, CacheBudget, adam, fit, memoryImageSource, setFineTuneAt, seededRandom, type Engine, type FitEvent, type FitImage, type ImageSplitSource } from '@mnv2/core';
+import { MobileNetV2Net, ImageBatches, CacheBudget, adam, fit, memoryImageSource, seededRandom, type Engine, type FitEvent, type FitImage, type ImageSplitSource } from '@mnv2/core';
 import { gpuEngine, GPU } from '../helpers/gpu.js';
 import { resizeRef } from '../reference/image.js';
 import { quantizeRef } from '../reference/u8-rows.js';
@@ -147,7 +147,7 @@ describe(`${GPU} streaming and paged caches give the same training as the cached
     const run = async (budget: number) => {
       const net = newNet(e);
       net.setBaseTrainable(false);
-      setFineTuneAt(net, 130); // a few base layers train too
+      net.setBaseTrainable(130); // a few base layers train too
       const before = await weights(net);
       const d = {
         train: new ImageBatches(e, train, { imageSize: S, budget: new CacheBudget(budget), maxPageBytes: 3 * rowBytes }),
@@ -182,7 +182,7 @@ describe(`${GPU} streaming and paged caches give the same training as the cached
       const run = async (featureBudget: number) => {
         const net = newNet(e);
         net.setBaseTrainable(false);
-        if (kind === 'prefix') setFineTuneAt(net, 120); // block_13 on: the activation entering block 13 is cached
+        if (kind === 'prefix') net.setBaseTrainable(120); // block_13 on: the activation entering block 13 is cached
         const before = await weights(net);
         const d = { train: new ImageBatches(e, train, { imageSize: S }), validation: new ImageBatches(e, val, { imageSize: S }) };
         const rowB = kind === 'features' ? 1280 * 4 : 2 * 2 * 32 * 4;

@@ -6,7 +6,7 @@
 // on the host; the median is reported. A TF.js failure is reported, not a crash.
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { MobileNetV2Net, adam, setFineTuneAt, trainStep, type Engine, type Optimizer, type Tensor } from '@mnv2/core';
+import { MobileNetV2Net, adam, trainStep, type Engine, type Optimizer, type Tensor } from '@mnv2/core';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { numberFlag, parseArgs } from '../util/args.js';
 import { median } from './timing.js';
@@ -26,7 +26,7 @@ weights, same Dawn adapter, same process), in three modes:
 
   frozen      base frozen, head trains (ours: BN in inference mode, Keras semantics; TF.js: base
               layers trainable=false, trainOnBatch, which still runs BN in training mode)
-  fine-tune   Keras layers[${FINE_TUNE_AT}:] of the base train (ours: setFineTuneAt, BN inference mode as in fit)
+  fine-tune   Keras layers[${FINE_TUNE_AT}:] of the base train (ours: net.setBaseTrainable(${FINE_TUNE_AT}), BN inference mode as in fit)
   full        every layer trains, BN in training mode (batch statistics) in both
 
   --quick       frozen mode only, 2 rounds
@@ -46,7 +46,7 @@ interface ModeSpec {
 
 const MODES: ModeSpec[] = [
   { mode: 'frozen', label: 'base frozen', ours: 'setBaseTrainable(false), BN inference', tfjs: 'base trainable=false, BN in training mode' },
-  { mode: 'fine-tune', label: `fine-tune from layer ${FINE_TUNE_AT}`, ours: `setFineTuneAt(${FINE_TUNE_AT}), BN inference`, tfjs: `layers[${FINE_TUNE_AT}:] trainable, BN in training mode` },
+  { mode: 'fine-tune', label: `fine-tune from layer ${FINE_TUNE_AT}`, ours: `setBaseTrainable(${FINE_TUNE_AT}), BN inference`, tfjs: `layers[${FINE_TUNE_AT}:] trainable, BN in training mode` },
   { mode: 'full', label: 'full network', ours: 'setBaseTrainable(true), BN training mode', tfjs: 'all trainable, BN in training mode' },
 ];
 
@@ -171,9 +171,7 @@ export async function benchTrain(argv: string[]): Promise<number> {
 
   for (const spec of modes) {
     console.log(`\n== ${spec.label}: ours ${spec.ours}; TF.js ${spec.tfjs} [${elapsed()}]`);
-    if (spec.mode === 'frozen') net.setBaseTrainable(false);
-    else if (spec.mode === 'full') net.setBaseTrainable(true);
-    else setFineTuneAt(net, FINE_TUNE_AT);
+    net.setBaseTrainable(spec.mode === 'frozen' ? false : spec.mode === 'full' ? true : FINE_TUNE_AT);
     for (const p of net.head?.params() ?? []) p.trainable = true;
     const bnInference = spec.mode !== 'full';
     const opt = adam({ learningRate: 0.001 });

@@ -46,7 +46,7 @@ async function runSummary(dir: string): Promise<number> {
   const run = await readRun(dir, 'summary');
   const { engine: e } = await createNodeEngine();
   const model = buildRunModel(e, run);
-  if (run.fineTuneAt !== null) model.base.setTrainableFrom(run.fineTuneAt);
+  if (run.fineTuneAt !== null) model.base.net.setBaseTrainable(run.fineTuneAt);
   console.log(model.summary());
   model.dispose();
   e.destroy();

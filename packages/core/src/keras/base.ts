@@ -5,7 +5,7 @@
 // trainable AND its layer is; BatchNorm moving statistics never train.
 import type { Engine } from '../gpu/engine.js';
 import { MobileNetV2Net } from '../nn/mobilenet-v2.js';
-import { countParams, formatSummary, kerasLayers, weightCount, type KerasLayer, type KerasLayerType, type KerasWeight, type ParamCounts } from '../nn/keras-layers.js';
+import { countParams, formatSummary, weightCount, type KerasLayer, type KerasLayerType, type KerasWeight, type ParamCounts } from '../nn/keras-layers.js';
 import { checkWeights, expectedWeights, formatCheck, weightSource, type WeightMap } from '../io/weight-map.js';
 import { getDefaultEngine, need } from './platform.js';
 
@@ -50,10 +50,10 @@ export class BaseLayer {
 
   /** Keras `layer.trainable`: setting it freezes or unfreezes this layer's weights. */
   get trainable(): boolean {
-    return this.base.layerFlag(this.name);
+    return this.base.net.layerTrainable(this.name);
   }
   set trainable(v: boolean) {
-    this.base.setLayerFlag(this.name, v);
+    this.base.net.setLayerTrainable(this.name, v);
   }
 
   /** Number of weight values of this layer (Keras `layer.count_params()`). */
@@ -74,8 +74,6 @@ export class MobileNetV2 {
   readonly alpha: number;
   /** `[size, size, 3]`. */
   readonly inputShape: readonly [number, number, number];
-  private _trainable = true;
-  private readonly flags = new Map<string, boolean>();
   private disposed = false;
   /** The model this base belongs to (a base can be part of one model). @internal */
   owner: object | null = null;
@@ -118,69 +116,33 @@ export class MobileNetV2 {
       weights: opts.weights ? weightSource(opts.weights, { source: opts.source }) : undefined,
       seed: opts.seed,
     });
-    this.layers = kerasLayers({ alpha: opts.alpha, inputSize: opts.inputSize, includeTop: false }).map((l) => new BaseLayer(this, l.index, l.name, l.type, l.outputShape, l.weights));
-    for (const l of this.layers) this.flags.set(l.name, true);
-    this.sync();
+    this.layers = this.net.baseLayers().map((l) => new BaseLayer(this, l.index, l.name, l.type, l.outputShape, l.weights));
   }
 
-  /** Keras `base.trainable`: setting it sets every layer's flag (as Keras does). */
+  /**
+   * Keras `base.trainable`: setting it sets every layer's flag (as Keras does). The flags live in the
+   * network: fine-tuning from a layer is `base.net.setBaseTrainable(at)` (index, negative index or name).
+   */
   get trainable(): boolean {
-    return this._trainable;
+    return this.net.baseTrainable;
   }
   set trainable(v: boolean) {
-    this._trainable = v;
-    for (const l of this.layers) this.flags.set(l.name, v);
-    this.sync();
-  }
-
-  /** @internal */
-  layerFlag(name: string): boolean {
-    return this.flags.get(name) ?? true;
-  }
-  /** @internal */
-  setLayerFlag(name: string, v: boolean): void {
-    this.flags.set(name, v);
-    this.sync();
+    this.net.setBaseTrainable(v);
   }
 
   /** Keras `base.get_layer(name)`, or by index (negative counts from the end). */
   getLayer(at: string | number): BaseLayer {
-    const i = this.layerIndex(at);
-    return this.layers[i];
+    return this.layers[this.net.baseLayerIndex(at)];
   }
 
-  /** The Keras index of a layer given by index (negative from the end) or name. */
-  layerIndex(at: string | number): number {
-    if (typeof at === 'string') {
-      const l = this.layers.find((x) => x.name === at);
-      if (!l) throw new Error(`MobileNetV2: no layer named '${at}' (names are Keras', e.g. 'block_13_expand'; see base.summary())`);
-      return l.index;
-    }
-    const n = this.layers.length;
-    if (!Number.isInteger(at) || at < -n || at > n) throw new Error(`MobileNetV2: layer index must be an integer in [${-n}, ${n}], got ${at}`);
-    return at < 0 ? n + at : at;
-  }
-
-  /**
-   * The fine-tuning recipe `base.trainable = True; for layer in base.layers[:at]: layer.trainable = False`:
-   * layers before `at` (index, negative index, or layer name) frozen, the rest trainable.
-   */
+  /** @deprecated `base.net.setBaseTrainable(at)`; kept only until the web worker moves over. */
   setTrainableFrom(at: string | number): void {
-    const k = this.layerIndex(at);
-    this._trainable = true;
-    for (const l of this.layers) this.flags.set(l.name, l.index >= k);
-    this.sync();
-  }
-
-  private sync(): void {
-    for (const u of this.net.convUnits()) {
-      for (const p of u.params()) if (!p.name.includes('moving_')) p.trainable = this._trainable && this.layerFlag(p.layer);
-    }
+    this.net.setBaseTrainable(at);
   }
 
   /** Keras layer list with the current trainable flags (for summaries). */
   kerasLayers(): KerasLayer[] {
-    return this.layers.map((l) => ({ index: l.index, name: l.name, type: l.type, outputShape: [...l.outputShape], weights: l.weights.map((w) => ({ ...w, trainable: w.trainable && this._trainable && l.trainable })) }));
+    return this.layers.map((l) => ({ index: l.index, name: l.name, type: l.type, outputShape: [...l.outputShape], weights: l.weights.map((w) => ({ ...w, trainable: w.trainable && this.trainable && l.trainable })) }));
   }
 
   /** Keras' totals (total / trainable / non-trainable), from the layer list and flags. */

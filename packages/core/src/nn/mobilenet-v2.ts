@@ -7,6 +7,7 @@ import { architecture, blockPrefix, unitKernel, units, type Architecture, type U
 import { ConvBn, type ConvBnSpec } from './conv-bn.js';
 import { Head, type HeadSpec } from './head.js';
 import { InvertedResidual } from './inverted-residual.js';
+import { kerasLayers, type KerasLayer } from './keras-layers.js';
 import type { ForwardContext } from './layer.js';
 import { glorotUniform, seededRandom, type Param } from './param.js';
 
@@ -95,9 +96,69 @@ export class MobileNetV2Net {
     return this.params().filter((p) => p.trainable);
   }
 
-  /** Freezes (or unfreezes) every weight of the convolutional base. */
-  setBaseTrainable(trainable: boolean): void {
-    for (const u of this.convUnits()) for (const p of u.params()) if (!p.name.includes('moving_')) p.trainable = trainable;
+  /** The Keras layers of the base (include_top=False, no pooling: 154, InputLayer = 0), in order. */
+  baseLayers(): readonly KerasLayer[] {
+    return (this._baseLayers ??= kerasLayers({ alpha: this.arch.alpha, inputSize: this.inputSize, includeTop: false }));
+  }
+  private _baseLayers?: KerasLayer[];
+  /** Keras `base.trainable` and each base layer's `layer.trainable` (a weight trains when both do). */
+  private baseOn = true;
+  private readonly layerOn = new Map<string, boolean>();
+
+  /** Keras index of a base layer given by index (negative counts from the end) or name. */
+  baseLayerIndex(at: number | string): number {
+    const layers = this.baseLayers();
+    if (typeof at === 'string') {
+      const l = layers.find((x) => x.name === at);
+      if (!l) throw new Error(`MobileNetV2: no layer named '${at}' (names are Keras', e.g. 'block_13_expand'; see base.summary())`);
+      return l.index;
+    }
+    const n = layers.length;
+    if (!Number.isInteger(at) || at < -n || at > n) throw new Error(`MobileNetV2: layer index must be an integer in [${-n}, ${n}] (the base has ${n} layers), got ${at}`);
+    return at < 0 ? n + at : at;
+  }
+
+  /**
+   * Which weights of the convolutional base train (the one fine-tuning API; the head is not touched):
+   *  - `false` / `true`: Keras `base.trainable = False / True` (every layer's flag follows, as in Keras);
+   *  - a Keras layer index (negative from the end) or name: the fine-tuning recipe
+   *    `base.trainable = True; for layer in base.layers[:at]: layer.trainable = False`.
+   * BatchNorm moving statistics never train. Returns the names of the base layers whose weights train now.
+   */
+  setBaseTrainable(from: boolean | number | string): string[] {
+    if (typeof from === 'boolean') {
+      this.baseOn = from;
+      for (const l of this.baseLayers()) this.layerOn.set(l.name, from);
+    } else {
+      const k = this.baseLayerIndex(from);
+      this.baseOn = true;
+      for (const l of this.baseLayers()) this.layerOn.set(l.name, l.index >= k);
+    }
+    return this.syncTrainable();
+  }
+
+  /** Keras `base.trainable`, as last set by {@link setBaseTrainable}. */
+  get baseTrainable(): boolean {
+    return this.baseOn;
+  }
+
+  /** Keras `base.layers[i].trainable` of the base layer `name` (the flag, not counting `baseTrainable`). */
+  layerTrainable(name: string): boolean {
+    return this.layerOn.get(name) ?? true;
+  }
+
+  /** Sets one base layer's Keras `trainable` flag (`base.get_layer(name).trainable = v`). */
+  setLayerTrainable(name: string, v: boolean): void {
+    this.baseLayerIndex(name);
+    this.layerOn.set(name, v);
+    this.syncTrainable();
+  }
+
+  private syncTrainable(): string[] {
+    for (const u of this.convUnits()) {
+      for (const p of u.params()) if (!p.name.includes('moving_')) p.trainable = this.baseOn && this.layerTrainable(p.layer);
+    }
+    return this.baseLayers().filter((l) => l.weights.length > 0 && this.baseOn && this.layerTrainable(l.name)).map((l) => l.name);
   }
 
   /** Marks which units must keep activations: those with something trainable at or below them. */
