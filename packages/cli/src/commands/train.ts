@@ -22,6 +22,7 @@ import {
   checkStepMemory,
   estimateStepMemory,
   pagingSummary,
+  firstNonFinite,
   largestBatch,
   serializeSafetensors,
   sgd,
@@ -417,8 +418,22 @@ export async function train(argv: string[]): Promise<number> {
   if (!prev) await writeAtomic(join(outDir, 'config.json'), JSON.stringify({ ...config, epochsDone: 0 }, null, 2) + '\n');
 
   // One checkpoint file (the commit point), then the user's views of it.
+  // MNV2_FAULT=nan-weights-at-epoch:N (tests): the weights turn NaN just before epoch N's checkpoint.
+  const nanAt = /^nan-weights-at-epoch:(\d+)$/.exec(process.env.MNV2_FAULT ?? '');
   const checkpoint = async (opt: Optimizer, phase: Phase, epochsDone: number, inEpoch: EpochProgress | null) => {
+    if (nanAt && epochsDone === Number(nanAt[1])) {
+      const p = net.trainableParams()[0];
+      e.write(p.value, new Float32Array(p.value.size).fill(NaN));
+    }
     const weights = await networkWeights(net);
+    // Never commit non-finite weights (a diverging run): the last good checkpoint stays as it is.
+    const nonFinite = firstNonFinite(weights);
+    if (nonFinite) {
+      throw new Error(
+        `train: the weights became non-finite at epoch ${epochsDone}${inEpoch ? `, step ${inEpoch.step}` : ''} ('${nonFinite.name}': ${nonFinite.count} NaN/Inf of ${nonFinite.size}): training diverged and stopped. ` +
+          `${history.length > 0 && existsSync(ckPath) ? `The last good checkpoint and model are kept in ${outDir}.` : 'Nothing was saved.'} Try a lower ${phase === 'fine-tune' ? '--fine-tune-lr' : '--lr'}.`,
+      );
+    }
     const slots: WeightMap = new Map();
     for (const [name, t] of Object.entries(opt.state())) slots.set(name, { shape: [...t.shape], data: await t.read() });
     const state: RunState = { epochsDone, within: inEpoch, phase, iterations: opt.iterations, optimizer: optName, earlyStopping: es, best: best && { epoch: best.epoch, valLoss: best.valLoss }, history };
@@ -535,7 +550,11 @@ export async function train(argv: string[]): Promise<number> {
     if (h.diverged) {
       if (tty) process.stderr.write('\n');
       const d = h.diverged;
-      console.error(`train: the loss became ${d.loss} at epoch ${d.epoch + 1}, step ${d.step + 1}: training stopped. ${history.length ? `The last good checkpoint (epoch ${history.length}) is in ${outDir}.` : 'No checkpoint was written.'} Try a lower --lr.`);
+      const lrFlag = phase === 'fine-tune' ? '--fine-tune-lr' : '--lr';
+      console.error(
+        `train: the loss ${Number.isFinite(d.loss) ? `exploded to ${d.loss.toPrecision(3)}` : `became ${d.loss}`} at epoch ${d.epoch + 1}, step ${d.step + 1}: training diverged and stopped. ` +
+          `${history.length ? `The last good checkpoint and model (epoch ${history.length}) are kept in ${outDir}.` : 'No checkpoint was written.'} Try a lower ${lrFlag}.`,
+      );
       return 'diverged';
     }
     return interrupted ? 'interrupted' : 'done';
@@ -591,7 +610,7 @@ export async function train(argv: string[]): Promise<number> {
   const peak = `peak device memory ${(e.pool.peakBytes / 2 ** 20).toFixed(0)} MiB${e.deviceMemoryBytes !== undefined ? ` of ${(e.deviceMemoryBytes / 2 ** 20).toFixed(0)}` : ''}`;
   const paging = pagingSummary(e);
   if (paging) console.log(`[mnv2] ${paging}`);
-  console.log(`${outcome === 'interrupted' ? 'Stopped' : 'Done'} in ${fmtTime((Date.now() - t00) / 1000)} (${peak}). Run folder: ${outDir}`);
+  console.log(`${outcome === 'interrupted' ? 'Stopped' : outcome === 'diverged' ? 'Stopped (diverged)' : 'Done'} in ${fmtTime((Date.now() - t00) / 1000)} (${peak}). Run folder: ${outDir}`);
   // MNV2_STATS_FILE: peak memory and the cache paths as JSON (for 'mnv2 bench scale').
   if (process.env.MNV2_STATS_FILE) {
     const stats = { seconds: (Date.now() - t00) / 1000, maxRssBytes: process.resourceUsage().maxRSS * 1024, devicePeakBytes: e.pool.peakBytes, plans: plansSeen, history, badFiles: bad.length };

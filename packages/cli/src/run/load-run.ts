@@ -4,7 +4,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { MobileNetV2, adam, layers, losses, parseSafetensors, sequential, type Engine, type LabelMode, type Model, type WeightMap } from '@mnv2/core';
+import { MobileNetV2, adam, layers, losses, parseSafetensors, sequential, type Engine, type LabelMode, type Model, type WeightMap, assertFiniteWeights } from '@mnv2/core';
 
 export interface RunInfo {
   dir: string;
@@ -42,6 +42,7 @@ export async function readRun(dirArg: string, cmd: string): Promise<RunInfo> {
   if (!(alpha > 0) || !(imageSize >= 32)) throw new Error(`${cmd}: ${cfgPath} lacks alpha/imageSize`);
   const labelMode: LabelMode = cfg.labelMode === 'binary' || cfg.labelMode === 'sparse-categorical' ? cfg.labelMode : classNames.length === 2 ? 'binary' : 'sparse-categorical';
   const st = parseSafetensors(await readFile(modelPath), modelPath);
+  assertFiniteWeights(st.weights, `${cmd}: ${modelPath}`);
   const denseName = typeof cfg.head?.dense === 'string' ? cfg.head.dense : st.weights.has('dense/kernel') ? 'dense' : 'predictions';
   const kernel = st.weights.get(`${denseName}/kernel`);
   const bias = st.weights.get(`${denseName}/bias`);

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { importKerasH5, importTfSlim, parseSafetensors, type WeightMap } from '@mnv2/core';
+import { importKerasH5, importTfSlim, parseSafetensors, type WeightMap, assertFiniteWeights } from '@mnv2/core';
 import { sharedWeightDirs } from './load.js';
 
 const SHARED_BASE = 'tfslim_npy_mobilenet_v2_1.0_224';
@@ -36,6 +36,12 @@ async function readBytes(path: string): Promise<Uint8Array> {
 }
 
 export async function loadBaseWeights(path: string): Promise<BaseWeights> {
+  const b = await readBaseWeights(path);
+  assertFiniteWeights(b.weights, `weights '${path}'`);
+  return b;
+}
+
+async function readBaseWeights(path: string): Promise<BaseWeights> {
   if (!existsSync(path)) throw new Error(`weights '${path}' not found`);
   if (/\.(h5|hdf5)$/i.test(path)) {
     const h = await importKerasH5(await readBytes(path), { file: path });

@@ -22,8 +22,7 @@ import {
   type ClassifierInfo,
   type PaddingMode,
   type PreprocessMode,
-  type WeightMap,
-} from '@mnv2/core';
+  type WeightMap, assertFiniteWeights } from '@mnv2/core';
 
 export type WeightsFormat = 'tflite' | 'tfslim-npy' | 'safetensors' | 'keras-h5' | 'onnx';
 
@@ -121,6 +120,16 @@ function loadError(path: string, e: unknown): WeightsError {
 
 /** Reads and maps the weights at `path` (a file or a TF-Slim .npy folder) for an ImageNet classifier. */
 export async function loadClassifierWeights(path: string): Promise<LoadedWeights> {
+  const w = await readClassifierWeights(path);
+  try {
+    assertFiniteWeights(w.weights, `weights '${path}'`);
+  } catch (e) {
+    throw new WeightsError((e as Error).message);
+  }
+  return w;
+}
+
+async function readClassifierWeights(path: string): Promise<LoadedWeights> {
   let st;
   try {
     st = await stat(path);

@@ -7,3 +7,4 @@ export * from './tflite-schema.js';
 export * from './tflite.js';
 export * from './h5.js';
 export * from './onnx.js';
+export * from './finite.js';

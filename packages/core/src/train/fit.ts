@@ -204,6 +204,9 @@ async function* buildFeatures(
   }
 }
 
+/** A batch loss this many times the first one of a fit (and at least this large) counts as divergence. */
+export const EXPLODED_LOSS = 1000;
+
 /** Trains `net` (its head, plus any base layers marked trainable) on `data`; yields progress and per-epoch metrics. */
 export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: FitOptions): AsyncGenerator<FitEvent> {
   const head = net.head;
@@ -292,6 +295,7 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
       if (data.validation) yield* buildFeatures(e, data.validation, o, 'validation', valF, compute);
     }
 
+    let firstLoss: number | undefined;
     for (let epoch = opts.initialEpoch ?? 0; epoch < opts.epochs; epoch++) {
       const t0 = Date.now();
       const usable = new Set(data.train.usable());
@@ -339,7 +343,10 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
         r.correct.dispose();
         x.dispose();
         y.dispose();
-        if (!Number.isFinite(lossV)) {
+        // Diverged: a non-finite loss, or one exploded far past where this fit started (a huge
+        // learning rate can keep the loss finite at 1e36 while the weights are already garbage).
+        firstLoss ??= lossV;
+        if (!Number.isFinite(lossV) || lossV > Math.max(EXPLODED_LOSS, EXPLODED_LOSS * firstLoss)) {
           await pre.drain();
           yield { type: 'diverged', epoch, step: s, loss: lossV };
           return;
