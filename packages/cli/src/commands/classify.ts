@@ -92,6 +92,12 @@ export async function classify(argv: string[]): Promise<number> {
   const t0 = performance.now();
   const loaded = await loadClassifierWeights(weightsPath);
   const { info } = loaded;
+  if (info.classes < 2) {
+    throw new Error(
+      `classify: ${loaded.path} has a ${info.classes}-output head (a binary model trained with 'mnv2 train'?), not a classifier over classes: ` +
+        "softmax over one output is always 100 %. Use 'mnv2 predict RUN-DIR IMAGES' with the run folder it came from",
+    );
+  }
   const labels: ClassLabels = await findLabels(weightsPath, info.classes, str('labels'));
 
   const { engine: e, adapter } = await createNodeEngine();

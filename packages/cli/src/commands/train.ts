@@ -23,6 +23,7 @@ import {
   estimateStepMemory,
   pagingSummary,
   firstNonFinite,
+  KERAS_ALPHAS,
   largestBatch,
   serializeSafetensors,
   sgd,
@@ -33,6 +34,7 @@ import {
 } from '@mnv2/core';
 import { writeCurves } from '../train/curves.js';
 import { writeAtomic } from '../util/atomic-write.js';
+import { withFsErrors } from '../util/fs-errors.js';
 import { readCheckpoint, writeCheckpoint, type HistoryRow, type Phase, type RunState } from '../train/checkpoint.js';
 import { openDataset } from '../data/open-dataset.js';
 import { defaultCacheBudget, parseBytes } from '../data/cache-budget.js';
@@ -278,7 +280,12 @@ export async function train(argv: string[]): Promise<number> {
   const wpath = wflag === 'none' ? 'none' : wflag ? resolve(wflag) : defaultBaseWeightsPath();
   const base = wpath === 'none' ? null : await loadBaseWeights(wpath);
   if (base) {
-    if (base.alpha !== null && base.alpha !== alpha) throw new Error(`train: weights ${wpath} are MobileNetV2 alpha ${base.alpha}, but --alpha is ${alpha}: pass --alpha ${base.alpha} or other weights (for alpha ${alpha}: 'mnv2 weights fetch --alpha ${alpha} --size ${size === 32 ? 96 : size} --no-top')`);
+    if (base.alpha !== null && base.alpha !== alpha) {
+      const published = KERAS_ALPHAS.includes(alpha)
+        ? `for alpha ${alpha}: 'mnv2 weights fetch --alpha ${alpha} --size ${size === 32 ? 96 : size} --no-top'`
+        : `Keras publishes ImageNet MobileNetV2 weights only for alpha ${KERAS_ALPHAS.join(', ')}; for alpha ${alpha} train from scratch with --weights none`;
+      throw new Error(`train: weights ${wpath} are MobileNetV2 alpha ${base.alpha}, but --alpha is ${alpha}: pass --alpha ${base.alpha} or other weights (${published})`);
+    }
     // Missing or wrongly shaped base tensors: the MobileNetV2 constructor below names them.
   }
 
@@ -381,7 +388,7 @@ export async function train(argv: string[]): Promise<number> {
   const plansShown = new Set<string>();
   const plansSeen: { split: string; what: string; mode: string; message: string }[] = [];
 
-  await mkdir(outDir, { recursive: true });
+  await withFsErrors(outDir, 'create the run folder', () => mkdir(outDir, { recursive: true }));
   let totalEpochs = epochs + fineTuneEpochs;
   const config = {
     command: 'train',

@@ -3,6 +3,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { IMAGE_EXTENSIONS } from './decode.js';
+import { fsErrorMessage } from '../util/fs-errors.js';
 
 export async function expandImageInputs(inputs: readonly string[], cmd: string): Promise<string[]> {
   const files: string[] = [];
@@ -11,8 +12,7 @@ export async function expandImageInputs(inputs: readonly string[], cmd: string):
     try {
       st = await stat(p);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new Error(`${cmd}: '${p}': ${code === 'ENOENT' ? 'no such file or folder' : String(e)}`);
+      throw new Error(`${cmd}: ${fsErrorMessage(e, p, 'read')}`);
     }
     if (st.isDirectory()) {
       const imgs = (await readdir(p, { withFileTypes: true }))

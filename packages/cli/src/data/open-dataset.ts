@@ -96,7 +96,15 @@ async function openCifar10(dir: string, names: string[], o: OpenOptions): Promis
 
 /** Opens a folder-per-class dataset, a `path,label` list file or a CIFAR-10 binary folder. */
 export async function openDataset(path: string, o: OpenOptions): Promise<OpenedDataset> {
-  if (!existsSync(path)) throw new DatasetError(`dataset '${path}' does not exist: pass a folder with one sub-folder of images per class, a 'path,label' list file, or a CIFAR-10 binary folder`);
+  if (!existsSync(path)) {
+    let why = 'does not exist';
+    try {
+      statSync(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ELOOP') why = 'is a symbolic link loop (a link that leads back to itself): fix or remove the link; it should be';
+    }
+    throw new DatasetError(`dataset '${path}' ${why}: pass a folder with one sub-folder of images per class, a 'path,label' list file, or a CIFAR-10 binary folder`);
+  }
   const split = o.all ? { validationSplit: 0, shuffle: false } : { validationSplit: o.validationSplit, seed: o.seed };
   if (statSync(path).isFile()) {
     if (/\.(bin)$/i.test(path)) throw new DatasetError(`'${path}' is a single file: pass the folder holding the CIFAR-10 .bin files (data_batch_*.bin, test_batch.bin)`);

@@ -18,7 +18,10 @@ export function parseArgs(argv: string[], known: { values: string[]; booleans: s
     if (known.booleans.includes(name)) flags.set(name, true);
     else if (known.values.includes(name)) {
       const v = inline ?? argv[++i];
-      if (v === undefined) throw new Error(`${command}: --${name} needs a value`);
+      // `--epochs --image-size 96`: the value is missing, not '--image-size'
+      if (v === undefined || (inline === undefined && v.startsWith('--'))) {
+        throw new Error(`${command}: --${name} needs a value${v === undefined ? '' : `, got the option ${v} instead`} (e.g. --${name}=VALUE; see 'mnv2 ${command} --help')`);
+      }
       flags.set(name, v);
     } else throw new Error(`${command}: unknown option --${name} (see 'mnv2 ${command} --help')`);
   }
