@@ -420,7 +420,7 @@ $('#train').onclick = async () => {
   const r = await guarded('Training failed', () =>
     t.fit(opts, (ev) => {
       demo.events.push(ev);
-      if (ev.type === 'phase') log.textContent += `${ev.message}\n`;
+      if (ev.type === 'phase' || ev.type === 'cache-plan') log.textContent += `${ev.message}\n`;
       else if (ev.type === 'cache') status.textContent = `preparing ${ev.what} (${ev.split}) ${ev.done}/${ev.total}`;
       else if (ev.type === 'batch' && ev.phase === 'train') {
         steps.push(ev.loss);

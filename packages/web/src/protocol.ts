@@ -99,6 +99,11 @@ export interface FitOptions {
   fineTuneEpochs?: number;
   /** Start from a freshly initialised head instead of continuing the current one. */
   reset?: boolean;
+  /**
+   * GPU memory for this fit's caches (resized images as uint8, then base features), default 512 MiB.
+   * Images that do not fit are decoded per batch from the files (which stay on the host) instead.
+   */
+  cacheBudgetBytes?: number;
 }
 
 export type TrainEvent =
@@ -106,6 +111,8 @@ export type TrainEvent =
   | { type: 'batch'; phase: 'train' | 'validation'; stage: 'frozen' | 'fine-tune'; epoch: number; epochs: number; step: number; steps: number; loss: number; seconds: number }
   | { type: 'epoch'; stage: 'frozen' | 'fine-tune'; epoch: number; epochs: number; loss: number; accuracy: number; valLoss: number | null; valAccuracy: number | null; seconds: number }
   | { type: 'phase'; stage: 'frozen' | 'fine-tune'; message: string }
+  /** Which path a cache took and why, e.g. 'inputs (train): streaming 2,000 images (…)'. */
+  | { type: 'cache-plan'; message: string }
   | { type: 'diverged'; epoch: number; step: number; loss: number };
 
 export interface FitSummary {

@@ -4,6 +4,7 @@
 import * as Comlink from 'comlink';
 import {
   Engine,
+  CacheBudget,
   ImageDataset,
   MobileNetV2,
   MobileNetV2Net,
@@ -67,10 +68,38 @@ interface LoadedModel {
   trainerId?: number;
 }
 
+/**
+ * A training image as the trainer holds it: a file/blob stays as it is (compressed, on the host; a
+ * File from a folder pick is not even read into memory) and is decoded when a batch needs it;
+ * pixels given as such (or ImageBitmaps, which cannot be kept) are held decoded.
+ */
+interface HeldImage {
+  src: Blob | RgbPixels;
+  label: number;
+  name: string;
+}
+
+/** The pixels of a held image (decoded now when it is a blob). */
+const pixelsOf = (h: HeldImage): Promise<RgbPixels> => (h.src instanceof Blob ? decodeToRgb(h.src, h.name) : Promise.resolve(h.src));
+
+/** Runs `fn` over `items` with at most `limit` at once (decoding a 2,000-image folder stays bounded). */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const run = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
+  return out;
+}
+
 interface TrainerState {
   id: number;
   classes: string[];
-  images: { rgb: RgbPixels; label: number }[];
+  images: HeldImage[];
   imageSize: number;
   seed: number;
   base: { imported: ImportedWeights; summary: ModelSummary };
@@ -379,8 +408,18 @@ class EngineWorker {
     if (classIndex < 0 || classIndex >= t.classes.length) throw new Error(`addImages: no class ${classIndex} (there are ${t.classes.length})`);
     const t0 = now();
     const errors: string[] = [];
-    const decoded = await Promise.all(images.map((im, i) => decodeToRgb(im, im instanceof File ? im.name : `image ${i + 1}`).catch((err: unknown) => (errors.push(err instanceof Error ? err.message : String(err)), null))));
-    for (const d of decoded) if (d) t.images.push({ rgb: d, label: classIndex });
+    // Each image is decoded once here to check it; blobs are then kept undecoded (decoded again per batch).
+    const held = await mapLimit(images, 8, async (im, i): Promise<HeldImage | null> => {
+      const name = im instanceof File ? im.name : `image ${i + 1}`;
+      try {
+        const px = await decodeToRgb(im, name);
+        return { src: im instanceof Blob ? im : px, label: classIndex, name };
+      } catch (err) {
+        errors.push(err instanceof Error ? err.message : String(err));
+        return null;
+      }
+    });
+    for (const h of held) if (h) t.images.push(h);
     this.timings['add images: decode'] = now() - t0;
     return { summary: this.trainerSummary(t), errors };
   }
@@ -472,8 +511,8 @@ class EngineWorker {
     const binary = t.classes.length === 2;
     // Hold out every k-th image of each class for validation.
     const split = opts.validationSplit ?? 0;
-    const train: { rgb: RgbPixels; label: number }[] = [];
-    const val: { rgb: RgbPixels; label: number }[] = [];
+    const train: HeldImage[] = [];
+    const val: HeldImage[] = [];
     if (split > 0) {
       for (let c = 0; c < t.classes.length; c++) {
         const of = t.images.filter((im) => im.label === c);
@@ -482,9 +521,10 @@ class EngineWorker {
         of.forEach((im, i) => (nVal > 0 && Math.floor(i % every) === 0 && val.filter((v) => v.label === c).length < nVal ? val : train).push(im));
       }
     } else train.push(...t.images);
-    const source = (items: { rgb: RgbPixels; label: number }[]): ImageSplitSource => ({
+    // Images are decoded per batch (a batch or two ahead) unless the dataset fits its GPU cache budget.
+    const source = (items: HeldImage[]): ImageSplitSource => ({
       labels: items.map((i) => i.label),
-      load: async (idx: readonly number[]) => idx.map((i): FitImage => items[i].rgb),
+      load: (idx: readonly number[]) => Promise.all(idx.map((i): Promise<FitImage | null> => pixelsOf(items[i]).catch(() => null))),
     });
     const epochs = opts.epochs ?? 10;
     const ftAt = opts.fineTuneAt ?? null;
@@ -493,8 +533,10 @@ class EngineWorker {
     const lr = opts.learningRate ?? 1e-3;
     const batchSize = opts.batchSize ?? 16;
     const size: [number, number] = [t.imageSize, t.imageSize];
-    const trainDs = new ImageDataset(source(train), { batchSize, classNames: t.classes, imageSize: size, name: 'training' });
-    const valDs = val.length ? new ImageDataset(source(val), { batchSize, classNames: t.classes, imageSize: size, name: 'validation' }) : null;
+    // One GPU cache budget for the run (uint8 inputs, then features): what does not fit streams or is recomputed.
+    const cacheBudget = new CacheBudget(opts.cacheBudgetBytes ?? 512 * 2 ** 20);
+    const trainDs = new ImageDataset(source(train), { batchSize, classNames: t.classes, imageSize: size, name: 'training', cacheBudget });
+    const valDs = val.length ? new ImageDataset(source(val), { batchSize, classNames: t.classes, imageSize: size, name: 'validation', cacheBudget }) : null;
     const loss = binary ? losses.binaryCrossentropy({ fromLogits: true }) : losses.sparseCategoricalCrossentropy({ fromLogits: true });
     const summary: FitSummary = { history: [], stepLosses: [], seconds: 0, diverged: false };
     const t0 = now();
@@ -504,6 +546,7 @@ class EngineWorker {
       let epoch = from;
       const events: Callback = {
         onCacheProgress: (c) => onEvent?.({ type: 'cache', what: c.what, split: c.split, done: c.done, total: c.total }),
+        onCachePlan: (p) => onEvent?.({ type: 'cache-plan', message: p.message }),
         onEpochBegin: (ep) => {
           epoch = ep;
         },
@@ -518,7 +561,7 @@ class EngineWorker {
           onEvent?.({ type: 'epoch', epochs: total, ...h });
         },
       };
-      const h = await model.fit(trainDs, { epochs: to, initialEpoch: from, validationData: valDs, callbacks: [events], verbose: 0, seed: t.seed });
+      const h = await model.fit(trainDs, { epochs: to, initialEpoch: from, validationData: valDs, callbacks: [events], verbose: 0, seed: t.seed, cacheBudget });
       if (h.diverged) {
         summary.diverged = true;
         onEvent?.({ type: 'diverged', epoch: h.diverged.epoch, step: h.diverged.step, loss: h.diverged.loss });
@@ -593,7 +636,7 @@ class EngineWorker {
     let correct = 0;
     for (let a = 0; a < t.images.length; a += 16) {
       const chunk = t.images.slice(a, a + 16);
-      const out = await predict(e, net, chunk.map((c) => c.rgb), 'tf', m.headKind);
+      const out = await predict(e, net, await Promise.all(chunk.map(pixelsOf)), 'tf', m.headKind);
       chunk.forEach((c, i) => {
         const p = out.probs[i];
         let best = 0;
