@@ -97,7 +97,7 @@ describe('batchnorm reference', () => {
 });
 
 // Awkward shapes: channels 3/5 (scalar path) and 8/12 (vec4), batch 1 and 3, 1x1 spatial, odd sizes,
-// row counts that split into several parts (reduce-plan) with a ragged last part.
+// row counts that split into several parts (split-plan) with a ragged last part.
 const SHAPES: number[][] = [
   [1, 1, 1, 3],
   [3, 1, 1, 5],

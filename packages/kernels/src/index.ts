@@ -1,5 +1,6 @@
 export * from './uniforms.js';
 export * from './wgsl.js';
+export * from './split-plan.js';
 export * from './define-kernel.js';
 export * from './epilogue.js';
 export * from './activation/relu6.js';

@@ -3,6 +3,14 @@
 export const wgsl = (strings: TemplateStringsArray, ...values: unknown[]): string =>
   strings.reduce((acc, s, i) => acc + s + (i < values.length ? String(values[i]) : ''), '');
 
+/** Specialization of element-wise kernels that can bind their arrays as vec4<f32>. */
+export interface VecConfig {
+  /** Bind arrays as vec4<f32> (length must be a multiple of 4). */
+  vec4: boolean;
+}
+/** The WGSL element type of a {@link VecConfig} kernel's arrays. */
+export const vecType = (cfg: VecConfig) => (cfg.vec4 ? 'vec4<f32>' : 'f32');
+
 export const ceilDiv = (a: number, b: number): number => Math.floor((a + b - 1) / b);
 
 /** Max workgroups per dispatch dimension (WebGPU default limit). */

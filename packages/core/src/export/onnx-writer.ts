@@ -6,7 +6,7 @@
 // The writer's graph types are OnnxWriter* so they don't clash with the reader's (io/onnx.ts).
 // Opset 13, IR version 7; weights as raw little-endian initializers.
 import { architecture, blockPrefix, units, type BlockSpec, type UnitSpec } from '../nn/architecture.js';
-import type { PaddingMode } from '../ops/conv/padding.js';
+import type { PaddingMode } from '../ops/conv/index.js';
 import { encodeUtf8 } from '../io/utf8.js';
 
 // ---------------------------------------------------------------- protobuf encoding

@@ -130,13 +130,6 @@ export class Engine {
     return compiled;
   }
 
-  /** Compiles and reports WGSL errors of a kernel config (for tests and `doctor`). */
-  async compilationMessages<U extends UniformSchema, B extends BindingSchema, C>(kernel: Kernel<U, B, C>, cfg: C): Promise<string[]> {
-    const module = this.device.createShaderModule({ code: kernel.source(cfg), label: kernel.name });
-    const info = await this.wait(module.getCompilationInfo());
-    return info.messages.filter((m) => m.type === 'error').map((m) => `${kernel.name}:${m.lineNum}:${m.linePos} ${m.message}`);
-  }
-
   private uniformBuffer(kernel: Kernel, values: Record<string, unknown>): GPUBuffer {
     const bytes = packUniforms(kernel.name, kernel.layout, values);
     // Layers repeat their shapes every step: cache uniform buffers by content, written once.

@@ -1,8 +1,8 @@
 // ReLU6 backward: dx = dy where 0 < y < 6, else 0. Uses the forward *output* y (what fused
 // epilogues keep), so the forward input need not be saved.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, RELU6_FNS, wgsl } from '../wgsl.js';
-import { RELU6_WG, type VecConfig, vecType } from './relu6.js';
+import { MAIN_1D, RELU6_FNS, flatIndex, vecType, wgsl, type VecConfig } from '../wgsl.js';
+import { RELU6_WG } from './relu6.js';
 
 export const relu6Backward = defineKernel({
   name: 'relu6.backward',

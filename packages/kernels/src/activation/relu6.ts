@@ -1,13 +1,7 @@
 // ReLU6 forward, y = min(max(x, 0), 6), element-wise. Usually fused into conv/BN epilogues; this
 // standalone kernel serves unfused paths and tests. vec4 path when the length is a multiple of 4.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, RELU6_FNS, wgsl } from '../wgsl.js';
-
-export interface VecConfig {
-  /** Bind arrays as vec4<f32> (length must be a multiple of 4). */
-  vec4: boolean;
-}
-export const vecType = (cfg: VecConfig) => (cfg.vec4 ? 'vec4<f32>' : 'f32');
+import { MAIN_1D, flatIndex, RELU6_FNS, vecType, wgsl, type VecConfig } from '../wgsl.js';
 
 export const RELU6_WG = 64;
 

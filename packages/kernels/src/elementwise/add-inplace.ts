@@ -1,8 +1,7 @@
 // In-place accumulate acc += alpha * b (gradient accumulation, residual backward). `acc` and
 // `b` must be different buffers (WebGPU forbids binding one buffer writable and readable at once).
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, wgsl } from '../wgsl.js';
-import { type VecConfig, vecType } from '../activation/relu6.js';
+import { MAIN_1D, vecType, wgsl, type VecConfig } from '../wgsl.js';
 import { ELEMENTWISE_WG } from './add.js';
 import { flatLoop } from './flat-loop.js';
 

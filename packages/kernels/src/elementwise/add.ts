@@ -1,8 +1,7 @@
 // Element-wise sum y = a + b of two same-shape tensors (residual connections). Its backward is the
 // identity on both inputs (no kernel). vec4 when the length is a multiple of 4.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, wgsl } from '../wgsl.js';
-import { type VecConfig, vecType } from '../activation/relu6.js';
+import { MAIN_1D, vecType, wgsl, type VecConfig } from '../wgsl.js';
 import { flatLoop, FLAT_WG } from './flat-loop.js';
 
 /** Workgroup size of the element-wise family (= FLAT_WG of the flat loop). */

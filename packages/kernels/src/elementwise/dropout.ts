@@ -4,8 +4,7 @@
 // dy with the same rate and seed. The hash is a two-round keyed PCG output permutation
 // (pcg_hash of Jarzynski & Olano, "Hash Functions for GPU Rendering", 2020); tests mirror it on the host.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, wgsl } from '../wgsl.js';
-import { type VecConfig, vecType } from '../activation/relu6.js';
+import { MAIN_1D, vecType, wgsl, type VecConfig } from '../wgsl.js';
 import { ELEMENTWISE_WG } from './add.js';
 import { flatLoop } from './flat-loop.js';
 

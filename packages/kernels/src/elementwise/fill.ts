@@ -1,7 +1,6 @@
 // Fills a tensor with one value (zeroing gradient accumulators, constants).
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, wgsl } from '../wgsl.js';
-import { type VecConfig, vecType } from '../activation/relu6.js';
+import { MAIN_1D, vecType, wgsl, type VecConfig } from '../wgsl.js';
 import { ELEMENTWISE_WG } from './add.js';
 import { flatLoop } from './flat-loop.js';
 

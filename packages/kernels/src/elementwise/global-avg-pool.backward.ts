@@ -1,9 +1,8 @@
 // Global average pooling backward: dx[n, h, w, c] = dy[n, c] / (H*W). One invocation per (sample,
 // part of the rows, channel group) loops over its rows with the value in a register (no per-element
-// integer division, which lavapipe scalarizes); parts as in the forward (reduce-plan.ts).
+// integer division, which lavapipe scalarizes); parts as in the forward (split-plan.ts).
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
-import { type VecConfig, vecType } from '../activation/relu6.js';
+import { MAIN_1D, flatIndex, vecType, wgsl, type VecConfig } from '../wgsl.js';
 import { ELEMENTWISE_WG } from './add.js';
 
 export const globalAvgPoolBackward = defineKernel({

@@ -2,8 +2,7 @@
 // H*W, then routes dy to the maxima. Ties share the gradient equally (TensorFlow's reduce_max
 // gradient, which Keras GlobalMaxPooling2D uses): dx = dy / count where x == max, else 0.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
-import { type VecConfig, vecType } from '../activation/relu6.js';
+import { MAIN_1D, flatIndex, vecType, wgsl, type VecConfig } from '../wgsl.js';
 import { ELEMENTWISE_WG } from './add.js';
 
 export const globalMaxPoolBackward = defineKernel({

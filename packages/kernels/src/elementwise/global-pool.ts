@@ -4,8 +4,7 @@
 // hw = parts to finish (no atomics, no barriers). Average mode multiplies each part's sum by `scale`
 // (1/(H*W) in the first pass, 1 in the second). vec4 over channels when C % 4 == 0.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
-import { vecType } from '../activation/relu6.js';
+import { MAIN_1D, flatIndex, vecType, wgsl } from '../wgsl.js';
 import { ELEMENTWISE_WG } from './add.js';
 
 export interface GlobalPoolConfig {

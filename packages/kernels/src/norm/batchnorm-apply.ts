@@ -3,12 +3,11 @@
 // x·scale + shift: with |mean| ≫ std the fold cancels digits away (|mean·scale|·2⁻²⁴ absolute error),
 // at the price of one more per-channel load (cached). Serves inference (moving statistics) and
 // training (batch statistics). vec4 over channels when C % 4 == 0.
-// Laid out like the reductions (reduce-plan.ts): one invocation per (part of the rows, channel group)
+// Laid out like the reductions (split-plan.ts): one invocation per (part of the rows, channel group)
 // loops over its rows with the channel's parameters in registers. On lavapipe that is ~3x faster
 // than one element per invocation with a per-element `i % C` (integer division is scalarized).
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, RELU6_FNS, wgsl } from '../wgsl.js';
-import { vecType } from '../activation/relu6.js';
+import { MAIN_1D, RELU6_FNS, flatIndex, vecType, wgsl } from '../wgsl.js';
 import { BN_WG } from './batchnorm-stats.js';
 
 export interface BatchnormApplyConfig {

@@ -3,8 +3,7 @@
 //   shift = beta - mean * scale
 // One invocation per channel (group); runs on the GPU so no parameter readback is needed.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
-import { type VecConfig, vecType } from '../activation/relu6.js';
+import { MAIN_1D, flatIndex, vecType, wgsl, type VecConfig } from '../wgsl.js';
 import { BN_WG } from './batchnorm-stats.js';
 
 export const batchnormFold = defineKernel({

@@ -5,8 +5,7 @@
 // backward, scale = gamma * invStd for batchnorm-apply, and updates the moving statistics in place:
 //   moving = moving * momentum + batch * (1 - momentum).
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
-import { type VecConfig, vecType } from '../activation/relu6.js';
+import { MAIN_1D, flatIndex, vecType, wgsl, type VecConfig } from '../wgsl.js';
 import { BN_WG } from './batchnorm-stats.js';
 
 export const batchnormStatsFinalize = defineKernel({

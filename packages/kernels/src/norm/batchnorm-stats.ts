@@ -5,10 +5,9 @@
 // page of a batch computed in pages, so every page shares one shift and their partials combine
 // exactly: ops/norm/batchnorm.ts). Invocation (part p, channel group c) writes
 //   partials[p, c] = Σd,  partials[parts + p, c] = Σd²,  and (p = 0) partials[2·parts, c] = shift.
-// See reduce-plan.ts for the split; batchnorm-stats-finalize.ts folds the partials.
+// See split-plan.ts for the split; batchnorm-stats-finalize.ts folds the partials.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
-import { type VecConfig, vecType } from '../activation/relu6.js';
+import { MAIN_1D, flatIndex, vecType, wgsl, type VecConfig } from '../wgsl.js';
 
 export const BN_WG = 64;
 

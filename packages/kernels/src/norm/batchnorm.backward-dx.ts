@@ -2,8 +2,7 @@
 // and the per-channel coefficients from batchnorm.backward-finalize (x − mean kept as a difference so
 // a large mean does not cancel precision away). Row-loop layout like batchnorm-apply.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, RELU6_FNS, wgsl } from '../wgsl.js';
-import { vecType } from '../activation/relu6.js';
+import { MAIN_1D, RELU6_FNS, flatIndex, vecType, wgsl } from '../wgsl.js';
 import { BN_WG } from './batchnorm-stats.js';
 import type { BatchnormApplyConfig } from './batchnorm-apply.js';
 

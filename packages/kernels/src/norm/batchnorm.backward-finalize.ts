@@ -4,8 +4,7 @@
 //   dx = gamma·invStd/M · (M·dŷ − Σdŷ − x̂·Σdŷx̂) = a·dŷ − b·(x − mean) − c
 //   coef[0] = a = gamma·invStd,  coef[1] = b = a·invStd·dgamma/M,  coef[2] = c = a·dbeta/M.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
-import { vecType } from '../activation/relu6.js';
+import { MAIN_1D, flatIndex, vecType, wgsl } from '../wgsl.js';
 import { BN_WG } from './batchnorm-stats.js';
 
 export interface BatchnormBackwardFinalizeConfig {

@@ -6,8 +6,7 @@
 // the activation; there `mean`/`variance` are the moving statistics and invStd is computed here.
 // Training mode reads the saved batch mean and invStd and leaves dx to batchnorm.backward-dx.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, RELU6_FNS, wgsl } from '../wgsl.js';
-import { vecType } from '../activation/relu6.js';
+import { MAIN_1D, RELU6_FNS, flatIndex, vecType, wgsl } from '../wgsl.js';
 import { BN_WG } from './batchnorm-stats.js';
 
 export interface BatchnormBackwardConfig {

@@ -1,5 +1,5 @@
 // Kernel family 'norm': each kernel file is exported here.
-export * from './reduce-plan.js';
+
 export * from './batchnorm-stats.js';
 export * from './batchnorm-stats-finalize.js';
 export * from './batchnorm-fold.js';

@@ -5,7 +5,7 @@
 // travel as uniforms. Slots are created lazily by the host without any fill: the uniform `init` = 1
 // on a slot's first update makes the kernel treat its old value as 0 (Keras zero-initialises
 // optimizer variables), so no separate zero-fill dispatch is needed.
-import { type VecConfig, vecType } from '../activation/relu6.js';
+import { type VecConfig, vecType } from '../wgsl.js';
 
 export const OPTIM_WG = 64;
 export const optimVecType = vecType;

@@ -5,8 +5,7 @@
 //   momentum > 0:  mom = momentum * mom + increment;  w -= mom   (slot 'momentum')
 // Optional decoupled weight decay first: w -= w * weight_decay * lr.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
-import type { VecConfig } from '../activation/relu6.js';
+import { MAIN_1D, flatIndex, wgsl, type VecConfig } from '../wgsl.js';
 import { OPTIM_WG, optimVecType as vt, loadSlot, decayedParam } from './common.js';
 
 const RMS_UNIFORMS = { n: 'u32', init: 'u32', lr: 'f32', rho: 'f32', oneMinusRho: 'f32', epsilon: 'f32', decay: 'f32' } as const;

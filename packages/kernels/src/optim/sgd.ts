@@ -4,8 +4,7 @@
 //   nesterov:      v = momentum * v - lr * g;  w += momentum * v - lr * g
 // Optional decoupled weight decay first: w -= w * weight_decay * lr.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
-import type { VecConfig } from '../activation/relu6.js';
+import { MAIN_1D, flatIndex, wgsl, type VecConfig } from '../wgsl.js';
 import { OPTIM_WG, optimVecType as vt, loadSlot, decayedParam } from './common.js';
 
 export const sgdUpdate = defineKernel({

@@ -1,4 +1,6 @@
-// Output size and padding of a convolution (shared by conv2d and depthwise-conv2d, forward and backward).
+// What conv2d and depthwise-conv2d (forward and backward) share: options and their checks, output
+// size and padding, shape checks, channel layout, and the filter-gradient split into partial sums.
+// Output size and padding:
 //   'same'      = TensorFlow/Keras: out = ceil(in / s), total = max((out-1)*s + k - in, 0),
 //                 before = floor(total / 2) (stride 2 on an even size: 0 before, 1 after).
 //   'symmetric' = PyTorch padding=k//2 on both sides: out = floor((in + 2*(k//2) - k) / s) + 1.
@@ -7,6 +9,7 @@ import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
 import type { Epilogue } from '../epilogue.js';
+import { splitPlan, type SplitPlan } from '@mnv2/kernels';
 
 export type PaddingMode = 'same' | 'symmetric';
 
@@ -73,14 +76,12 @@ export function checkRank(op: string, name: string, shape: readonly number[], ra
   }
 }
 
-/** Partition count for a filter-gradient reduction over `items` work items, `lanes` invocations each. */
-export function filterGradPartitions(items: number, lanes: number): number {
+/** How a filter-gradient reduction over `items` work items, `lanes` invocations each, is split (no empty part). */
+export function filterGradPlan(items: number, lanes: number): SplitPlan {
   // ~1024 invocations (16+ workgroups of 64) keep both lavapipe threads busy while each partition
   // covers >= 16 items, amortising its k*k partial sums and the reduce pass. Measured on the
   // MobileNetV2 depthwise shapes: 1024/16 beat 4096/4 by ~15 % and 2048/8 by ~8 %.
-  const byLanes = Math.max(1, Math.ceil(1024 / lanes));
-  const byItems = Math.max(1, Math.ceil(items / 16));
-  return Math.min(byLanes, byItems);
+  return splitPlan(items, lanes, 16, 1024);
 }
 
 /**

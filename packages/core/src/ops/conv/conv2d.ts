@@ -14,7 +14,7 @@ import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { resolveEpilogue } from '../epilogue.js';
 import { paged } from '../paging.js';
-import { type ConvOptions, checkConvOptions, checkDyShape, convChannels, checkRank, convGeometry, filterGradPartitions, withPartials } from './padding.js';
+import { type ConvOptions, checkConvOptions, checkDyShape, convChannels, checkRank, convGeometry, filterGradPlan, withPartials } from './conv-common.js';
 
 // Register-blocking factors, measured on lavapipe with the 224² stem (Cin 3, Cout 32, stride 2):
 // forward 2.0 ms with 8 outputs along W per invocation (2.5 with 4, 3.0-3.6 with 2); backward-input
@@ -124,9 +124,7 @@ function conv2dBackwardFilterPage(e: Engine, x: Tensor, dy: Tensor, opts: ConvOp
   const { vec4, cv: cov } = convChannels(Cout);
   const runs = ceilDiv(g.outW, FILTER_RUN);
   const items = N * g.outH * runs;
-  const parts = filterGradPartitions(items, Cin * cov);
-  const per = ceilDiv(items, parts);
-  const P = ceilDiv(items, per); // no empty partitions
+  const { parts: P, rowsPerPart: per } = filterGradPlan(items, Cin * cov);
   const total = P * Cin * cov;
   const cfg = { k, stride: opts.stride, run: FILTER_RUN, vec4 };
   const u = { total, cin: Cin, cov, H, W, OH: g.outH, OW: g.outW, runs, padTop: g.padTop, padLeft: g.padLeft, items, per };

@@ -13,7 +13,7 @@ import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { resolveEpilogue } from '../epilogue.js';
-import { type ConvOptions, checkConvOptions, checkDyShape, convChannels, checkRank, convGeometry, filterGradPartitions, withPartials } from './padding.js';
+import { type ConvOptions, checkConvOptions, checkDyShape, convChannels, checkRank, convGeometry, filterGradPlan, withPartials } from './conv-common.js';
 import { reducePartials, convOutShape } from './conv2d.js';
 import { paged } from '../paging.js';
 
@@ -122,8 +122,7 @@ function depthwiseConv2dBackwardFilterPage(e: Engine, x: Tensor, dy: Tensor, opt
   const run = FILTER_RUN[opts.stride];
   const runs = ceilDiv(g.outW, run);
   const items = N * g.outH * runs;
-  const per = ceilDiv(items, filterGradPartitions(items, cv));
-  const P = ceilDiv(items, per); // no empty partitions
+  const { parts: P, rowsPerPart: per } = filterGradPlan(items, cv);
   const total = P * cv;
   const cfg = { k, stride: opts.stride, run, vec4 };
   const u = { total, cv, H, W, OH: g.outH, OW: g.outW, runs, padTop: g.padTop, padLeft: g.padLeft, items, per };

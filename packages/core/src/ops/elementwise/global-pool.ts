@@ -5,7 +5,7 @@ import {
   globalPool,
   globalAvgPoolBackward as gapBackwardKernel,
   globalMaxPoolBackward as gmpBackwardKernel,
-  reducePlan,
+  splitPlan,
   grid1d,
   ceilDiv,
   ELEMENTWISE_WG,
@@ -30,7 +30,7 @@ function poolPage(e: Engine, x: Tensor, mode: 'avg' | 'max'): Tensor {
   const hw = h * w;
   const vec4 = channels % 4 === 0;
   const cv = vec4 ? channels / 4 : channels;
-  const { parts, rowsPerPart } = reducePlan(hw, batch * cv, POOL_MIN_ROWS_PER_PART);
+  const { parts, rowsPerPart } = splitPlan(hw, batch * cv, POOL_MIN_ROWS_PER_PART);
   const y = e.alloc([batch, channels]);
   const first = parts === 1 ? y : e.alloc([batch, parts, channels]);
   const scale = mode === 'avg' ? 1 / hw : 1;
@@ -65,7 +65,7 @@ function gapBackwardPage(e: Engine, dy: Tensor, xShape: readonly number[]): Tens
   const cv = vec4 ? channels / 4 : channels;
   const dx = e.alloc(xShape);
   const hw = h * w;
-  const { parts, rowsPerPart } = reducePlan(hw, batch * cv);
+  const { parts, rowsPerPart } = splitPlan(hw, batch * cv);
   const total = batch * parts * cv;
   e.dispatch(gapBackwardKernel, { vec4 }, { dy, dx }, { total, hw, c: cv, parts, rowsPerPart, scale: 1 / hw }, grid(total));
   return dx;

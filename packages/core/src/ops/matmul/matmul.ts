@@ -13,6 +13,7 @@ import {
   matmulVecPath,
   grid1d,
   ceilDiv,
+  splitCount,
 } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
@@ -95,10 +96,7 @@ export function defaultMatmulTile(s: MatmulShapeInfo): MatmulTile {
 
 /** Number of K slices: 1 unless the output is too small to fill MIN_WORKGROUPS and K is long. */
 export function defaultSplitK(M: number, N: number, K: number, tile: MatmulTile): number {
-  const wgs = matmulWorkgroups(M, N, tile);
-  if (wgs >= MIN_WORKGROUPS) return 1;
-  const want = Math.ceil(MIN_WORKGROUPS / wgs);
-  return Math.max(1, Math.min(want, Math.floor(K / MIN_K_PER_SLICE)));
+  return splitCount(MIN_WORKGROUPS, matmulWorkgroups(M, N, tile), Math.floor(K / MIN_K_PER_SLICE));
 }
 
 export function chooseMatmulVariant(s: MatmulShapeInfo, override: Partial<MatmulVariant> = {}): MatmulVariant {

@@ -22,7 +22,7 @@ import {
   batchnormBackward,
   batchnormBackwardFinalize,
   batchnormBackwardDx,
-  reducePlan,
+  splitPlan,
   grid1d,
   ceilDiv,
   BN_WG,
@@ -109,9 +109,9 @@ export function foldBatchNorm(e: Engine, p: BatchNormParams): { scale: Tensor; s
   return { scale, shift };
 }
 
-/** Row-loop uniforms and grid shared by the per-channel passes (see kernels/norm/reduce-plan.ts). */
+/** Row-loop uniforms and grid shared by the per-channel passes (see kernels/split-plan.ts). */
 function rowLoop(l: Layout) {
-  const { parts, rowsPerPart } = reducePlan(l.rows, l.cv);
+  const { parts, rowsPerPart } = splitPlan(l.rows, l.cv);
   return { uniforms: { rows: l.rows, c: l.cv, parts, rowsPerPart }, grid: grid1d(ceilDiv(parts * l.cv, BN_WG)) };
 }
 
@@ -173,13 +173,13 @@ function batchPartials(
   const x = batched[0];
   const pages = planPages(e, op, x.shape[0], batched.map((t) => e.sampleBytes(t)));
   if (pages.length === 1) {
-    const { parts } = reducePlan(l.rows, l.cv);
+    const { parts } = splitPlan(l.rows, l.cv);
     const partials = e.alloc([blocks * parts + extraRows, l.channels]);
     dispatch([...batched], partials, l, pages[0]);
     return { partials, parts };
   }
   const rowsPerSample = l.rows / x.shape[0];
-  const pageParts = pages.map((pg) => reducePlan(pg.count * rowsPerSample, l.cv).parts);
+  const pageParts = pages.map((pg) => splitPlan(pg.count * rowsPerSample, l.cv).parts);
   const P = pageParts.reduce((a, b) => a + b, 0);
   const partials = e.alloc([blocks * P + extraRows, l.channels]);
   const rowBytes = l.channels * 4;
@@ -210,7 +210,7 @@ function reduceBackward(
   const dummy = dummyTensor(e);
   const full = mode.dx;
   const { partials, parts: P } = batchPartials(e, op, full ? [...batched, full] : batched, l, 2, 0, ([x, y, dy, dxp], partials, pl, pg) => {
-    const { parts, rowsPerPart } = reducePlan(pl.rows, pl.cv);
+    const { parts, rowsPerPart } = splitPlan(pl.rows, pl.cv);
     // (inference mode writes dx in this pass: into the page view, or a page copy copied back)
     e.dispatch(
       batchnormBackward,
@@ -252,7 +252,7 @@ export function batchNormTraining(
   // Every page shifts by the batch's first row (so the pages' sums combine exactly).
   const first = x.shape.length > 1 && x.shape[0] > 1 ? pageOf(e, x, { start: 0, count: 1 }) : x;
   const { partials, parts } = batchPartials(e, op, [x], l, 2, 1, ([xp], part, pl) => {
-    const plan = reducePlan(pl.rows, pl.cv);
+    const plan = splitPlan(pl.rows, pl.cv);
     e.dispatch(
       batchnormStats,
       { vec4: l.vec4 },
