@@ -576,8 +576,7 @@ class EngineWorker {
         const n = base.layers.length;
         if (!Number.isInteger(ftAt) || ftAt < 0 || ftAt > n) throw new Error(`fine-tune-at must be a Keras layer index in [0, ${n}] (the base has ${n} layers), got ${ftAt}`);
         // Keras: base.trainable = True; for layer in base.layers[:fine_tune_at]: layer.trainable = False
-        base.setTrainableFrom(ftAt);
-        const unfrozen = base.layers.filter((l) => l.index >= ftAt && l.weights.length > 0);
+        const unfrozen = base.net.setBaseTrainable(ftAt);
         onEvent?.({ type: 'phase', stage: 'fine-tune', message: `Fine-tuning ${unfrozen.length} base layers from Keras layer ${ftAt} (${ftEpochs} epochs, lr ${lr / 10})` });
         ok = await runPhase('fine-tune', epochs, total, lr / 10);
         base.trainable = false;

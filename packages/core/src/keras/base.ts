@@ -135,11 +135,6 @@ export class MobileNetV2 {
     return this.layers[this.net.baseLayerIndex(at)];
   }
 
-  /** @deprecated `base.net.setBaseTrainable(at)`; kept only until the web worker moves over. */
-  setTrainableFrom(at: string | number): void {
-    this.net.setBaseTrainable(at);
-  }
-
   /** Keras layer list with the current trainable flags (for summaries). */
   kerasLayers(): KerasLayer[] {
     return this.layers.map((l) => ({ index: l.index, name: l.name, type: l.type, outputShape: [...l.outputShape], weights: l.weights.map((w) => ({ ...w, trainable: w.trainable && this.trainable && l.trainable })) }));
