@@ -1,0 +1,67 @@
+// Issue 13 in the browser: the Teach trainer trains from a few hundred images under a small forced
+// cache budget (inputs stream from the undecoded files, features are recomputed) and says so.
+import { describe, it, beforeAll, afterAll, expect } from 'vitest';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { SETUP_HINT, SHARED, ensureDemoBuilt, launchChromium, startServer, type Browser, type TestServer } from './harness.js';
+
+const ALPACA = join(SHARED, 'datasets/alpaca/dataset');
+let server: TestServer;
+let browser: Browser;
+let setupError: Error | null = null;
+
+beforeAll(async () => {
+  try {
+    ensureDemoBuilt();
+    server = await startServer();
+    browser = await launchChromium();
+  } catch (e) {
+    setupError = e instanceof Error ? e : new Error(String(e));
+  }
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+async function openDemo(): Promise<Page> {
+  const page = await browser.context.newPage();
+  await page.goto(`${server.url}/`);
+  await page.waitForFunction(() => {
+    const d = (globalThis as unknown as { mnv2demo?: { ready: boolean; errors: string[] } }).mnv2demo;
+    return !!d && (d.ready || d.errors.length > 0);
+  }, undefined, { timeout: 90_000 });
+  return page;
+}
+
+describe('web trainer under a small cache budget (WebGPU on SwiftShader)', () => {
+  it('trains on 240 files: inputs stream, features are recomputed, the plan events say so', async () => {
+    if (setupError) throw new Error(`${setupError.message}\n${SETUP_HINT}`);
+    const files = (c: string, n: number) => readdirSync(join(ALPACA, c)).sort().slice(0, n).map((f) => `${c}/${f}`);
+    const list = [...files('alpaca', 120), ...files('not alpaca', 120)];
+    const page = await openDemo();
+    const r = await page.evaluate(async (paths) => {
+      type Ev = { type: string; message?: string };
+      type T = { addImages(c: number, ims: Blob[]): Promise<{ errors: string[] }>; fit(o: object, onEvent?: (ev: Ev) => void): Promise<{ history: { loss: number }[] }> };
+      const d = (globalThis as unknown as { mnv2demo: { client: { createTrainer(o: object): Promise<T> } } }).mnv2demo;
+      const blobs = await Promise.all(paths.map(async (f) => (await fetch(`/datasets/alpaca/dataset/${encodeURI(f)}`)).blob()));
+      const t = await d.client.createTrainer({ base: './weights/tflite/keras_mobilenetv2_1.00_224_imagenet_int8_ptq.tflite', classes: ['alpaca', 'not alpaca'], imageSize: 32 });
+      const e1 = await t.addImages(0, blobs.slice(0, 120));
+      const e2 = await t.addImages(1, blobs.slice(120));
+      const plans: string[] = [];
+      const fit = await t.fit({ epochs: 1, batchSize: 16, learningRate: 1e-3, validationSplit: 0.25, cacheBudgetBytes: 200 * 1024 }, (ev) => {
+        if (ev.type === 'cache-plan') plans.push(ev.message!);
+      });
+      return { errors: [...e1.errors, ...e2.errors], plans, losses: fit.history.map((h) => h.loss) };
+    }, list);
+    expect(r.errors).toEqual([]);
+    // 180 train images take 540 KiB as uint8 at 32x32 (> 200 KiB): streamed. 60 validation images (180 KiB) fit; the features (240 x 5 KiB) do not.
+    expect(r.plans.some((m) => /^inputs \(train\): streaming 180 images/.test(m))).toBe(true);
+    expect(r.plans.some((m) => /^inputs \(validation\): caching uint8 inputs of 60 images/.test(m))).toBe(true);
+    expect(r.plans.some((m) => /^frozen base: recomputing base features of 240 images/.test(m))).toBe(true);
+    expect(r.losses).toHaveLength(1);
+    expect(Number.isFinite(r.losses[0])).toBe(true);
+  });
+});
