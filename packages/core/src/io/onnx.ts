@@ -594,7 +594,7 @@ export function importOnnx(buffer: ArrayBuffer | ArrayBufferView, file = '<onnx>
       }
     }
   }
-  if (!mapped) throw lastErr!;
+  if (!mapped) throw lastErr ?? new OnnxError(file, 'not a MobileNetV2: no width fits its kernel shapes');
   const { weights, units, alpha } = mapped;
   const warnings: string[] = [];
   const lastC = architecture(alpha).lastChannels;

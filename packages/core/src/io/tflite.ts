@@ -190,7 +190,7 @@ export function importTflite(buffer: ArrayBuffer | ArrayBufferView, file = '<tfl
       }
     }
   }
-  if (!mapped) throw lastErr!;
+  if (!mapped) throw lastErr ?? new TfliteError(file, 'not a Keras-compatible MobileNetV2: no width fits its kernel shapes');
   const { weights, units, warnings, alpha, headOps } = mapped;
 
   // Head: logits as FULLY_CONNECTED [classes,in] or CONV_2D [classes,1,1,in].
