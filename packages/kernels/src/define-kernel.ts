@@ -1,7 +1,7 @@
 // A kernel is data: its bindings, uniforms, workgroup size and a WGSL body generator. Core turns
 // a spec into a pipeline (cached per device by name + config key) and dispatches it. Kernels never
 // touch a device, so this package is platform-neutral and testable without one.
-import { type UniformSchema, type UniformLayout, uniformLayout, uniformStructWgsl } from './uniforms.js';
+import { type UniformSchema, type UniformLayout, type UniformValues, uniformLayout, uniformStructWgsl } from './uniforms.js';
 
 export type Access = 'read' | 'read_write';
 export interface BindingDecl {
@@ -12,7 +12,14 @@ export interface BindingDecl {
 }
 export type BindingSchema = Record<string, Access | BindingDecl>;
 
-export interface KernelDef<U extends UniformSchema, B extends BindingSchema, C> {
+/** What one dispatch needs besides its buffers: the workgroup grid and the uniform values. */
+export interface DispatchPlan<U extends UniformSchema> {
+  grid: [number, number, number];
+  uniforms: UniformValues<U>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export interface KernelDef<U extends UniformSchema, B extends BindingSchema, C, S = any> {
   /** Kernel name = file stem; pipeline label and cache-key prefix. */
   name: string;
   uniforms: U;
@@ -26,10 +33,17 @@ export interface KernelDef<U extends UniformSchema, B extends BindingSchema, C> 
   key?: (cfg: C) => string;
   /** Extra `enable` directives etc., emitted first. */
   preamble?: (cfg: C) => string;
+  /**
+   * The kernel's dispatch: workgroup grid and uniform values from its config and the shapes the op
+   * passes (element counts, dims). Ops call it (core `run(e, kernel, cfg, shapes, buffers)`) rather
+   * than computing grids and uniforms themselves, so a kernel's meaning stays in one file.
+   */
+  dispatch?: (cfg: C, shapes: S) => DispatchPlan<U>;
 }
 
-export interface Kernel<U extends UniformSchema = UniformSchema, B extends BindingSchema = BindingSchema, C = unknown>
-  extends KernelDef<U, B, C> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export interface Kernel<U extends UniformSchema = UniformSchema, B extends BindingSchema = BindingSchema, C = unknown, S = any>
+  extends KernelDef<U, B, C, S> {
   layout: UniformLayout;
   bindingNames: (keyof B & string)[];
   cacheKey: (cfg: C) => string;
@@ -43,9 +57,10 @@ function decl(b: Access | BindingDecl, cfg?: unknown): { access: Access; type: s
   return { access: b.access, type: t };
 }
 
-export function defineKernel<U extends UniformSchema, B extends BindingSchema, C = Record<string, never>>(
-  def: KernelDef<U, B, C>,
-): Kernel<U, B, C> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function defineKernel<U extends UniformSchema, B extends BindingSchema, C = Record<string, never>, S = any>(
+  def: KernelDef<U, B, C, S>,
+): Kernel<U, B, C, S> {
   const layout = uniformLayout(def.uniforms);
   const bindingNames = Object.keys(def.bindings) as (keyof B & string)[];
   const header = (cfg: C) => {
@@ -69,6 +84,11 @@ export function defineKernel<U extends UniformSchema, B extends BindingSchema, C
     cacheKey: (cfg: C) => `${def.name}|${def.key ? def.key(cfg) : JSON.stringify(cfg ?? {})}`,
     source: (cfg: C) => `${header(cfg)}\n${def.body(cfg)}`,
   };
+}
+
+/** True for the kernel objects `defineKernel` makes (the registry test walks the package's exports with it). */
+export function isKernel(x: unknown): x is Kernel {
+  return typeof x === 'object' && x !== null && 'bindingNames' in x && 'source' in x && 'layout' in x;
 }
 
 export function bindingAccess(k: Kernel, name: string): Access {

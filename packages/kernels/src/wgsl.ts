@@ -8,6 +8,10 @@ export interface VecConfig {
   /** Bind arrays as vec4<f32> (length must be a multiple of 4). */
   vec4: boolean;
 }
+/** vec4 binding when the f32 length `size` (elements, or channels) is a multiple of 4. */
+export const vecConfig = (size: number): VecConfig => ({ vec4: size % 4 === 0 });
+/** `size` f32 elements in units of the bound type. */
+export const vecCount = (cfg: VecConfig, size: number): number => (cfg.vec4 ? size / 4 : size);
 /** The WGSL element type of a {@link VecConfig} kernel's arrays. */
 export const vecType = (cfg: VecConfig) => (cfg.vec4 ? 'vec4<f32>' : 'f32');
 

@@ -1,14 +1,10 @@
 // ReLU6 op: forward and its backward (dx from the saved output y and the incoming dy).
-import { relu6 as relu6Kernel, relu6Backward as relu6BackwardKernel, grid1d, ceilDiv, RELU6_WG } from '@mnv2/kernels';
+import { relu6 as relu6Kernel, relu6Backward as relu6BackwardKernel, vecConfig } from '@mnv2/kernels';
 import type { Engine } from '../gpu/engine.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { ShapeError } from '../gpu/errors.js';
 import { paged } from './paging.js';
-
-function vecLen(n: number) {
-  const vec4 = n % 4 === 0;
-  return { vec4, n: vec4 ? n / 4 : n };
-}
+import { run } from './run.js';
 
 export function relu6(e: Engine, x: Tensor): Tensor {
   return paged(e, 'relu6', [x], [{ batch: x.shape }], ([xp]) => [relu6Page(e, xp)])[0];
@@ -16,8 +12,7 @@ export function relu6(e: Engine, x: Tensor): Tensor {
 
 function relu6Page(e: Engine, x: Tensor): Tensor {
   const y = e.alloc(x.shape);
-  const { vec4, n } = vecLen(x.size);
-  e.dispatch(relu6Kernel, { vec4 }, { x, y }, { n }, grid1d(ceilDiv(n, RELU6_WG)));
+  run(e, relu6Kernel, vecConfig(x.size), { size: x.size }, { x, y });
   return y;
 }
 
@@ -28,7 +23,6 @@ export function relu6Backward(e: Engine, y: Tensor, dy: Tensor): Tensor {
 
 function relu6BackwardPage(e: Engine, y: Tensor, dy: Tensor): Tensor {
   const dx = e.alloc(y.shape);
-  const { vec4, n } = vecLen(y.size);
-  e.dispatch(relu6BackwardKernel, { vec4 }, { y, dy, dx }, { n }, grid1d(ceilDiv(n, RELU6_WG)));
+  run(e, relu6BackwardKernel, vecConfig(y.size), { size: y.size }, { y, dy, dx });
   return dx;
 }

@@ -1,7 +1,7 @@
 // ReLU6 forward, y = min(max(x, 0), 6), element-wise. Usually fused into conv/BN epilogues; this
 // standalone kernel serves unfused paths and tests. vec4 path when the length is a multiple of 4.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, RELU6_FNS, vecType, wgsl, type VecConfig } from '../wgsl.js';
+import { MAIN_1D, flatIndex, RELU6_FNS, vecType, vecCount, grid1d, ceilDiv, wgsl, type VecConfig } from '../wgsl.js';
 
 export const RELU6_WG = 64;
 
@@ -10,6 +10,10 @@ export const relu6 = defineKernel({
   uniforms: { n: 'u32' }, // array length in elements of the bound type
   bindings: { x: { access: 'read', type: vecType }, y: { access: 'read_write', type: vecType } },
   workgroupSize: () => [RELU6_WG, 1, 1],
+  dispatch: (cfg: VecConfig, s: { size: number }) => {
+    const n = vecCount(cfg, s.size);
+    return { grid: grid1d(ceilDiv(n, RELU6_WG)), uniforms: { n } };
+  },
   body: (cfg: VecConfig) => wgsl`
 ${RELU6_FNS}
 @compute @workgroup_size(WG_X)

@@ -3,7 +3,7 @@
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, vecType, wgsl, type VecConfig } from '../wgsl.js';
 import { ELEMENTWISE_WG } from './add.js';
-import { flatLoop } from './flat-loop.js';
+import { flatLoop, flatDispatch } from './flat-loop.js';
 
 export const elementwiseAddInPlace = defineKernel({
   name: 'add-inplace',
@@ -13,6 +13,7 @@ export const elementwiseAddInPlace = defineKernel({
     b: { access: 'read', type: vecType },
   },
   workgroupSize: () => [ELEMENTWISE_WG, 1, 1],
+  dispatch: (cfg: VecConfig, s: { size: number; alpha: number }) => flatDispatch(cfg, s.size, { alpha: s.alpha }),
   key: (cfg: VecConfig) => (cfg.vec4 ? 'v4' : 's'),
   body: () => wgsl`
 @compute @workgroup_size(WG_X)

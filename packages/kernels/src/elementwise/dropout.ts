@@ -6,7 +6,7 @@
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, vecType, wgsl, type VecConfig } from '../wgsl.js';
 import { ELEMENTWISE_WG } from './add.js';
-import { flatLoop } from './flat-loop.js';
+import { flatLoop, flatDispatch } from './flat-loop.js';
 
 export const DROPOUT_HASH_WGSL = wgsl`
 fn pcgHash(v: u32) -> u32 {
@@ -38,6 +38,7 @@ export const dropout = defineKernel({
     y: { access: 'read_write', type: vecType },
   },
   workgroupSize: () => [ELEMENTWISE_WG, 1, 1],
+  dispatch: (cfg: VecConfig, s: { size: number; seed: number; rate: number }) => flatDispatch(cfg, s.size, { seed: s.seed, threshold: dropoutThreshold(s.rate), scale: 1 / (1 - s.rate) }),
   key: (cfg: VecConfig) => (cfg.vec4 ? 'v4' : 's'),
   body: (cfg: VecConfig) => wgsl`
 ${DROPOUT_HASH_WGSL}

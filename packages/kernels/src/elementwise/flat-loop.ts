@@ -3,7 +3,7 @@
 // Each iteration touches 64 contiguous elements per workgroup, and each invocation handles dozens of
 // elements, which amortizes lavapipe's per-invocation cost: measured on [8,56,56,144] vec4 adds,
 // ~5 ms against ~13 ms for one element per invocation (LAVAPIPE.md notes the per-invocation cost).
-import { ceilDiv, grid1d } from '../wgsl.js';
+import { ceilDiv, grid1d, vecCount, type VecConfig } from '../wgsl.js';
 
 export const FLAT_WG = 64;
 
@@ -12,6 +12,13 @@ export function flatPlan(n: number): { rowsPerPart: number; grid: [number, numbe
   const rows = ceilDiv(Math.max(1, n), FLAT_WG);
   const rowsPerPart = Math.min(64, Math.max(1, ceilDiv(rows, 256)));
   return { rowsPerPart, grid: grid1d(ceilDiv(rows, rowsPerPart)) };
+}
+
+/** Grid and uniforms of a flat kernel over `size` f32 elements, plus its own `extra` uniforms. */
+export function flatDispatch<X extends Record<string, number>>(cfg: VecConfig, size: number, extra: X): { grid: [number, number, number]; uniforms: { n: number; rowsPerPart: number } & X } {
+  const n = vecCount(cfg, size);
+  const { rowsPerPart, grid } = flatPlan(n);
+  return { grid, uniforms: { n, rowsPerPart, ...extra } };
 }
 
 /**

@@ -2,8 +2,10 @@
 // part of the rows, channel group) loops over its rows with the value in a register (no per-element
 // integer division, which lavapipe scalarizes); parts as in the forward (split-plan.ts).
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, vecType, wgsl, type VecConfig } from '../wgsl.js';
+import { MAIN_1D, flatIndex, vecCount, vecType, wgsl, type VecConfig } from '../wgsl.js';
 import { ELEMENTWISE_WG } from './add.js';
+import { globalPoolDispatch } from './global-pool.js';
+import { splitPlan } from '../split-plan.js';
 
 export const globalAvgPoolBackward = defineKernel({
   name: 'global-avg-pool.backward',
@@ -15,6 +17,11 @@ export const globalAvgPoolBackward = defineKernel({
   },
   workgroupSize: () => [ELEMENTWISE_WG, 1, 1],
   key: (cfg: VecConfig) => (cfg.vec4 ? 'v4' : 's'),
+  dispatch: (cfg: VecConfig, s: { batch: number; hw: number; channels: number }) => {
+    const plan = splitPlan(s.hw, s.batch * vecCount(cfg, s.channels));
+    const d = globalPoolDispatch(cfg, { ...s, ...plan });
+    return { grid: d.grid, uniforms: { ...d.uniforms, scale: 1 / s.hw } };
+  },
   body: () => wgsl`
 @compute @workgroup_size(WG_X)
 fn main(${MAIN_1D}) {

@@ -3,6 +3,7 @@
 // gradient, which Keras GlobalMaxPooling2D uses): dx = dy / count where x == max, else 0.
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, flatIndex, vecType, wgsl, type VecConfig } from '../wgsl.js';
+import { globalPoolDispatch } from './global-pool.js';
 import { ELEMENTWISE_WG } from './add.js';
 
 export const globalMaxPoolBackward = defineKernel({
@@ -15,6 +16,10 @@ export const globalMaxPoolBackward = defineKernel({
   },
   workgroupSize: () => [ELEMENTWISE_WG, 1, 1],
   key: (cfg: VecConfig) => (cfg.vec4 ? 'v4' : 's'),
+  dispatch: (cfg: VecConfig, s: { batch: number; hw: number; channels: number }) => {
+    const { grid, uniforms: u } = globalPoolDispatch(cfg, { ...s, parts: 1, rowsPerPart: s.hw });
+    return { grid, uniforms: { total: u.total, hw: u.hw, c: u.c } };
+  },
   body: (cfg: VecConfig) => wgsl`
 alias T = ${vecType(cfg)};
 @compute @workgroup_size(WG_X)

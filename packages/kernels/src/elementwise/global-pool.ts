@@ -4,12 +4,29 @@
 // hw = parts to finish (no atomics, no barriers). Average mode multiplies each part's sum by `scale`
 // (1/(H*W) in the first pass, 1 in the second). vec4 over channels when C % 4 == 0.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, vecType, wgsl } from '../wgsl.js';
+import { MAIN_1D, ceilDiv, flatIndex, grid1d, vecCount, vecType, wgsl } from '../wgsl.js';
 import { ELEMENTWISE_WG } from './add.js';
 
 export interface GlobalPoolConfig {
   vec4: boolean;
   mode: 'avg' | 'max';
+}
+
+/** One pass of a global pool: `batch` samples of `hw` rows of `channels` f32, split into `parts` of `rowsPerPart` rows. */
+export interface GlobalPoolShapes {
+  batch: number;
+  hw: number;
+  channels: number;
+  parts: number;
+  rowsPerPart: number;
+  scale: number;
+}
+
+/** Grid and uniforms of the per-(sample, part, channel group) pooling kernels. */
+export function globalPoolDispatch(cfg: { vec4: boolean }, s: Omit<GlobalPoolShapes, 'scale'>) {
+  const c = vecCount(cfg, s.channels);
+  const total = s.batch * s.parts * c;
+  return { grid: grid1d(ceilDiv(total, ELEMENTWISE_WG)), uniforms: { total, hw: s.hw, c, parts: s.parts, rowsPerPart: s.rowsPerPart } };
 }
 
 export const globalPool = defineKernel({
@@ -22,6 +39,10 @@ export const globalPool = defineKernel({
   },
   workgroupSize: () => [ELEMENTWISE_WG, 1, 1],
   key: (cfg: GlobalPoolConfig) => `${cfg.mode}-${cfg.vec4 ? 'v4' : 's'}`,
+  dispatch: (cfg: GlobalPoolConfig, s: GlobalPoolShapes) => {
+    const d = globalPoolDispatch(cfg, s);
+    return { grid: d.grid, uniforms: { ...d.uniforms, scale: s.scale } };
+  },
   body: (cfg: GlobalPoolConfig) => {
     const avg = cfg.mode === 'avg';
     return wgsl`

@@ -2,7 +2,7 @@
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, vecType, wgsl, type VecConfig } from '../wgsl.js';
 import { ELEMENTWISE_WG } from './add.js';
-import { flatLoop } from './flat-loop.js';
+import { flatLoop, flatDispatch } from './flat-loop.js';
 
 export const elementwiseScale = defineKernel({
   name: 'scale',
@@ -12,6 +12,7 @@ export const elementwiseScale = defineKernel({
     y: { access: 'read_write', type: vecType },
   },
   workgroupSize: () => [ELEMENTWISE_WG, 1, 1],
+  dispatch: (cfg: VecConfig, s: { size: number; s: number }) => flatDispatch(cfg, s.size, { s: s.s }),
   key: (cfg: VecConfig) => (cfg.vec4 ? 'v4' : 's'),
   body: () => wgsl`
 @compute @workgroup_size(WG_X)

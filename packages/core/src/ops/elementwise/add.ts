@@ -7,11 +7,12 @@ import {
   elementwiseFill,
   elementwiseScale,
   elementwiseScaleInPlace,
-  flatPlan,
+  vecConfig,
 } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
-import { assertSameShape, vecLen } from './shared.js';
+import { assertSameShape } from './shared.js';
+import { run } from '../run.js';
 import { paged, pagedInPlace } from '../paging.js';
 
 
@@ -23,9 +24,7 @@ export function add(e: Engine, a: Tensor, b: Tensor): Tensor {
 
 function addPage(e: Engine, a: Tensor, b: Tensor): Tensor {
   const y = e.alloc(a.shape);
-  const { vec4, n } = vecLen(a.size);
-  const plan = flatPlan(n);
-  e.dispatch(elementwiseAdd, { vec4 }, { a, b, y }, { n, rowsPerPart: plan.rowsPerPart }, plan.grid);
+  run(e, elementwiseAdd, vecConfig(a.size), { size: a.size }, { a, b, y });
   return y;
 }
 
@@ -42,9 +41,7 @@ export function addInPlace(e: Engine, target: Tensor, b: Tensor, alpha = 1): voi
 }
 
 function addInPlacePage(e: Engine, target: Tensor, b: Tensor, alpha: number): void {
-  const { vec4, n } = vecLen(target.size);
-  const plan = flatPlan(n);
-  e.dispatch(elementwiseAddInPlace, { vec4 }, { acc: target, b }, { n, rowsPerPart: plan.rowsPerPart, alpha }, plan.grid);
+  run(e, elementwiseAddInPlace, vecConfig(target.size), { size: target.size, alpha }, { acc: target, b });
 }
 
 /** Sets every element of `t` to `value`. */
@@ -54,9 +51,7 @@ export function fillInPlace(e: Engine, t: Tensor, value: number): void {
 }
 
 function fillPage(e: Engine, t: Tensor, value: number): void {
-  const { vec4, n } = vecLen(t.size);
-  const plan = flatPlan(n);
-  e.dispatch(elementwiseFill, { vec4 }, { y: t }, { n, rowsPerPart: plan.rowsPerPart, value }, plan.grid);
+  run(e, elementwiseFill, vecConfig(t.size), { size: t.size, value }, { y: t });
 }
 
 /** y = s·x. */
@@ -67,9 +62,7 @@ export function mulScalar(e: Engine, x: Tensor, s: number): Tensor {
 
 function mulScalarPage(e: Engine, x: Tensor, s: number): Tensor {
   const y = e.alloc(x.shape);
-  const { vec4, n } = vecLen(x.size);
-  const plan = flatPlan(n);
-  e.dispatch(elementwiseScale, { vec4 }, { x, y }, { n, rowsPerPart: plan.rowsPerPart, s }, plan.grid);
+  run(e, elementwiseScale, vecConfig(x.size), { size: x.size, s }, { x, y });
   return y;
 }
 
@@ -80,7 +73,5 @@ export function mulScalarInPlace(e: Engine, x: Tensor, s: number): void {
 }
 
 function mulScalarInPlacePage(e: Engine, x: Tensor, s: number): void {
-  const { vec4, n } = vecLen(x.size);
-  const plan = flatPlan(n);
-  e.dispatch(elementwiseScaleInPlace, { vec4 }, { x }, { n, rowsPerPart: plan.rowsPerPart, s }, plan.grid);
+  run(e, elementwiseScaleInPlace, vecConfig(x.size), { size: x.size, s }, { x });
 }

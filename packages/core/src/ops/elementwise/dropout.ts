@@ -1,10 +1,10 @@
 // Inverted dropout (Keras Dropout in training): y = x·mask/(1 − rate), mask[i] = hash(seed, i) ≥ rate·2³²
 // (see kernels/elementwise/dropout.ts). The mask is regenerated from (seed, index), never stored:
 // dropoutBackward(dy, rate, seed) applies the same mask and scale. Use a fresh seed per step.
-import { dropout as dropoutKernel, dropoutThreshold, flatPlan } from '@mnv2/kernels';
+import { dropout as dropoutKernel, vecConfig } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
-import { vecLen } from './shared.js';
+import { run as runKernel } from '../run.js';
 
 function run(e: Engine, op: string, x: Tensor, rate: number, seed: number): Tensor {
   if (!(rate >= 0 && rate < 1)) throw new RangeError(`${op}: rate must be in [0, 1), got ${rate}`);
@@ -12,9 +12,7 @@ function run(e: Engine, op: string, x: Tensor, rate: number, seed: number): Tens
     throw new RangeError(`${op}: seed must be an integer in [0, 2^32), got ${seed}`);
   }
   const y = e.alloc(x.shape);
-  const { vec4, n } = vecLen(x.size);
-  const { rowsPerPart, grid } = flatPlan(n);
-  e.dispatch(dropoutKernel, { vec4 }, { x, y }, { n, rowsPerPart, seed, threshold: dropoutThreshold(rate), scale: 1 / (1 - rate) }, grid);
+  runKernel(e, dropoutKernel, vecConfig(x.size), { size: x.size, seed, rate }, { x, y });
   return y;
 }
 

@@ -6,16 +6,14 @@ import {
   globalAvgPoolBackward as gapBackwardKernel,
   globalMaxPoolBackward as gmpBackwardKernel,
   splitPlan,
-  grid1d,
-  ceilDiv,
-  ELEMENTWISE_WG,
+  vecConfig,
+  vecCount,
 } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError, assertShape } from '../../gpu/errors.js';
 import { paged } from '../paging.js';
-
-const grid = (n: number) => grid1d(ceilDiv(n, ELEMENTWISE_WG));
+import { run } from '../run.js';
 
 /** Fewest spatial rows worth a part of their own (below that one pass is cheaper than two). */
 const POOL_MIN_ROWS_PER_PART = 64;
@@ -28,15 +26,14 @@ function pool(e: Engine, op: string, x: Tensor, mode: 'avg' | 'max'): Tensor {
 function poolPage(e: Engine, x: Tensor, mode: 'avg' | 'max'): Tensor {
   const [batch, h, w, channels] = x.shape;
   const hw = h * w;
-  const vec4 = channels % 4 === 0;
-  const cv = vec4 ? channels / 4 : channels;
-  const { parts, rowsPerPart } = splitPlan(hw, batch * cv, POOL_MIN_ROWS_PER_PART);
+  const cfg = { ...vecConfig(channels), mode };
+  const { parts, rowsPerPart } = splitPlan(hw, batch * vecCount(cfg, channels), POOL_MIN_ROWS_PER_PART);
   const y = e.alloc([batch, channels]);
   const first = parts === 1 ? y : e.alloc([batch, parts, channels]);
   const scale = mode === 'avg' ? 1 / hw : 1;
-  e.dispatch(globalPool, { vec4, mode }, { x, y: first }, { total: batch * parts * cv, hw, c: cv, parts, rowsPerPart, scale }, grid(batch * parts * cv));
+  run(e, globalPool, cfg, { batch, hw, channels, parts, rowsPerPart, scale }, { x, y: first });
   if (parts > 1) {
-    e.dispatch(globalPool, { vec4, mode }, { x: first, y }, { total: batch * cv, hw: parts, c: cv, parts: 1, rowsPerPart: parts, scale: 1 }, grid(batch * cv));
+    run(e, globalPool, cfg, { batch, hw: parts, channels, parts: 1, rowsPerPart: parts, scale: 1 }, { x: first, y });
     first.dispose();
   }
   return y;
@@ -61,13 +58,8 @@ export function globalAvgPoolBackward(e: Engine, dy: Tensor, xShape: readonly nu
 
 function gapBackwardPage(e: Engine, dy: Tensor, xShape: readonly number[]): Tensor {
   const [batch, h, w, channels] = xShape;
-  const vec4 = channels % 4 === 0;
-  const cv = vec4 ? channels / 4 : channels;
   const dx = e.alloc(xShape);
-  const hw = h * w;
-  const { parts, rowsPerPart } = splitPlan(hw, batch * cv);
-  const total = batch * parts * cv;
-  e.dispatch(gapBackwardKernel, { vec4 }, { dy, dx }, { total, hw, c: cv, parts, rowsPerPart, scale: 1 / hw }, grid(total));
+  run(e, gapBackwardKernel, vecConfig(channels), { batch, hw: h * w, channels }, { dy, dx });
   return dx;
 }
 
@@ -90,9 +82,7 @@ export function globalMaxPoolBackward(e: Engine, x: Tensor, dy: Tensor): Tensor 
 
 function gmpBackwardPage(e: Engine, x: Tensor, dy: Tensor): Tensor {
   const [batch, h, w, channels] = x.shape;
-  const vec4 = channels % 4 === 0;
-  const cv = vec4 ? channels / 4 : channels;
   const dx = e.alloc(x.shape);
-  e.dispatch(gmpBackwardKernel, { vec4 }, { x, dy, dx }, { total: batch * cv, hw: h * w, c: cv }, grid(batch * cv));
+  run(e, gmpBackwardKernel, vecConfig(channels), { batch, hw: h * w, channels }, { x, dy, dx });
   return dx;
 }
