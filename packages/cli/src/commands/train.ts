@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { renameSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import {
   CacheBudget,
   ImageDataset,
@@ -254,11 +254,31 @@ export async function train(argv: string[]): Promise<number> {
 
   // Dataset.
   const bad: string[] = [];
+  const badPerClass = new Map<string, number>();
   const onBad = (b: { path: string; reason: string }) => {
     bad.push(b.path);
+    const cls = relative(dataDir, b.path).split(sep)[0];
+    badPerClass.set(cls, (badPerClass.get(cls) ?? 0) + 1);
     console.error(`[mnv2] skipping ${b.reason}`);
   };
   const ds = await openDataset(dataDir, { validationSplit: valSplit, seed, onBad });
+  // Class folders whose files could not be decoded: say so once; refuse a class with none left.
+  const perClass = new Map<string, number>();
+  if (ds.kind === 'folder') {
+    for (const src of [ds.train, ds.validation]) for (const l of src?.labels ?? []) perClass.set(ds.classNames[l], (perClass.get(ds.classNames[l]) ?? 0) + 1);
+  }
+  const warnedClasses = new Set<string>();
+  const checkClasses = () => {
+    for (const [cls, n] of badPerClass) {
+      const total = perClass.get(cls);
+      if (total === undefined) continue;
+      if (n >= total) throw new Error(`train: class '${cls}' has no images left: all ${total} of its files could not be decoded (named above): fix or replace them, or remove the class folder`);
+      if (!warnedClasses.has(cls)) {
+        warnedClasses.add(cls);
+        console.error(`[mnv2] warning: class '${cls}': ${n} of ${total} files could not be decoded and are skipped`);
+      }
+    }
+  };
   for (const line of ds.describe) console.log(line);
   if (prev && (prev.trainFiles !== ds.trainCount || prev.validationFiles !== ds.validationCount || JSON.stringify(prev.classNames) !== JSON.stringify(ds.classNames))) {
     throw new Error(`train: --resume: ${dataDir} no longer splits as the run did (${prev.trainFiles} training, ${prev.validationFiles} validation files, classes ${JSON.stringify(prev.classNames)}): the data changed`);
@@ -505,6 +525,7 @@ export async function train(argv: string[]): Promise<number> {
       onCacheProgress: (c) => {
         if (tty) process.stderr.write(`\r  caching ${c.what} (${c.split}): ${c.done}/${c.total}   ${c.done === c.total ? '\n' : ''}`);
         else if (c.done === c.total) console.error(`  cached ${c.what} (${c.split}): ${c.total} images`);
+        if (c.done === c.total && c.what === 'inputs') checkClasses();
       },
       onBatchEnd: (_batch, b) => {
         const rate = b.images / Math.max(b.seconds, 1e-9);
@@ -523,6 +544,7 @@ export async function train(argv: string[]): Promise<number> {
       },
       onEpochEnd: async (epoch, logs) => {
         if (tty) process.stderr.write('\n');
+        checkClasses();
         const note = cacheNote();
         if (!announcedCache && note) console.log(note);
         announcedCache = true;

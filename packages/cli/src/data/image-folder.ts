@@ -7,7 +7,11 @@ import { DatasetError, type FitImage, type FolderListing, type ImageSplitSource,
 import { decodeImage, IMAGE_EXTENSIONS } from './decode.js';
 import { sharedDecodePool } from './decode-pool.js';
 
-/** Image files per class sub-folder (top level of each class folder; hidden entries ignored). */
+/**
+ * Image files per class sub-folder, nested folders included as Keras' image_dataset_from_directory
+ * walks them ('sub/x.jpg', relative to the class folder; hidden entries ignored; symbolic links to
+ * files are followed, to folders inside a class are not, as Keras' follow_links=False).
+ */
 export async function listImageFolder(root: string): Promise<FolderListing> {
   let st;
   try {
@@ -20,12 +24,20 @@ export async function listImageFolder(root: string): Promise<FolderListing> {
   for (const d of await readdir(root, { withFileTypes: true })) {
     if (d.name.startsWith('.')) continue;
     if (!d.isDirectory() && !(d.isSymbolicLink() && (await stat(join(root, d.name))).isDirectory())) continue;
-    const files = (await readdir(join(root, d.name), { withFileTypes: true }))
-      .filter((f) => !f.name.startsWith('.') && (f.isFile() || f.isSymbolicLink()) && IMAGE_EXTENSIONS.includes(extname(f.name).toLowerCase()))
-      .map((f) => f.name);
-    listing[d.name] = files;
+    listing[d.name] = await imagesUnder(join(root, d.name), '');
   }
   return listing;
+}
+
+async function imagesUnder(dir: string, rel: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const f of await readdir(join(dir, rel), { withFileTypes: true })) {
+    if (f.name.startsWith('.')) continue;
+    const path = rel ? `${rel}/${f.name}` : f.name;
+    if (f.isDirectory()) out.push(...(await imagesUnder(dir, path)));
+    else if ((f.isFile() || f.isSymbolicLink()) && IMAGE_EXTENSIONS.includes(extname(f.name).toLowerCase())) out.push(path);
+  }
+  return out;
 }
 
 export interface BadImage {

@@ -121,6 +121,20 @@ export function numpyShuffle<T>(a: T[], seed: number): T[] {
 /** Python's sorted() on str: code point order (JS's default sort compares UTF-16 units; same for BMP names). */
 const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
+/**
+ * Keras' order of a class folder's files, nested ones included: `sorted(os.walk(dir))` (folders by
+ * path, the class folder itself first), then the file names of each folder sorted.
+ */
+const byWalkOrder = (a: string, b: string) => {
+  const [da, fa] = splitDir(a);
+  const [db, fb] = splitDir(b);
+  return da === db ? byCodePoint(fa, fb) : byCodePoint(da, db);
+};
+const splitDir = (p: string): [string, string] => {
+  const i = p.lastIndexOf('/');
+  return i < 0 ? ['', p] : [p.slice(0, i), p.slice(i + 1)];
+};
+
 export function folderDataset(listing: FolderListing, opts: FolderDatasetOptions = {}): FolderDataset {
   const split = opts.validationSplit ?? 0.2;
   const where = opts.root ? ` in '${opts.root}'` : '';
@@ -142,7 +156,7 @@ export function folderDataset(listing: FolderListing, opts: FolderDatasetOptions
   }
   const samples: Sample[] = [];
   classNames.forEach((className, label) => {
-    for (const file of [...listing[className]].sort(byCodePoint)) samples.push({ path: `${className}/${file}`, className, file, label });
+    for (const file of [...listing[className]].sort(byWalkOrder)) samples.push({ path: `${className}/${file}`, className, file, label });
   });
   return splitSamples(samples, classNames, opts);
 }
