@@ -21,6 +21,7 @@ export const accuracyCount = defineKernel({
     count: 'read_write', // [1]
   },
   workgroupSize: () => [LOSS_MEAN_WG, 1, 1],
+  dispatch: (_cfg: AccuracyConfig, s: { n: number; k: number }) => ({ grid: [1, 1, 1], uniforms: { n: s.n, k: s.k } }), // one workgroup counts all rows
   key: (cfg: AccuracyConfig) => `${cfg.binary ? 'binary' : 'argmax'}-${cfg.labelType}`,
   body: (cfg: AccuracyConfig) => wgsl`
 var<workgroup> part: array<f32, ${LOSS_MEAN_WG}>;

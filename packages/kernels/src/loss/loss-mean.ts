@@ -11,6 +11,7 @@ export const lossMean = defineKernel({
   uniforms: { n: 'u32', scale: 'f32' },
   bindings: { x: 'read', y: 'read_write' }, // y: [1]
   workgroupSize: () => [LOSS_MEAN_WG, 1, 1],
+  dispatch: (_cfg: Record<string, never>, s: { n: number }) => ({ grid: [1, 1, 1], uniforms: { n: s.n, scale: 1 / s.n } }), // one workgroup: the mean of n values
   body: () => wgsl`
 var<workgroup> part: array<f32, ${LOSS_MEAN_WG}>;
 @compute @workgroup_size(WG_X)

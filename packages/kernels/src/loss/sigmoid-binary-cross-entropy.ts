@@ -3,7 +3,7 @@
 //   dlogits[n] = (sigmoid(z) − y) / N                       (gradient of the mean loss)
 // Labels are f32 in [0, 1] (soft labels allowed). The mean over N is reduced by loss-mean.ts.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
+import { ceilDiv, grid1d, MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
 import { LOSS_WG } from './softmax-cross-entropy.js';
 
 export const sigmoidBinaryCrossEntropyKernel = defineKernel({
@@ -16,6 +16,7 @@ export const sigmoidBinaryCrossEntropyKernel = defineKernel({
     dlogits: 'read_write',
   },
   workgroupSize: () => [LOSS_WG, 1, 1],
+  dispatch: (_cfg: Record<string, never>, s: { n: number }) => ({ grid: grid1d(ceilDiv(s.n, LOSS_WG)), uniforms: { n: s.n, invN: 1 / s.n } }),
   body: () => wgsl`
 @compute @workgroup_size(WG_X)
 fn main(${MAIN_1D}) {

@@ -6,7 +6,7 @@
 // than reading out of bounds; ops also offer a host-side label check with a clear error.
 // The mean over N is reduced by loss-mean.ts.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
+import { ceilDiv, grid1d, MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
 
 export const LOSS_WG = 64;
 
@@ -23,6 +23,7 @@ export const softmaxCrossEntropyKernel = defineKernel({
     dlogits: 'read_write', // [N, K]
   },
   workgroupSize: () => [LOSS_WG, 1, 1],
+  dispatch: (_cfg: Record<string, never>, s: { n: number; k: number }) => ({ grid: grid1d(ceilDiv(s.n, LOSS_WG)), uniforms: { n: s.n, k: s.k, invN: 1 / s.n } }),
   body: () => wgsl`
 @compute @workgroup_size(WG_X)
 fn main(${MAIN_1D}) {

@@ -1,6 +1,6 @@
 // Row softmax of logits [N, K] (predictions), one row per invocation, max-shifted.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
+import { ceilDiv, grid1d, MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
 import { LOSS_WG } from './softmax-cross-entropy.js';
 
 export const softmaxRows = defineKernel({
@@ -8,6 +8,7 @@ export const softmaxRows = defineKernel({
   uniforms: { n: 'u32', k: 'u32' },
   bindings: { logits: 'read', probs: 'read_write' },
   workgroupSize: () => [LOSS_WG, 1, 1],
+  dispatch: (_cfg: Record<string, never>, s: { n: number; k: number }) => ({ grid: grid1d(ceilDiv(s.n, LOSS_WG)), uniforms: { n: s.n, k: s.k } }),
   body: () => wgsl`
 @compute @workgroup_size(WG_X)
 fn main(${MAIN_1D}) {

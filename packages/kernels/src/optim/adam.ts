@@ -5,11 +5,14 @@
 // Optional decoupled weight decay first: w -= w * weight_decay * lr.
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, flatIndex, wgsl, type VecConfig } from '../wgsl.js';
-import { OPTIM_WG, optimVecType as vt, loadSlot, decayedParam } from './common.js';
+import { OPTIM_WG, optimVecType as vt, loadSlot, decayedParam, optimDispatch, type OptimArgs } from './common.js';
+
+const ADAM_UNIFORMS = { n: 'u32', init: 'u32', alpha: 'f32', oneMinusBeta1: 'f32', oneMinusBeta2: 'f32', epsilon: 'f32', decay: 'f32' } as const;
 
 export const adamUpdate = defineKernel({
   name: 'adam',
-  uniforms: { n: 'u32', init: 'u32', alpha: 'f32', oneMinusBeta1: 'f32', oneMinusBeta2: 'f32', epsilon: 'f32', decay: 'f32' },
+  uniforms: ADAM_UNIFORMS,
+  dispatch: (cfg: VecConfig, s: OptimArgs<typeof ADAM_UNIFORMS>) => optimDispatch(cfg, s),
   bindings: {
     p: { access: 'read_write', type: vt },
     g: { access: 'read', type: vt },

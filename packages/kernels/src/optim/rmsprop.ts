@@ -6,9 +6,10 @@
 // Optional decoupled weight decay first: w -= w * weight_decay * lr.
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, flatIndex, wgsl, type VecConfig } from '../wgsl.js';
-import { OPTIM_WG, optimVecType as vt, loadSlot, decayedParam } from './common.js';
+import { OPTIM_WG, optimVecType as vt, loadSlot, decayedParam, optimDispatch, type OptimArgs } from './common.js';
 
 const RMS_UNIFORMS = { n: 'u32', init: 'u32', lr: 'f32', rho: 'f32', oneMinusRho: 'f32', epsilon: 'f32', decay: 'f32' } as const;
+const RMS_MOMENTUM_UNIFORMS = { ...RMS_UNIFORMS, momentum: 'f32' } as const;
 
 const velocityUpdate = (cfg: VecConfig) => `${loadSlot(cfg, 'velocity', 'v0')}
   let gi = g[i];
@@ -20,6 +21,7 @@ const velocityUpdate = (cfg: VecConfig) => `${loadSlot(cfg, 'velocity', 'v0')}
 export const rmspropUpdate = defineKernel({
   name: 'rmsprop',
   uniforms: RMS_UNIFORMS,
+  dispatch: (cfg: VecConfig, s: OptimArgs<typeof RMS_UNIFORMS>) => optimDispatch(cfg, s),
   bindings: {
     p: { access: 'read_write', type: vt },
     g: { access: 'read', type: vt },
@@ -39,7 +41,8 @@ fn main(${MAIN_1D}) {
 
 export const rmspropMomentumUpdate = defineKernel({
   name: 'rmsprop.momentum',
-  uniforms: { ...RMS_UNIFORMS, momentum: 'f32' },
+  uniforms: RMS_MOMENTUM_UNIFORMS,
+  dispatch: (cfg: VecConfig, s: OptimArgs<typeof RMS_MOMENTUM_UNIFORMS>) => optimDispatch(cfg, s),
   bindings: {
     p: { access: 'read_write', type: vt },
     g: { access: 'read', type: vt },

@@ -5,11 +5,15 @@
 // Optional decoupled weight decay first: w -= w * weight_decay * lr.
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, flatIndex, wgsl, type VecConfig } from '../wgsl.js';
-import { OPTIM_WG, optimVecType as vt, loadSlot, decayedParam } from './common.js';
+import { OPTIM_WG, optimVecType as vt, loadSlot, decayedParam, optimDispatch, type OptimArgs } from './common.js';
+
+const SGD_UNIFORMS = { n: 'u32', lr: 'f32', decay: 'f32' } as const;
+const SGD_MOMENTUM_UNIFORMS = { n: 'u32', init: 'u32', lr: 'f32', momentum: 'f32', decay: 'f32' } as const;
 
 export const sgdUpdate = defineKernel({
   name: 'sgd',
-  uniforms: { n: 'u32', lr: 'f32', decay: 'f32' },
+  uniforms: SGD_UNIFORMS,
+  dispatch: (cfg: VecConfig, s: OptimArgs<typeof SGD_UNIFORMS>) => optimDispatch(cfg, s),
   bindings: { p: { access: 'read_write', type: vt }, g: { access: 'read', type: vt } },
   workgroupSize: () => [OPTIM_WG, 1, 1],
   body: () => wgsl`
@@ -29,7 +33,8 @@ export interface SgdMomentumConfig extends VecConfig {
 
 export const sgdMomentumUpdate = defineKernel({
   name: 'sgd.momentum',
-  uniforms: { n: 'u32', init: 'u32', lr: 'f32', momentum: 'f32', decay: 'f32' },
+  uniforms: SGD_MOMENTUM_UNIFORMS,
+  dispatch: (cfg: SgdMomentumConfig, s: OptimArgs<typeof SGD_MOMENTUM_UNIFORMS>) => optimDispatch(cfg, s),
   bindings: {
     p: { access: 'read_write', type: vt },
     g: { access: 'read', type: vt },

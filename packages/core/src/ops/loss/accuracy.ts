@@ -5,6 +5,7 @@ import { accuracyCount } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
+import { run } from '../run.js';
 
 export function accuracy(e: Engine, logits: Tensor, labels: Tensor): Tensor {
   const op = 'accuracy';
@@ -18,6 +19,6 @@ export function accuracy(e: Engine, logits: Tensor, labels: Tensor): Tensor {
   if (labels.dtype === 'u32') throw new ShapeError(op, 'labels must be i32 (classes) or f32 (binary), got u32');
   if (!binary && labels.dtype !== 'i32') throw new ShapeError(op, `multi-class labels must be i32 class indices, got ${labels.dtype}`);
   const count = e.alloc([1]);
-  e.dispatch(accuracyCount, { binary, labelType: labels.dtype as 'i32' | 'f32' }, { logits, labels, count }, { n, k }, [1]);
+  run(e, accuracyCount, { binary, labelType: labels.dtype as 'i32' | 'f32' }, { n, k }, { logits, labels, count });
   return count;
 }

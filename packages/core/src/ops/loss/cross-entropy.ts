@@ -10,13 +10,11 @@ import {
   sigmoidBinaryCrossEntropyKernel,
   lossMean,
   softmaxRows,
-  grid1d,
-  ceilDiv,
-  LOSS_WG,
 } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
+import { run } from '../run.js';
 
 function rowsCols(op: string, logits: Tensor): [number, number] {
   const s = logits.shape;
@@ -28,7 +26,7 @@ function rowsCols(op: string, logits: Tensor): [number, number] {
 
 function meanOf(e: Engine, perExample: Tensor, n: number): Tensor {
   const loss = e.alloc([1]);
-  e.dispatch(lossMean, {}, { x: perExample, y: loss }, { n, scale: 1 / n }, [1]);
+  run(e, lossMean, {}, { n }, { x: perExample, y: loss });
   return loss;
 }
 
@@ -44,7 +42,7 @@ export function softmaxCrossEntropy(e: Engine, logits: Tensor, labels: Tensor): 
   if (labels.size !== n) throw new ShapeError(op, 'labels must hold one class index per row of logits', { logits: logits.shape, labels: labels.shape });
   const perExample = e.alloc([n]);
   const dlogits = e.alloc([n, k]);
-  e.dispatch(softmaxCrossEntropyKernel, {}, { logits, labels, loss: perExample, dlogits }, { n, k, invN: 1 / n }, grid1d(ceilDiv(n, LOSS_WG)));
+  run(e, softmaxCrossEntropyKernel, {}, { n, k }, { logits, labels, loss: perExample, dlogits });
   const loss = meanOf(e, perExample, n);
   perExample.dispose();
   return { loss, dlogits };
@@ -66,7 +64,7 @@ export function sigmoidBinaryCrossEntropy(e: Engine, logits: Tensor, labels: Ten
   if (labels.size !== n) throw new ShapeError(op, 'labels must hold one value per example', { logits: s, labels: labels.shape });
   const perExample = e.alloc([n]);
   const dlogits = e.alloc(s);
-  e.dispatch(sigmoidBinaryCrossEntropyKernel, {}, { logits, labels, loss: perExample, dlogits }, { n, invN: 1 / n }, grid1d(ceilDiv(n, LOSS_WG)));
+  run(e, sigmoidBinaryCrossEntropyKernel, {}, { n }, { logits, labels, loss: perExample, dlogits });
   const loss = meanOf(e, perExample, n);
   perExample.dispose();
   return { loss, dlogits };
@@ -76,7 +74,7 @@ export function sigmoidBinaryCrossEntropy(e: Engine, logits: Tensor, labels: Ten
 export function softmax(e: Engine, logits: Tensor): Tensor {
   const [n, k] = rowsCols('softmax', logits);
   const probs = e.alloc([n, k]);
-  e.dispatch(softmaxRows, {}, { logits, probs }, { n, k }, grid1d(ceilDiv(n, LOSS_WG)));
+  run(e, softmaxRows, {}, { n, k }, { logits, probs });
   return probs;
 }
 

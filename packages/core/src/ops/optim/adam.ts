@@ -2,8 +2,9 @@
 // amsgrad=False, weight_decay=None)`. Slots 'momentum' (m) and 'velocity' (v), Keras' names. The
 // bias correction is folded into the step size on the host (f64), as Keras does:
 // alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t), t = iterations + 1.
-import { adamUpdate } from '@mnv2/kernels';
-import { BaseOptimizer, type Optimizer, type UpdateCtx, checkFinite, optimVec, optimGrid } from './optimizer.js';
+import { adamUpdate, vecConfig } from '@mnv2/kernels';
+import { BaseOptimizer, type Optimizer, type UpdateCtx, checkFinite } from './optimizer.js';
+import { run } from '../run.js';
 
 export interface AdamOptions {
   learningRate?: number;
@@ -32,14 +33,14 @@ class Adam extends BaseOptimizer {
     return { beta_1: this.beta1, beta_2: this.beta2, epsilon: this.epsilon, amsgrad: false };
   }
   protected update({ e, p, slots, init, t, decay }: UpdateCtx): void {
-    const { vec4, n } = optimVec(p.param.size);
+    const size = p.param.size;
     const alpha = (this.learningRate * Math.sqrt(1 - Math.pow(this.beta2, t))) / (1 - Math.pow(this.beta1, t));
-    e.dispatch(
+    run(
+      e,
       adamUpdate,
-      { vec4 },
+      vecConfig(size),
+      { size, init, alpha, oneMinusBeta1: 1 - this.beta1, oneMinusBeta2: 1 - this.beta2, epsilon: this.epsilon, decay },
       { p: p.param, g: p.grad, m: slots.momentum, v: slots.velocity },
-      { n, init, alpha, oneMinusBeta1: 1 - this.beta1, oneMinusBeta2: 1 - this.beta2, epsilon: this.epsilon, decay },
-      optimGrid(n),
     );
   }
 }

@@ -2,7 +2,6 @@
 // learning rate and (decoupled) weight decay shared by SGD, Adam and RMSprop. Each `step` records
 // one dispatch per parameter tensor that updates the parameter and its slots in place; nothing is
 // submitted or read back (ops never sync). Semantics follow Keras 3 optimizers (see each file).
-import { ceilDiv, grid1d, OPTIM_WG } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
 import { Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
@@ -40,13 +39,6 @@ export interface Optimizer {
   dispose(): void;
 }
 
-/** Element count → kernel vector config and array length in units of the bound type. */
-export function optimVec(n: number): { vec4: boolean; n: number } {
-  const vec4 = n % 4 === 0;
-  return { vec4, n: vec4 ? n / 4 : n };
-}
-
-export const optimGrid = (n: number) => grid1d(ceilDiv(n, OPTIM_WG));
 
 /** A tensor that outlives tidy scopes (slots persist across steps). Contents uninitialised. */
 function persistent(e: Engine, shape: readonly number[], label: string): Tensor {

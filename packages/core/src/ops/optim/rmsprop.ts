@@ -1,8 +1,9 @@
 // RMSprop: Keras 3 `keras.optimizers.RMSprop(learning_rate=0.001, rho=0.9, momentum=0.0,
 // epsilon=1e-7, centered=False, weight_decay=None)`; epsilon is added INSIDE the square root
 // (increment = lr * g / sqrt(v + epsilon)). Slots 'velocity' and, when momentum > 0, 'momentum'.
-import { rmspropUpdate, rmspropMomentumUpdate } from '@mnv2/kernels';
-import { BaseOptimizer, type Optimizer, type UpdateCtx, checkFinite, optimVec, optimGrid } from './optimizer.js';
+import { rmspropUpdate, rmspropMomentumUpdate, vecConfig } from '@mnv2/kernels';
+import { BaseOptimizer, type Optimizer, type UpdateCtx, checkFinite } from './optimizer.js';
+import { run } from '../run.js';
 
 export interface RmspropOptions {
   learningRate?: number;
@@ -30,18 +31,13 @@ class Rmsprop extends BaseOptimizer {
     return { rho: this.rho, momentum: this.momentum, epsilon: this.epsilon, centered: false };
   }
   protected update({ e, p, slots, init, decay }: UpdateCtx): void {
-    const { vec4, n } = optimVec(p.param.size);
-    const u = { n, init, lr: this.learningRate, rho: this.rho, oneMinusRho: 1 - this.rho, epsilon: this.epsilon, decay };
+    const size = p.param.size;
+    const cfg = vecConfig(size);
+    const u = { size, init, lr: this.learningRate, rho: this.rho, oneMinusRho: 1 - this.rho, epsilon: this.epsilon, decay };
     if (this.momentum > 0) {
-      e.dispatch(
-        rmspropMomentumUpdate,
-        { vec4 },
-        { p: p.param, g: p.grad, velocity: slots.velocity, mom: slots.momentum },
-        { ...u, momentum: this.momentum },
-        optimGrid(n),
-      );
+      run(e, rmspropMomentumUpdate, cfg, { ...u, momentum: this.momentum }, { p: p.param, g: p.grad, velocity: slots.velocity, mom: slots.momentum });
     } else {
-      e.dispatch(rmspropUpdate, { vec4 }, { p: p.param, g: p.grad, velocity: slots.velocity }, u, optimGrid(n));
+      run(e, rmspropUpdate, cfg, u, { p: p.param, g: p.grad, velocity: slots.velocity });
     }
   }
 }

@@ -1,7 +1,8 @@
 // SGD with optional (Nesterov) momentum: Keras 3 `keras.optimizers.SGD(learning_rate=0.01,
 // momentum=0.0, nesterov=False, weight_decay=None)`. Slot 'momentum' (Keras' name) when momentum > 0.
-import { sgdUpdate, sgdMomentumUpdate } from '@mnv2/kernels';
-import { BaseOptimizer, type Optimizer, type UpdateCtx, checkFinite, optimVec, optimGrid } from './optimizer.js';
+import { sgdUpdate, sgdMomentumUpdate, vecConfig } from '@mnv2/kernels';
+import { BaseOptimizer, type Optimizer, type UpdateCtx, checkFinite } from './optimizer.js';
+import { run } from '../run.js';
 
 export interface SgdOptions {
   learningRate?: number;
@@ -26,17 +27,13 @@ class Sgd extends BaseOptimizer {
     return { momentum: this.momentum, nesterov: this.nesterov };
   }
   protected update({ e, p, slots, init, decay }: UpdateCtx): void {
-    const { vec4, n } = optimVec(p.param.size);
+    const size = p.param.size;
+    const cfg = vecConfig(size);
     if (this.momentum === 0) {
-      e.dispatch(sgdUpdate, { vec4 }, { p: p.param, g: p.grad }, { n, lr: this.learningRate, decay }, optimGrid(n));
+      run(e, sgdUpdate, cfg, { size, lr: this.learningRate, decay }, { p: p.param, g: p.grad });
     } else {
-      e.dispatch(
-        sgdMomentumUpdate,
-        { vec4, nesterov: this.nesterov },
-        { p: p.param, g: p.grad, velocity: slots.momentum },
-        { n, init, lr: this.learningRate, momentum: this.momentum, decay },
-        optimGrid(n),
-      );
+      const args = { size, init, lr: this.learningRate, momentum: this.momentum, decay };
+      run(e, sgdMomentumUpdate, { ...cfg, nesterov: this.nesterov }, args, { p: p.param, g: p.grad, velocity: slots.momentum });
     }
   }
 }
