@@ -12,7 +12,7 @@
 // 'explicit' mode reads [angle (radians), flip (0/1)] per image from `params`.
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
-import { IMAGE_WG, HASH_WGSL, SINCOS_WGSL, REFLECT_WGSL, imageRand01 } from './common.js';
+import { IMAGE_WG, HASH_WGSL, SINCOS_WGSL, REFLECT_WGSL, imageRand01, perItemDispatch } from './common.js';
 
 export interface AugmentConfig {
   /** 'hash': draws from the seed; 'explicit': per-image [angle, flip] from `params`. */
@@ -30,6 +30,11 @@ export const augmentImages = defineKernel({
   // params: explicit mode [N, 2] f32 (angle radians, flip 0/1); unused (bind anything) in hash mode.
   bindings: { x: 'read', y: 'read_write', params: 'read' },
   workgroupSize: () => [IMAGE_WG, 1, 1],
+  /** One invocation per output pixel of a [N, H, W, C] batch; the draws are per image (index0 = first image's index). */
+  dispatch: (_cfg: AugmentConfig, s: { N: number; H: number; W: number; C: number; seed: number; index0: number; angleLo: number; angleHi: number }) => {
+    const { N, ...rest } = s;
+    return perItemDispatch({ n: N * s.H * s.W, ...rest }, 'n');
+  },
   body: (cfg: AugmentConfig) => wgsl`
 ${HASH_WGSL}
 ${SINCOS_WGSL}

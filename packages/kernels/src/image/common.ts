@@ -3,7 +3,18 @@
 // an adapter-independent sin/cos (WGSL only promises 2^-11 absolute error for the builtins), and
 // TensorFlow's REFLECT coordinate mapping.
 
+import type { UniformSchema, UniformValues } from '../uniforms.js';
+import { ceilDiv, grid1d } from '../wgsl.js';
+
 export const IMAGE_WG = 64;
+
+/**
+ * Dispatch of the image kernels: one invocation per item (output pixel, packed word); the op passes
+ * the kernel's uniforms, `count` names the one that counts the items.
+ */
+export function perItemDispatch<U extends UniformSchema>(uniforms: UniformValues<U>, count: keyof U & string) {
+  return { grid: grid1d(ceilDiv(uniforms[count] as number, IMAGE_WG)), uniforms };
+}
 
 /** WGSL: lowbias32 integer hash (Chris Wellons), `rand01(seed, index, stream)` in [0, 1) with 24 bits. */
 export const HASH_WGSL = `

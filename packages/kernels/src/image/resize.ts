@@ -12,7 +12,8 @@
 // `outBase` (in pixels) lets per-image calls fill one image of a larger batch tensor.
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
-import { IMAGE_WG } from './common.js';
+import { IMAGE_WG, perItemDispatch } from './common.js';
+import type { UniformValues } from '../uniforms.js';
 
 export interface ResizeConfig {
   /** Source is uint8 bytes packed 4 per u32 (else f32). */
@@ -39,26 +40,29 @@ fn byteAt(k: u32) -> f32 {
   return f32((src[k >> 2u] >> ((k & 3u) * 8u)) & 255u);
 }`;
 
+const RESIZE_UNIFORMS = {
+  n: 'u32', // output pixels of this call: N * outH * outW
+  inH: 'u32',
+  inW: 'u32',
+  cropTop: 'u32',
+  cropLeft: 'u32',
+  cropH: 'u32',
+  cropW: 'u32',
+  outH: 'u32',
+  outW: 'u32',
+  outBase: 'u32', // first output pixel in dst
+  srcImage: 'u32', // first source image of this call (pages of a batch)
+  scaleY: 'f32', // cropH / outH (f32, as TF)
+  scaleX: 'f32',
+  div1: 'vec4f',
+  sub: 'vec4f',
+  div2: 'vec4f',
+} as const;
+
 export const resizeBilinear = defineKernel({
   name: 'resize',
-  uniforms: {
-    n: 'u32', // output pixels of this call: N * outH * outW
-    inH: 'u32',
-    inW: 'u32',
-    cropTop: 'u32',
-    cropLeft: 'u32',
-    cropH: 'u32',
-    cropW: 'u32',
-    outH: 'u32',
-    outW: 'u32',
-    outBase: 'u32', // first output pixel in dst
-    srcImage: 'u32', // first source image of this call (pages of a batch)
-    scaleY: 'f32', // cropH / outH (f32, as TF)
-    scaleX: 'f32',
-    div1: 'vec4f',
-    sub: 'vec4f',
-    div2: 'vec4f',
-  },
+  uniforms: RESIZE_UNIFORMS,
+  dispatch: (_cfg: ResizeConfig, u: UniformValues<typeof RESIZE_UNIFORMS>) => perItemDispatch(u, 'n'),
   bindings: {
     src: { access: 'read', type: (cfg: ResizeConfig) => (cfg.packed ? 'u32' : 'f32') },
     dst: 'read_write',

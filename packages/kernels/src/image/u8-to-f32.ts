@@ -11,17 +11,21 @@
 //    preprocess. One invocation reads one word and writes up to 4 floats.
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
-import { IMAGE_WG } from './common.js';
+import { IMAGE_WG, perItemDispatch } from './common.js';
+import type { UniformValues } from '../uniforms.js';
+
+const QUANTIZE_UNIFORMS = {
+  words: 'u32', // words to write: rows * wordsPerRow
+  rowLen: 'u32', // bytes (values) per row
+  wordsPerRow: 'u32',
+  srcBase: 'u32', // first f32 value read
+  dstWord0: 'u32', // first word written
+} as const;
 
 export const quantizeU8 = defineKernel({
   name: 'quantize-u8',
-  uniforms: {
-    words: 'u32', // words to write: rows * wordsPerRow
-    rowLen: 'u32', // bytes (values) per row
-    wordsPerRow: 'u32',
-    srcBase: 'u32', // first f32 value read
-    dstWord0: 'u32', // first word written
-  },
+  uniforms: QUANTIZE_UNIFORMS,
+  dispatch: (_cfg: Record<string, never>, u: UniformValues<typeof QUANTIZE_UNIFORMS>) => perItemDispatch(u, 'words'),
   bindings: {
     src: 'read',
     dst: { access: 'read_write', type: 'u32' },
@@ -48,18 +52,21 @@ fn main(${MAIN_1D}) {
   key: () => '',
 });
 
+const U8_TO_F32_UNIFORMS = {
+  words: 'u32', // words read: rows * wordsPerRow
+  rowLen: 'u32',
+  wordsPerRow: 'u32',
+  srcWord0: 'u32', // first word read
+  dstBase: 'u32', // first f32 value written
+  div1: 'vec4f',
+  sub: 'vec4f',
+  div2: 'vec4f',
+} as const;
+
 export const u8ToF32 = defineKernel({
   name: 'u8-to-f32',
-  uniforms: {
-    words: 'u32', // words read: rows * wordsPerRow
-    rowLen: 'u32',
-    wordsPerRow: 'u32',
-    srcWord0: 'u32', // first word read
-    dstBase: 'u32', // first f32 value written
-    div1: 'vec4f',
-    sub: 'vec4f',
-    div2: 'vec4f',
-  },
+  uniforms: U8_TO_F32_UNIFORMS,
+  dispatch: (_cfg: Record<string, never>, u: UniformValues<typeof U8_TO_F32_UNIFORMS>) => perItemDispatch(u, 'words'),
   bindings: {
     src: { access: 'read', type: 'u32' },
     dst: 'read_write',

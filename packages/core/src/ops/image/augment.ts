@@ -3,11 +3,12 @@
 // a counter-based hash of (seed, index0 + image) so a run is reproducible (see @mnv2/kernels
 // image/augment.ts for the exact transform). Run it after `resizeImages` (bilinear weights sum to 1
 // and reflect fills with image values, so it commutes with the per-channel input scaling).
-import { augmentImages, augmentDraws, grid1d, ceilDiv, IMAGE_WG, type AugmentConfig } from '@mnv2/kernels';
+import { augmentImages, augmentDraws, type AugmentConfig } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError, assertShape } from '../../gpu/errors.js';
 import { paged } from '../paging.js';
+import { run } from '../run.js';
 
 export interface AugmentOptions {
   /** Random horizontal flip with probability 0.5 (Keras RandomFlip('horizontal')). */
@@ -45,8 +46,7 @@ function dispatchAugment(e: Engine, x: Tensor, cfg: AugmentConfig, params: Tenso
 function augmentPage(e: Engine, x: Tensor, cfg: AugmentConfig, params: Tensor, extra: { seed: number; index0: number; angleLo: number; angleHi: number }): Tensor {
   const [N, H, W, C] = x.shape;
   const y = e.alloc(x.shape);
-  const n = N * H * W;
-  e.dispatch(augmentImages, cfg, { x, y, params }, { n, H, W, C, ...extra }, grid1d(ceilDiv(n, IMAGE_WG)));
+  run(e, augmentImages, cfg, { N, H, W, C, ...extra }, { x, y, params });
   return y;
 }
 

@@ -8,11 +8,12 @@
 // [ceil(N·H·W·C / 4)] (see `uploadImagesU8`), and `srcShape` gives [N, H, W, C]. This uploads 1/4 of
 // the bytes of an f32 batch. Images of different sizes: one call per image with `out`/`outIndex`
 // filling one batch tensor.
-import { resizeBilinear, grid1d, ceilDiv, IMAGE_WG } from '@mnv2/kernels';
+import { resizeBilinear } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { pageOf, planPages } from '../paging.js';
+import { run as runKernel } from '../run.js';
 
 /** Input scaling: 'tf' = x / 127.5 − 1 (Keras mobilenet_v2.preprocess_input), 'torch' = (x / 255 − mean) / std, 'none' = raw 0..255. */
 export type PreprocessMode = 'tf' | 'torch' | 'none';
@@ -120,7 +121,7 @@ export function resizeImages(e: Engine, src: Tensor, opts: ResizeOptions): Tenso
   const outPix = outH * outW;
   const dst = out;
   const run = (s: Tensor, srcImage: number, count: number, d: Tensor, outBase: number) =>
-    e.dispatch(resizeBilinear, cfg, { src: s, dst: d }, { n: count * outPix, outBase, srcImage, ...base }, grid1d(ceilDiv(count * outPix, IMAGE_WG)));
+    runKernel(e, resizeBilinear, cfg, { n: count * outPix, outBase, srcImage, ...base }, { src: s, dst: d });
   if (src.bytes <= e.bindingLimit && dst.bytes <= e.bindingLimit) {
     run(src, 0, N, dst, outIndex * outPix);
     return dst;
