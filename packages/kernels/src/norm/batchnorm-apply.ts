@@ -8,7 +8,7 @@
 // than one element per invocation with a per-element `i % C` (integer division is scalarized).
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, RELU6_FNS, flatIndex, vecType, wgsl } from '../wgsl.js';
-import { BN_WG } from './batchnorm-stats.js';
+import { BN_WG, bnRowDispatch } from './batchnorm-stats.js';
 
 export interface BatchnormApplyConfig {
   vec4: boolean;
@@ -26,6 +26,7 @@ export const batchnormApply = defineKernel({
     y: { access: 'read_write', type: vecType },
   },
   workgroupSize: () => [BN_WG, 1, 1],
+  dispatch: (cfg: BatchnormApplyConfig, s: { rows: number; channels: number }) => bnRowDispatch(cfg, s.rows, s.channels),
   key: (cfg: BatchnormApplyConfig) => `${cfg.vec4 ? 'v4' : 's'}${cfg.relu6 ? '+relu6' : ''}`,
   body: (cfg: BatchnormApplyConfig) => wgsl`
 ${RELU6_FNS}

@@ -4,7 +4,7 @@
 // One invocation per channel (group); runs on the GPU so no parameter readback is needed.
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, flatIndex, vecType, wgsl, type VecConfig } from '../wgsl.js';
-import { BN_WG } from './batchnorm-stats.js';
+import { BN_WG, bnChannelDispatch } from './batchnorm-stats.js';
 
 export const batchnormFold = defineKernel({
   name: 'batchnorm-fold',
@@ -18,6 +18,7 @@ export const batchnormFold = defineKernel({
     shift: { access: 'read_write', type: vecType },
   },
   workgroupSize: () => [BN_WG, 1, 1],
+  dispatch: (cfg: VecConfig, s: { channels: number; epsilon: number }) => bnChannelDispatch(cfg, s.channels, { epsilon: s.epsilon }),
   key: (cfg: VecConfig) => (cfg.vec4 ? 'v4' : 's'),
   body: (cfg: VecConfig) => wgsl`
 alias T = ${vecType(cfg)};

@@ -6,7 +6,7 @@
 //   moving = moving * momentum + batch * (1 - momentum).
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, flatIndex, vecType, wgsl, type VecConfig } from '../wgsl.js';
-import { BN_WG } from './batchnorm-stats.js';
+import { BN_WG, bnChannelDispatch } from './batchnorm-stats.js';
 
 export const batchnormStatsFinalize = defineKernel({
   name: 'batchnorm-stats-finalize',
@@ -22,6 +22,9 @@ export const batchnormStatsFinalize = defineKernel({
     scale: { access: 'read_write', type: vecType },
   },
   workgroupSize: () => [BN_WG, 1, 1],
+  /** `count` = rows reduced; the moving statistics decay by `momentum` (Keras). */
+  dispatch: (cfg: VecConfig, s: { channels: number; parts: number; count: number; momentum: number; epsilon: number }) =>
+    bnChannelDispatch(cfg, s.channels, { parts: s.parts, count: s.count, momentum: s.momentum, decay: 1 - s.momentum, epsilon: s.epsilon }),
   key: (cfg: VecConfig) => (cfg.vec4 ? 'v4' : 's'),
   body: (cfg: VecConfig) => wgsl`
 alias T = ${vecType(cfg)};

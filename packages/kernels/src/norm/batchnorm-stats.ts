@@ -7,9 +7,27 @@
 //   partials[p, c] = Σd,  partials[parts + p, c] = Σd²,  and (p = 0) partials[2·parts, c] = shift.
 // See split-plan.ts for the split; batchnorm-stats-finalize.ts folds the partials.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, vecType, wgsl, type VecConfig } from '../wgsl.js';
+import { splitPlan } from '../split-plan.js';
+import { MAIN_1D, flatIndex, vecType, wgsl, ceilDiv, grid1d, vecCount, type VecConfig } from '../wgsl.js';
 
 export const BN_WG = 64;
+
+/**
+ * Dispatch of the row-loop passes (stats, apply, backward, backward-dx) over `rows` rows of
+ * `channels` f32 channels: one invocation per (part of the rows, channel group), parts from
+ * split-plan.ts. The op sizes its partials buffer with the same plan (`uniforms.parts`).
+ */
+export function bnRowDispatch(cfg: VecConfig, rows: number, channels: number) {
+  const c = vecCount(cfg, channels);
+  const { parts, rowsPerPart } = splitPlan(rows, c);
+  return { grid: grid1d(ceilDiv(parts * c, BN_WG)), uniforms: { rows, c, parts, rowsPerPart } };
+}
+
+/** Dispatch of the per-channel passes (fold, finalize): one invocation per channel group. */
+export function bnChannelDispatch<X extends Record<string, number>>(cfg: VecConfig, channels: number, extra: X) {
+  const c = vecCount(cfg, channels);
+  return { grid: grid1d(ceilDiv(c, BN_WG)), uniforms: { c, ...extra } };
+}
 
 export const batchnormStats = defineKernel({
   name: 'batchnorm-stats',
@@ -21,6 +39,7 @@ export const batchnormStats = defineKernel({
     partials: { access: 'read_write', type: vecType }, // [2*parts + 1, c]
   },
   workgroupSize: () => [BN_WG, 1, 1],
+  dispatch: (cfg: VecConfig, s: { rows: number; channels: number }) => bnRowDispatch(cfg, s.rows, s.channels),
   key: (cfg: VecConfig) => (cfg.vec4 ? 'v4' : 's'),
   body: (cfg: VecConfig) => wgsl`
 alias T = ${vecType(cfg)};

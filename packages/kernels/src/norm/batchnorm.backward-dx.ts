@@ -3,7 +3,7 @@
 // a large mean does not cancel precision away). Row-loop layout like batchnorm-apply.
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, RELU6_FNS, flatIndex, vecType, wgsl } from '../wgsl.js';
-import { BN_WG } from './batchnorm-stats.js';
+import { BN_WG, bnRowDispatch } from './batchnorm-stats.js';
 import type { BatchnormApplyConfig } from './batchnorm-apply.js';
 
 export const batchnormBackwardDx = defineKernel({
@@ -18,6 +18,7 @@ export const batchnormBackwardDx = defineKernel({
     dx: { access: 'read_write', type: vecType },
   },
   workgroupSize: () => [BN_WG, 1, 1],
+  dispatch: (cfg: BatchnormApplyConfig, s: { rows: number; channels: number }) => bnRowDispatch(cfg, s.rows, s.channels),
   key: (cfg: BatchnormApplyConfig) => `${cfg.vec4 ? 'v4' : 's'}${cfg.relu6 ? '+relu6' : ''}`,
   body: (cfg: BatchnormApplyConfig) => wgsl`
 ${RELU6_FNS}

@@ -5,7 +5,7 @@
 //   coef[0] = a = gamma·invStd,  coef[1] = b = a·invStd·dgamma/M,  coef[2] = c = a·dbeta/M.
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, flatIndex, vecType, wgsl } from '../wgsl.js';
-import { BN_WG } from './batchnorm-stats.js';
+import { BN_WG, bnChannelDispatch } from './batchnorm-stats.js';
 
 export interface BatchnormBackwardFinalizeConfig {
   vec4: boolean;
@@ -25,6 +25,7 @@ export const batchnormBackwardFinalize = defineKernel({
     coef: { access: 'read_write', type: vecType }, // [3, c], training only
   },
   workgroupSize: () => [BN_WG, 1, 1],
+  dispatch: (cfg: BatchnormBackwardFinalizeConfig, s: { channels: number; parts: number; count: number }) => bnChannelDispatch(cfg, s.channels, { parts: s.parts, count: s.count }),
   key: (cfg: BatchnormBackwardFinalizeConfig) => `${cfg.vec4 ? 'v4' : 's'}${cfg.train ? '-train' : '-inf'}`,
   body: (cfg: BatchnormBackwardFinalizeConfig) => wgsl`
 alias T = ${vecType(cfg)};

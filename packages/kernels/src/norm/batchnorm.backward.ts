@@ -7,7 +7,7 @@
 // Training mode reads the saved batch mean and invStd and leaves dx to batchnorm.backward-dx.
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, RELU6_FNS, flatIndex, vecType, wgsl } from '../wgsl.js';
-import { BN_WG } from './batchnorm-stats.js';
+import { BN_WG, bnRowDispatch } from './batchnorm-stats.js';
 
 export interface BatchnormBackwardConfig {
   vec4: boolean;
@@ -31,6 +31,10 @@ export const batchnormBackward = defineKernel({
     dx: { access: 'read_write', type: vecType }, // written in inference mode only
   },
   workgroupSize: () => [BN_WG, 1, 1],
+  dispatch: (cfg: BatchnormBackwardConfig, s: { rows: number; channels: number; epsilon: number }) => {
+    const d = bnRowDispatch(cfg, s.rows, s.channels);
+    return { grid: d.grid, uniforms: { ...d.uniforms, epsilon: s.epsilon } };
+  },
   key: (cfg: BatchnormBackwardConfig) => `${cfg.vec4 ? 'v4' : 's'}${cfg.relu6 ? '+relu6' : ''}${cfg.inference ? '-inf' : '-train'}`,
   body: (cfg: BatchnormBackwardConfig) => {
     const mask = cfg.vec4 ? 'relu6MaskV' : 'relu6Mask';

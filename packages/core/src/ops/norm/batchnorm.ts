@@ -22,16 +22,15 @@ import {
   batchnormBackward,
   batchnormBackwardFinalize,
   batchnormBackwardDx,
-  splitPlan,
-  grid1d,
-  ceilDiv,
-  BN_WG,
+  bnRowDispatch,
+  vecConfig,
 } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { dummyTensor } from '../epilogue.js';
 import { type Page, paged, pageOf, planPages } from '../paging.js';
+import { run } from '../run.js';
 
 export interface BatchNormParams {
   gamma: Tensor;
@@ -51,8 +50,6 @@ interface Layout {
   channels: number;
   rows: number;
   vec4: boolean;
-  /** Channels in units of the bound type (C/4 with vec4). */
-  cv: number;
 }
 
 function checkParams(op: string, p: BatchNormParams, channels: number): void {
@@ -74,8 +71,7 @@ function layoutOf(op: string, x: Tensor, p: BatchNormParams): Layout {
   }
   const channels = x.shape[x.shape.length - 1];
   checkParams(op, p, channels);
-  const vec4 = channels % 4 === 0;
-  return { channels, rows: x.size / channels, vec4, cv: vec4 ? channels / 4 : channels };
+  return { channels, rows: x.size / channels, ...vecConfig(channels) };
 }
 
 /** The layout of one page (its rows) of a tensor with layout l. */
@@ -89,36 +85,22 @@ function sameShape(op: string, names: Record<string, Tensor>, ref: Tensor): void
   }
 }
 
-const channelGrid = (cv: number) => grid1d(ceilDiv(cv, BN_WG));
+/** Partial sums a row-loop pass over `rows` rows writes (the kernel's own split). */
+const partsOf = (l: Layout, rows: number) => bnRowDispatch(l, rows, l.channels).uniforms.parts;
 
 /** Per-channel affine {scale, shift} of inference BatchNorm, for conv epilogues: y = x*scale + shift. */
 export function foldBatchNorm(e: Engine, p: BatchNormParams): { scale: Tensor; shift: Tensor } {
   const channels = p.gamma?.size;
   checkParams('foldBatchNorm', p, channels);
-  const vec4 = channels % 4 === 0;
-  const cv = vec4 ? channels / 4 : channels;
   const scale = e.alloc([channels]);
   const shift = e.alloc([channels]);
-  e.dispatch(
-    batchnormFold,
-    { vec4 },
-    { gamma: p.gamma, beta: p.beta, mean: p.movingMean, variance: p.movingVariance, scale, shift },
-    { c: cv, epsilon: p.epsilon ?? BN_DEFAULT_EPSILON },
-    channelGrid(cv),
-  );
+  run(e, batchnormFold, vecConfig(channels), { channels, epsilon: p.epsilon ?? BN_DEFAULT_EPSILON }, { gamma: p.gamma, beta: p.beta, mean: p.movingMean, variance: p.movingVariance, scale, shift });
   return { scale, shift };
-}
-
-/** Row-loop uniforms and grid shared by the per-channel passes (see kernels/split-plan.ts). */
-function rowLoop(l: Layout) {
-  const { parts, rowsPerPart } = splitPlan(l.rows, l.cv);
-  return { uniforms: { rows: l.rows, c: l.cv, parts, rowsPerPart }, grid: grid1d(ceilDiv(parts * l.cv, BN_WG)) };
 }
 
 function apply(e: Engine, x: Tensor, l: Layout, mean: Tensor, scale: Tensor, beta: Tensor, relu6: boolean): Tensor {
   const y = e.alloc(x.shape);
-  const { uniforms, grid } = rowLoop(l);
-  e.dispatch(batchnormApply, { vec4: l.vec4, relu6 }, { x, mean, scale, beta, y }, uniforms, grid);
+  run(e, batchnormApply, { vec4: l.vec4, relu6 }, { rows: l.rows, channels: l.channels }, { x, mean, scale, beta, y });
   return y;
 }
 
@@ -173,13 +155,13 @@ function batchPartials(
   const x = batched[0];
   const pages = planPages(e, op, x.shape[0], batched.map((t) => e.sampleBytes(t)));
   if (pages.length === 1) {
-    const { parts } = splitPlan(l.rows, l.cv);
+    const parts = partsOf(l, l.rows);
     const partials = e.alloc([blocks * parts + extraRows, l.channels]);
     dispatch([...batched], partials, l, pages[0]);
     return { partials, parts };
   }
   const rowsPerSample = l.rows / x.shape[0];
-  const pageParts = pages.map((pg) => splitPlan(pg.count * rowsPerSample, l.cv).parts);
+  const pageParts = pages.map((pg) => partsOf(l, pg.count * rowsPerSample));
   const P = pageParts.reduce((a, b) => a + b, 0);
   const partials = e.alloc([blocks * P + extraRows, l.channels]);
   const rowBytes = l.channels * 4;
@@ -210,27 +192,26 @@ function reduceBackward(
   const dummy = dummyTensor(e);
   const full = mode.dx;
   const { partials, parts: P } = batchPartials(e, op, full ? [...batched, full] : batched, l, 2, 0, ([x, y, dy, dxp], partials, pl, pg) => {
-    const { parts, rowsPerPart } = splitPlan(pl.rows, pl.cv);
     // (inference mode writes dx in this pass: into the page view, or a page copy copied back)
-    e.dispatch(
+    run(
+      e,
       batchnormBackward,
       { vec4: l.vec4, relu6, inference: mode.inference },
+      { rows: pl.rows, channels: l.channels, epsilon: p.epsilon ?? BN_DEFAULT_EPSILON },
       { x, y, dy, gamma: p.gamma, mean: mode.mean, variance: mode.variance, partials, dx: dxp ?? dummy },
-      { rows: pl.rows, c: pl.cv, parts, rowsPerPart, epsilon: p.epsilon ?? BN_DEFAULT_EPSILON },
-      grid1d(ceilDiv(parts * pl.cv, BN_WG)),
     );
     if (full && dxp && dxp.buffer !== full.buffer) e.copy(dxp, full, dxp.bytes, 0, pg.start * e.sampleBytes(full));
   });
   const dgamma = e.alloc([l.channels]);
   const dbeta = e.alloc([l.channels]);
   const coef = mode.inference ? null : e.alloc([3, l.channels]);
-  e.dispatch(
+  run(
+    e,
     batchnormBackwardFinalize,
     { vec4: l.vec4, train: !mode.inference },
+    { channels: l.channels, parts: P, count: l.rows },
     // (inference: invStd is unused; bind gamma, not the dummy that is bound writable as coef)
     { partials, gamma: p.gamma, invStd: mode.inference ? p.gamma : mode.variance, dgamma, dbeta, coef: coef ?? dummy },
-    { c: l.cv, parts: P, count: l.rows },
-    channelGrid(l.cv),
   );
   partials.dispose();
   return { dgamma, dbeta, coef };
@@ -252,26 +233,19 @@ export function batchNormTraining(
   // Every page shifts by the batch's first row (so the pages' sums combine exactly).
   const first = x.shape.length > 1 && x.shape[0] > 1 ? pageOf(e, x, { start: 0, count: 1 }) : x;
   const { partials, parts } = batchPartials(e, op, [x], l, 2, 1, ([xp], part, pl) => {
-    const plan = splitPlan(pl.rows, pl.cv);
-    e.dispatch(
-      batchnormStats,
-      { vec4: l.vec4 },
-      { x: xp, shift: first, partials: part },
-      { rows: pl.rows, c: pl.cv, parts: plan.parts, rowsPerPart: plan.rowsPerPart },
-      grid1d(ceilDiv(plan.parts * pl.cv, BN_WG)),
-    );
+    run(e, batchnormStats, { vec4: l.vec4 }, { rows: pl.rows, channels: l.channels }, { x: xp, shift: first, partials: part });
   });
   if (first !== x) first.dispose();
   const mean = e.alloc([l.channels]);
   const invStd = e.alloc([l.channels]);
   const scale = e.alloc([l.channels]);
   const momentum = p.momentum ?? BN_DEFAULT_MOMENTUM;
-  e.dispatch(
+  run(
+    e,
     batchnormStatsFinalize,
     { vec4: l.vec4 },
+    { channels: l.channels, parts, count: l.rows, momentum, epsilon: p.epsilon ?? BN_DEFAULT_EPSILON },
     { partials, gamma: p.gamma, movingMean: p.movingMean, movingVariance: p.movingVariance, mean, invStd, scale },
-    { c: l.cv, parts, count: l.rows, momentum, decay: 1 - momentum, epsilon: p.epsilon ?? BN_DEFAULT_EPSILON },
-    channelGrid(l.cv),
   );
   partials.dispose();
   const [y] = paged(e, op, [x], [{ batch: x.shape }], ([xp]) => [apply(e, xp, pageLayout(l, xp), mean, scale, p.beta, !!opts.relu6)]);
@@ -308,8 +282,7 @@ export function batchNormTrainingBackward(
   });
   const [dx] = paged(e, op, [x, y, dy], [{ batch: x.shape }], ([xp, yp, dyp]) => {
     const dxp = e.alloc(xp.shape);
-    const { uniforms, grid } = rowLoop(pageLayout(l, xp));
-    e.dispatch(batchnormBackwardDx, { vec4: l.vec4, relu6 }, { x: xp, y: yp, dy: dyp, mean: saved.mean, coef: coef!, dx: dxp }, uniforms, grid);
+    run(e, batchnormBackwardDx, { vec4: l.vec4, relu6 }, { rows: pageLayout(l, xp).rows, channels: l.channels }, { x: xp, y: yp, dy: dyp, mean: saved.mean, coef: coef!, dx: dxp });
     return [dxp];
   });
   coef!.dispose();
