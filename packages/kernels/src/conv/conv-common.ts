@@ -1,7 +1,8 @@
 // Code-generation helpers shared by the conv-family kernels (full and depthwise; forward, backward-input,
 // backward-filter). These build WGSL text; they are not WGSL library code.
 import { type EpilogueConfig, epilogueWgsl } from '../epilogue.js';
-import { MAIN_1D, flatIndex } from '../wgsl.js';
+import { MAIN_1D, ceilDiv, flatIndex, grid1d, vecCount } from '../wgsl.js';
+import { splitPlan } from '../split-plan.js';
 
 /** Workgroup size of every conv-family kernel (lavapipe: >= 64 invocations per workgroup). */
 export const CONV_WG = 64;
@@ -16,6 +17,57 @@ export interface ConvTileConfig {
   run: number;
   /** Bind channel arrays as vec4<f32> (the channel count must be a multiple of 4). */
   vec4: boolean;
+}
+
+/** The geometry of one conv dispatch: input [N, H, W, cin], output [N, OH, OW, cout], top/left padding. */
+export interface ConvShapes {
+  N: number;
+  H: number;
+  W: number;
+  cin: number;
+  OH: number;
+  OW: number;
+  cout: number;
+  padTop: number;
+  padLeft: number;
+}
+
+const convGrid = (total: number) => grid1d(ceilDiv(total, CONV_WG));
+
+/**
+ * Forward (conv2d, depthwise): one invocation per (sample, output row, run of `cfg.run` outputs along
+ * W, output channel group). `c` = output channels in units of the bound type.
+ */
+export function convForwardDispatch(cfg: ConvTileConfig, s: ConvShapes) {
+  const c = vecCount(cfg, s.cout);
+  const runs = ceilDiv(s.OW, cfg.run);
+  const total = s.N * s.OH * runs * c;
+  return { grid: convGrid(total), c, uniforms: { total, H: s.H, W: s.W, OH: s.OH, OW: s.OW, runs, padTop: s.padTop, padLeft: s.padLeft } };
+}
+
+/**
+ * Backward-input: one invocation per (sample, input row, run of `cfg.run` inputs along W, `lanes`),
+ * runs aligned to the stride phase of the left padding (offQ = padLeft mod stride).
+ */
+export function convBackwardInputDispatch(cfg: ConvTileConfig, s: ConvShapes, lanes: number) {
+  const offQ = s.padLeft % cfg.stride;
+  const runs = ceilDiv(s.W + offQ, cfg.run);
+  const total = s.N * s.H * runs * lanes;
+  return { grid: convGrid(total), uniforms: { total, H: s.H, W: s.W, OH: s.OH, OW: s.OW, runs, padTop: s.padTop, offQ, pq: (s.padLeft - offQ) / cfg.stride } };
+}
+
+/**
+ * Filter gradient: the N·OH·runs work items are split into P partitions (split-plan.ts: ~1024
+ * invocations, >= 16 items each; measured on the MobileNetV2 depthwise shapes, 1024/16 beat 4096/4
+ * by ~15 % and 2048/8 by ~8 %), one invocation per (partition, `lanes`), each writing partial sums
+ * that convFilterReduce folds. The op reads P = `parts` to size its partials.
+ */
+export function convFilterDispatch(cfg: ConvTileConfig, s: ConvShapes, lanes: number) {
+  const runs = ceilDiv(s.OW, cfg.run);
+  const items = s.N * s.OH * runs;
+  const { parts, rowsPerPart: per } = splitPlan(items, lanes, 16, 1024);
+  const total = parts * lanes;
+  return { grid: convGrid(total), parts, uniforms: { total, H: s.H, W: s.W, OH: s.OH, OW: s.OW, runs, padTop: s.padTop, padLeft: s.padLeft, items, per } };
 }
 
 export const convTileKey = (c: ConvTileConfig) => `k${c.k}s${c.stride}r${c.run}${c.vec4 ? 'v4' : 'f1'}`;

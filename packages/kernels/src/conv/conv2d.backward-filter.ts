@@ -6,7 +6,7 @@
 // (`convFilterReduce`, shared with the depthwise filter gradient) sums the partials. No atomics on
 // floats, no barriers. Any epilogue's backward must be applied to dy by the caller first.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
+import { MAIN_1D, flatIndex, wgsl, vecCount, grid1d, ceilDiv } from '../wgsl.js';
 import {
   CONV_WG,
   type ConvTileConfig,
@@ -20,10 +20,19 @@ import {
   tapBlock,
   tapsByInputColumn,
   validateConvTile,
+  convFilterDispatch,
+  type ConvShapes,
 } from './conv-common.js';
 
 // Moved to conv-common.ts; re-exported for existing importers.
 export { itemLoop } from './conv-common.js';
+
+/** The filter gradient's dispatch and its partition count P (the op sizes the partials with it). */
+export function conv2dFilterDispatch(cfg: ConvTileConfig, s: ConvShapes) {
+  const cov = vecCount(cfg, s.cout);
+  const d = convFilterDispatch(cfg, s, s.cin * cov);
+  return { grid: d.grid, parts: d.parts, uniforms: { ...d.uniforms, cin: s.cin, cov } };
+}
 
 export const conv2dBackwardFilter = defineKernel({
   name: 'conv2d.backward-filter',
@@ -47,6 +56,10 @@ export const conv2dBackwardFilter = defineKernel({
     partial: { access: 'read_write', type: convVecType }, // [P, k, k, cin, cout]
   },
   workgroupSize: () => [CONV_WG, 1, 1],
+  dispatch: (cfg: ConvTileConfig, s: ConvShapes) => {
+    const { grid, uniforms } = conv2dFilterDispatch(cfg, s);
+    return { grid, uniforms };
+  },
   key: (cfg: ConvTileConfig) => convTileKey(cfg),
   body: (cfg: ConvTileConfig) => {
     validateConvTile(cfg);
@@ -96,6 +109,11 @@ export const convFilterReduce = defineKernel({
     out: { access: 'read_write', type: convVecType },
   },
   workgroupSize: () => [CONV_WG, 1, 1],
+  /** Sums the P partials of a filter gradient of `size` f32 values. */
+  dispatch: (cfg: ConvFilterReduceConfig, s: { size: number; parts: number }) => {
+    const n = vecCount(cfg, s.size);
+    return { grid: grid1d(ceilDiv(n, CONV_WG)), uniforms: { n, parts: s.parts } };
+  },
   key: (cfg: ConvFilterReduceConfig) => (cfg.vec4 ? 'v4' : 'f1'),
   body: (cfg: ConvFilterReduceConfig) => {
     const T = convVecType(cfg);

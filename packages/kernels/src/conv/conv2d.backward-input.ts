@@ -6,6 +6,7 @@
 // known at compile time (see depthwise-conv2d.backward-input.ts). Any epilogue's backward must be
 // applied to dy by the caller first.
 import { defineKernel } from '../define-kernel.js';
+import { vecCount } from '../wgsl.js';
 import {
   CONV_WG,
   type ConvTileConfig,
@@ -18,6 +19,8 @@ import {
   tapBlock,
   tapsByOutputOffset,
   validateConvTile,
+  convBackwardInputDispatch,
+  type ConvShapes,
 } from './conv-common.js';
 
 export const conv2dBackwardInput = defineKernel({
@@ -41,6 +44,11 @@ export const conv2dBackwardInput = defineKernel({
     dx: 'read_write',
   },
   workgroupSize: () => [CONV_WG, 1, 1],
+  /** One invocation per input channel (scalar dx), reading vec4 groups of dy's output channels. */
+  dispatch: (cfg: ConvTileConfig, s: ConvShapes) => {
+    const d = convBackwardInputDispatch(cfg, s, s.cin);
+    return { grid: d.grid, uniforms: { ...d.uniforms, cin: s.cin, cov: vecCount(cfg, s.cout) } };
+  },
   key: (cfg: ConvTileConfig) => convTileKey(cfg),
   body: (cfg: ConvTileConfig) => {
     validateConvTile(cfg);

@@ -16,6 +16,8 @@ import {
   tapBlock,
   tapsByInputColumn,
   validateConvTile,
+  convForwardDispatch,
+  type ConvShapes,
 } from './conv-common.js';
 
 // The shared conv helpers used to live here; re-exported for existing importers.
@@ -58,6 +60,10 @@ export const conv2d = defineKernel({
     y: { access: 'read_write', type: convVecType },
   },
   workgroupSize: () => [CONV_WG, 1, 1],
+  dispatch: (cfg: Conv2dConfig, s: ConvShapes) => {
+    const d = convForwardDispatch(cfg, s);
+    return { grid: d.grid, uniforms: { ...d.uniforms, cin: s.cin, cov: d.c } };
+  },
   key: (cfg: Conv2dConfig) => `${convTileKey(cfg)}|${epilogueKey(cfg.epilogue)}`,
   body: (cfg: Conv2dConfig) => {
     validateConvTile(cfg);

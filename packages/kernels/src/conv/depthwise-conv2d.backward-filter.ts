@@ -6,7 +6,7 @@
 // (core skips it when P = 1 by writing straight into dw). No atomics, no barriers. Any epilogue's
 // backward must be applied to dy by the caller first.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
+import { MAIN_1D, flatIndex, wgsl, vecCount } from '../wgsl.js';
 import {
   CONV_WG,
   type ConvTileConfig,
@@ -20,7 +20,16 @@ import {
   tapBlock,
   tapsByInputColumn,
   validateConvTile,
+  convFilterDispatch,
+  type ConvShapes,
 } from './conv-common.js';
+
+/** The depthwise filter gradient's dispatch and its partition count P (the op sizes the partials with it). */
+export function depthwiseFilterDispatch(cfg: ConvTileConfig, s: ConvShapes) {
+  const cv = vecCount(cfg, s.cin);
+  const d = convFilterDispatch(cfg, s, cv);
+  return { grid: d.grid, parts: d.parts, uniforms: { ...d.uniforms, cv } };
+}
 
 export const depthwiseConv2dBackwardFilter = defineKernel({
   name: 'depthwise-conv2d.backward-filter',
@@ -43,6 +52,10 @@ export const depthwiseConv2dBackwardFilter = defineKernel({
     partial: { access: 'read_write', type: convVecType }, // [P, k, k, C]
   },
   workgroupSize: () => [CONV_WG, 1, 1],
+  dispatch: (cfg: ConvTileConfig, s: ConvShapes) => {
+    const { grid, uniforms } = depthwiseFilterDispatch(cfg, s);
+    return { grid, uniforms };
+  },
   key: (cfg: ConvTileConfig) => convTileKey(cfg),
   body: (cfg: ConvTileConfig) => {
     validateConvTile(cfg);

@@ -10,6 +10,7 @@
 // relation. Rows use the runtime divisibility test. Any epilogue's backward must be applied to dy by
 // the caller first.
 import { defineKernel } from '../define-kernel.js';
+import { vecCount } from '../wgsl.js';
 import {
   CONV_WG,
   type ConvTileConfig,
@@ -22,6 +23,8 @@ import {
   tapBlock,
   tapsByOutputOffset,
   validateConvTile,
+  convBackwardInputDispatch,
+  type ConvShapes,
 } from './conv-common.js';
 
 export const depthwiseConv2dBackwardInput = defineKernel({
@@ -44,6 +47,11 @@ export const depthwiseConv2dBackwardInput = defineKernel({
     dx: { access: 'read_write', type: convVecType },
   },
   workgroupSize: () => [CONV_WG, 1, 1],
+  dispatch: (cfg: ConvTileConfig, s: ConvShapes) => {
+    const cv = vecCount(cfg, s.cin);
+    const d = convBackwardInputDispatch(cfg, s, cv);
+    return { grid: d.grid, uniforms: { ...d.uniforms, cv } };
+  },
   key: (cfg: ConvTileConfig) => convTileKey(cfg),
   body: (cfg: ConvTileConfig) => {
     validateConvTile(cfg);

@@ -5,7 +5,7 @@
 // fallback (one channel) when C % 4 != 0. Taps outside the input read 0.
 import { defineKernel } from '../define-kernel.js';
 import { epilogueKey } from '../epilogue.js';
-import { CONV_WG, convTileKey, convVecType, convZero, forwardMain, forwardRow, tapBlock, tapsByInputColumn, validateConvTile } from './conv-common.js';
+import { CONV_WG, convTileKey, convVecType, convZero, forwardMain, forwardRow, tapBlock, tapsByInputColumn, validateConvTile, convForwardDispatch, type ConvShapes } from './conv-common.js';
 import type { Conv2dConfig } from './conv2d.js';
 
 export type DepthwiseConv2dConfig = Conv2dConfig;
@@ -31,6 +31,10 @@ export const depthwiseConv2d = defineKernel({
     y: { access: 'read_write', type: convVecType },
   },
   workgroupSize: () => [CONV_WG, 1, 1],
+  dispatch: (cfg: DepthwiseConv2dConfig, s: ConvShapes) => {
+    const d = convForwardDispatch(cfg, s);
+    return { grid: d.grid, uniforms: { ...d.uniforms, cv: d.c } };
+  },
   key: (cfg: DepthwiseConv2dConfig) => `${convTileKey(cfg)}|${epilogueKey(cfg.epilogue)}`,
   body: (cfg: DepthwiseConv2dConfig) => {
     validateConvTile(cfg);

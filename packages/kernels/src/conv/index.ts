@@ -1,8 +1,8 @@
 // Kernel family 'conv': each kernel file is exported here.
-export { CONV_WG, type ConvTileConfig } from './conv-common.js';
+export { CONV_WG, type ConvTileConfig, type ConvShapes } from './conv-common.js';
 export { type Conv2dConfig, conv2d } from './conv2d.js';
 export { conv2dBackwardInput } from './conv2d.backward-input.js';
-export { conv2dBackwardFilter, convFilterReduce, type ConvFilterReduceConfig } from './conv2d.backward-filter.js';
+export { conv2dBackwardFilter, conv2dFilterDispatch, convFilterReduce, type ConvFilterReduceConfig } from './conv2d.backward-filter.js';
 export { depthwiseConv2d, type DepthwiseConv2dConfig } from './depthwise-conv2d.js';
 export { depthwiseConv2dBackwardInput } from './depthwise-conv2d.backward-input.js';
-export { depthwiseConv2dBackwardFilter } from './depthwise-conv2d.backward-filter.js';
+export { depthwiseConv2dBackwardFilter, depthwiseFilterDispatch } from './depthwise-conv2d.backward-filter.js';

@@ -1,5 +1,5 @@
 // What conv2d and depthwise-conv2d (forward and backward) share: options and their checks, output
-// size and padding, shape checks, channel layout, and the filter-gradient split into partial sums.
+// size and padding, shape checks, the kernels' ConvShapes, and the filter-gradient partials.
 // Output size and padding:
 //   'same'      = TensorFlow/Keras: out = ceil(in / s), total = max((out-1)*s + k - in, 0),
 //                 before = floor(total / 2) (stride 2 on an even size: 0 before, 1 after).
@@ -9,7 +9,7 @@ import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
 import type { Epilogue } from '../epilogue.js';
-import { splitPlan, type SplitPlan } from '@mnv2/kernels';
+import type { ConvShapes } from '@mnv2/kernels';
 
 export type PaddingMode = 'same' | 'symmetric';
 
@@ -76,14 +76,6 @@ export function checkRank(op: string, name: string, shape: readonly number[], ra
   }
 }
 
-/** How a filter-gradient reduction over `items` work items, `lanes` invocations each, is split (no empty part). */
-export function filterGradPlan(items: number, lanes: number): SplitPlan {
-  // ~1024 invocations (16+ workgroups of 64) keep both lavapipe threads busy while each partition
-  // covers >= 16 items, amortising its k*k partial sums and the reduce pass. Measured on the
-  // MobileNetV2 depthwise shapes: 1024/16 beat 4096/4 by ~15 % and 2048/8 by ~8 %.
-  return splitPlan(items, lanes, 16, 1024);
-}
-
 /**
  * Runs the partial-sum reduction of a filter gradient: when P = 1 the kernel writes straight into
  * `out` (no second pass); otherwise into a pooled [P, ...] buffer summed by convFilterReduce.
@@ -101,10 +93,9 @@ export function withPartials(e: Engine, parts: number, outShape: readonly number
   return out;
 }
 
-/** Channel layout of a conv kernel's bound arrays: vec4 of channels when C % 4 == 0, else scalar. */
-export function convChannels(C: number): { vec4: boolean; cv: number } {
-  const vec4 = C % 4 === 0;
-  return { vec4, cv: vec4 ? C / 4 : C };
+/** The kernels' view of a conv (kernels/conv/conv-common.ts ConvShapes): input, geometry, output channels. */
+export function convShapes(N: number, H: number, W: number, cin: number, g: ConvGeometry, cout: number): ConvShapes {
+  return { N, H, W, cin, OH: g.outH, OW: g.outW, cout, padTop: g.padTop, padLeft: g.padLeft };
 }
 
 /** Throws unless dy is [N, outH, outW, C] for geometry g; `what` names what determined the geometry. */

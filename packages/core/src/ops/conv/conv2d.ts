@@ -5,16 +5,16 @@ import {
   conv2dBackwardInput as conv2dBackwardInputKernel,
   conv2dBackwardFilter as conv2dBackwardFilterKernel,
   convFilterReduce,
-  grid1d,
-  ceilDiv,
-  CONV_WG,
+  conv2dFilterDispatch,
+  vecConfig,
 } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { resolveEpilogue } from '../epilogue.js';
 import { paged } from '../paging.js';
-import { type ConvOptions, checkConvOptions, checkDyShape, convChannels, checkRank, convGeometry, filterGradPlan, withPartials } from './conv-common.js';
+import { type ConvOptions, checkConvOptions, checkDyShape, checkRank, convGeometry, convShapes, withPartials } from './conv-common.js';
+import { run } from '../run.js';
 
 // Register-blocking factors, measured on lavapipe with the 224² stem (Cin 3, Cout 32, stride 2):
 // forward 2.0 ms with 8 outputs along W per invocation (2.5 with 4, 3.0-3.6 with 2); backward-input
@@ -50,17 +50,9 @@ function conv2dPage(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions): Tensor 
   checkConvOptions(op, opts, k, shapes);
   const g = convGeometry(H, W, k, opts.stride, opts.padding);
   const ep = resolveEpilogue(e, op, opts.epilogue, Cout);
-  const { vec4, cv: cov } = convChannels(Cout);
-  const runs = ceilDiv(g.outW, RUN);
-  const total = N * g.outH * runs * cov;
   const y = e.alloc([N, g.outH, g.outW, Cout]);
-  e.dispatch(
-    conv2dKernel,
-    { k, stride: opts.stride, run: RUN, vec4, epilogue: ep.cfg },
-    { x, w, scale: ep.scale, shift: ep.shift, y },
-    { total, cin: Cin, cov, H, W, OH: g.outH, OW: g.outW, runs, padTop: g.padTop, padLeft: g.padLeft },
-    grid1d(ceilDiv(total, CONV_WG)),
-  );
+  const cfg = { k, stride: opts.stride, run: RUN, ...vecConfig(Cout), epilogue: ep.cfg };
+  run(e, conv2dKernel, cfg, convShapes(N, H, W, Cin, g, Cout), { x, w, scale: ep.scale, shift: ep.shift, y });
   return y;
 }
 
@@ -86,19 +78,9 @@ function conv2dBackwardInputPage(e: Engine, dy: Tensor, w: Tensor, xShape: reado
   const g = convGeometry(H, W, k, opts.stride, opts.padding);
   checkDyShape(op, dy.shape, N, g, Cout, 'filter', shapes);
   const S = opts.stride;
-  const run = RUN - (RUN % S);
-  const offQ = g.padLeft % S;
-  const { vec4, cv: cov } = convChannels(Cout);
-  const runs = ceilDiv(W + offQ, run);
-  const total = N * H * runs * Cin;
   const dx = e.alloc([N, H, W, Cin]);
-  e.dispatch(
-    conv2dBackwardInputKernel,
-    { k, stride: S, run, vec4 },
-    { dy, w, dx },
-    { total, cin: Cin, cov, H, W, OH: g.outH, OW: g.outW, runs, padTop: g.padTop, offQ, pq: (g.padLeft - offQ) / S },
-    grid1d(ceilDiv(total, CONV_WG)),
-  );
+  const cfg = { k, stride: S, run: RUN - (RUN % S), ...vecConfig(Cout) };
+  run(e, conv2dBackwardInputKernel, cfg, convShapes(N, H, W, Cin, g, Cout), { dy, w, dx });
   return dx;
 }
 
@@ -121,25 +103,19 @@ function conv2dBackwardFilterPage(e: Engine, x: Tensor, dy: Tensor, opts: ConvOp
   const Cout = dy.shape[3];
   const g = convGeometry(H, W, k, opts.stride, opts.padding);
   checkDyShape(op, dy.shape, N, g, Cout, `kernel size ${k}`, shapes);
-  const { vec4, cv: cov } = convChannels(Cout);
-  const runs = ceilDiv(g.outW, FILTER_RUN);
-  const items = N * g.outH * runs;
-  const { parts: P, rowsPerPart: per } = filterGradPlan(items, Cin * cov);
-  const total = P * Cin * cov;
-  const cfg = { k, stride: opts.stride, run: FILTER_RUN, vec4 };
-  const u = { total, cin: Cin, cov, H, W, OH: g.outH, OW: g.outW, runs, padTop: g.padTop, padLeft: g.padLeft, items, per };
+  const cfg = { k, stride: opts.stride, run: FILTER_RUN, ...vecConfig(Cout) };
+  const s = convShapes(N, H, W, Cin, g, Cout);
+  const P = conv2dFilterDispatch(cfg, s).parts;
   return withPartials(
     e,
     P,
     [k, k, Cin, Cout],
-    (partial) => e.dispatch(conv2dBackwardFilterKernel, cfg, { x, dy, partial }, u, grid1d(ceilDiv(total, CONV_WG))),
+    (partial) => run(e, conv2dBackwardFilterKernel, cfg, s, { x, dy, partial }),
     (partial, out) => reducePartials(e, partial, out, P),
   );
 }
 
 /** out = sum over the leading axis of partial [P, ...out.shape]. */
 export function reducePartials(e: Engine, partial: Tensor, out: Tensor, parts: number): void {
-  const vec4 = out.size % 4 === 0;
-  const n = vec4 ? out.size / 4 : out.size;
-  e.dispatch(convFilterReduce, { vec4 }, { partial, out }, { n, parts }, grid1d(ceilDiv(n, CONV_WG)));
+  run(e, convFilterReduce, vecConfig(out.size), { size: out.size, parts }, { partial, out });
 }

@@ -5,15 +5,15 @@ import {
   depthwiseConv2d as depthwiseKernel,
   depthwiseConv2dBackwardInput as depthwiseBackwardInputKernel,
   depthwiseConv2dBackwardFilter as depthwiseBackwardFilterKernel,
-  grid1d,
-  ceilDiv,
-  CONV_WG,
+  depthwiseFilterDispatch,
+  vecConfig,
 } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { resolveEpilogue } from '../epilogue.js';
-import { type ConvOptions, checkConvOptions, checkDyShape, convChannels, checkRank, convGeometry, filterGradPlan, withPartials } from './conv-common.js';
+import { type ConvOptions, checkConvOptions, checkDyShape, checkRank, convGeometry, convShapes, withPartials } from './conv-common.js';
+import { run } from '../run.js';
 import { reducePartials, convOutShape } from './conv2d.js';
 import { paged } from '../paging.js';
 
@@ -45,18 +45,9 @@ function depthwiseConv2dPage(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions)
   checkConvOptions(op, opts, k, shapes);
   const g = convGeometry(H, W, k, opts.stride, opts.padding);
   const ep = resolveEpilogue(e, op, opts.epilogue, C);
-  const { vec4, cv } = convChannels(C);
-  const run = FWD_RUN[opts.stride];
-  const runs = ceilDiv(g.outW, run);
-  const total = N * g.outH * runs * cv;
   const y = e.alloc([N, g.outH, g.outW, C]);
-  e.dispatch(
-    depthwiseKernel,
-    { k, stride: opts.stride, run, vec4, epilogue: ep.cfg },
-    { x, w, scale: ep.scale, shift: ep.shift, y },
-    { total, cv, H, W, OH: g.outH, OW: g.outW, runs, padTop: g.padTop, padLeft: g.padLeft },
-    grid1d(ceilDiv(total, CONV_WG)),
-  );
+  const cfg = { k, stride: opts.stride, run: FWD_RUN[opts.stride], ...vecConfig(C), epilogue: ep.cfg };
+  run(e, depthwiseKernel, cfg, convShapes(N, H, W, C, g, C), { x, w, scale: ep.scale, shift: ep.shift, y });
   return y;
 }
 
@@ -84,19 +75,9 @@ function depthwiseConv2dBackwardInputPage(e: Engine, dy: Tensor, w: Tensor, xSha
   const g = convGeometry(H, W, k, opts.stride, opts.padding);
   checkDyShape(op, dy.shape, N, g, C, 'filter', shapes);
   const S = opts.stride;
-  const run = BWD_RUN - (BWD_RUN % S);
-  const offQ = g.padLeft % S;
-  const { vec4, cv } = convChannels(C);
-  const runs = ceilDiv(W + offQ, run);
-  const total = N * H * runs * cv;
   const dx = e.alloc([N, H, W, C]);
-  e.dispatch(
-    depthwiseBackwardInputKernel,
-    { k, stride: S, run, vec4 },
-    { dy, w, dx },
-    { total, cv, H, W, OH: g.outH, OW: g.outW, runs, padTop: g.padTop, offQ, pq: (g.padLeft - offQ) / S },
-    grid1d(ceilDiv(total, CONV_WG)),
-  );
+  const cfg = { k, stride: S, run: BWD_RUN - (BWD_RUN % S), ...vecConfig(C) };
+  run(e, depthwiseBackwardInputKernel, cfg, convShapes(N, H, W, C, g, C), { dy, w, dx });
   return dx;
 }
 
@@ -118,19 +99,14 @@ function depthwiseConv2dBackwardFilterPage(e: Engine, x: Tensor, dy: Tensor, opt
   const [N, H, W, C] = x.shape;
   const g = convGeometry(H, W, k, opts.stride, opts.padding);
   checkDyShape(op, dy.shape, N, g, C, `kernel size ${k}`, shapes);
-  const { vec4, cv } = convChannels(C);
-  const run = FILTER_RUN[opts.stride];
-  const runs = ceilDiv(g.outW, run);
-  const items = N * g.outH * runs;
-  const { parts: P, rowsPerPart: per } = filterGradPlan(items, cv);
-  const total = P * cv;
-  const cfg = { k, stride: opts.stride, run, vec4 };
-  const u = { total, cv, H, W, OH: g.outH, OW: g.outW, runs, padTop: g.padTop, padLeft: g.padLeft, items, per };
+  const cfg = { k, stride: opts.stride, run: FILTER_RUN[opts.stride], ...vecConfig(C) };
+  const s = convShapes(N, H, W, C, g, C);
+  const P = depthwiseFilterDispatch(cfg, s).parts;
   return withPartials(
     e,
     P,
     [k, k, C],
-    (partial) => e.dispatch(depthwiseBackwardFilterKernel, cfg, { x, dy, partial }, u, grid1d(ceilDiv(total, CONV_WG))),
+    (partial) => run(e, depthwiseBackwardFilterKernel, cfg, s, { x, dy, partial }),
     (partial, out) => reducePartials(e, partial, out, P),
   );
 }
