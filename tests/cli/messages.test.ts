@@ -1,10 +1,9 @@
 // Clear messages for the smaller findings of the hostile-user review: each names the flag or path
 // and what to do (no raw ELOOP/EROFS/EPERM, no misleading fetch hint, no 100 % one-output classifier).
 import { describe, it, beforeAll, expect } from 'vitest';
-import { mkdtempSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildCli, mnv2, linkAlpacaSubset } from '../helpers/cli.js';
+import { cliWorkspace, mnv2 } from '../helpers/cli.js';
 import { fsErrorMessage } from '../../packages/cli/src/util/fs-errors.js';
 import { GPU } from '../helpers/gpu.js';
 
@@ -24,10 +23,7 @@ describe(`${GPU} CLI messages`, () => {
   let tmp: string;
   let data: string;
   beforeAll(() => {
-    buildCli();
-    tmp = mkdtempSync(join(tmpdir(), 'mnv2-messages-'));
-    data = join(tmp, 'data');
-    linkAlpacaSubset(data, 4);
+    ({ tmp, data } = cliWorkspace('mnv2-messages-', 4));
   }, 120_000);
 
   it('a value flag followed by another flag says the value is missing', () => {

@@ -1,6 +1,7 @@
 // Runs the built CLI (packages/cli/dist/main.js) as a user would, after building it once per file.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,4 +36,13 @@ export function linkAlpacaSubset(dir: string, perClass: number): void {
     mkdirSync(join(dir, c), { recursive: true });
     for (const f of readdirSync(join(ALPACA, c)).sort().slice(0, perClass)) symlinkSync(join(ALPACA, c, f), join(dir, c, f));
   }
+}
+
+/** Builds the CLI and makes a temp folder holding `data/`, a small alpaca set (`perClass` per class). */
+export function cliWorkspace(prefix: string, perClass: number): { tmp: string; data: string } {
+  buildCli();
+  const tmp = mkdtempSync(join(tmpdir(), prefix));
+  const data = join(tmp, 'data');
+  linkAlpacaSubset(data, perClass);
+  return { tmp, data };
 }

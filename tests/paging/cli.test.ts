@@ -2,10 +2,9 @@
 // with the same results; a batch larger than the device's memory (MNV2_DEVICE_MEMORY) is refused
 // up front with the largest batch that fits, exit code 1, and the run folder left as it was.
 import { describe, it, beforeAll, expect } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildCli, mnv2With, linkAlpacaSubset, SHARED } from '../helpers/cli.js';
+import { cliWorkspace, mnv2With, SHARED } from '../helpers/cli.js';
 import { GPU } from '../helpers/gpu.js';
 
 const IMAGES = join(SHARED, 'datasets/coral_test_images');
@@ -14,10 +13,7 @@ describe(`${GPU} CLI: tensors above the binding limit, and device memory`, () =>
   let tmp: string;
   let data: string;
   beforeAll(() => {
-    buildCli();
-    tmp = mkdtempSync(join(tmpdir(), 'mnv2-paging-'));
-    data = join(tmp, 'data');
-    linkAlpacaSubset(data, 6);
+    ({ tmp, data } = cliWorkspace('mnv2-paging-', 6));
   }, 120_000);
 
   it('classify at 224 with the binding limit forced to 8 MiB: pages, same top-5 as unforced', () => {

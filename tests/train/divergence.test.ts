@@ -2,11 +2,10 @@
 // stops with a non-zero status, says which learning rate to lower, and the run folder keeps the last
 // good epoch's model byte for byte. Weight files holding NaN/Inf are refused by name when loaded.
 import { describe, it, beforeAll, expect } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseSafetensors, serializeSafetensors } from '@mnv2/core';
-import { buildCli, mnv2, mnv2With, linkAlpacaSubset } from '../helpers/cli.js';
+import { cliWorkspace, mnv2, mnv2With } from '../helpers/cli.js';
 import { GPU } from '../helpers/gpu.js';
 
 describe(`${GPU} train: divergence never overwrites the good model`, () => {
@@ -14,10 +13,7 @@ describe(`${GPU} train: divergence never overwrites the good model`, () => {
   let data: string;
   const base = () => ['train', data, '--image-size', '96', '--batch-size', '8', '--epochs', '2', '--optimizer', 'sgd', '--lr', '0.01'];
   beforeAll(() => {
-    buildCli();
-    tmp = mkdtempSync(join(tmpdir(), 'mnv2-diverge-'));
-    data = join(tmp, 'data');
-    linkAlpacaSubset(data, 6);
+    ({ tmp, data } = cliWorkspace('mnv2-diverge-', 6));
     const good = mnv2(...base(), '--out', join(tmp, 'good'));
     if (good.code !== 0) throw new Error(`training failed:\n${good.stdout}\n${good.stderr}`);
   }, 120_000);

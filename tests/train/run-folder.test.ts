@@ -3,10 +3,9 @@
 // `--resume` without the checkpoint refuses instead of starting over on top of a finished model;
 // `--epochs 0` with nothing to fine-tune is refused instead of "Done" with no model.
 import { describe, it, beforeAll, expect } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildCli, mnv2, mnv2With, linkAlpacaSubset } from '../helpers/cli.js';
+import { cliWorkspace, mnv2, mnv2With } from '../helpers/cli.js';
 import { GPU } from '../helpers/gpu.js';
 
 const snapshot = (dir: string) => new Map(readdirSync(dir).filter((f) => !f.startsWith('.')).map((f) => [f, readFileSync(join(dir, f))]));
@@ -16,10 +15,7 @@ describe(`${GPU} train: the run folder is never lost`, () => {
   let data: string;
   const train = (out: string, ...extra: string[]) => ['train', data, '--image-size', '32', '--batch-size', '8', '--epochs', '1', '--out', out, ...extra];
   beforeAll(() => {
-    buildCli();
-    tmp = mkdtempSync(join(tmpdir(), 'mnv2-runfolder-'));
-    data = join(tmp, 'data');
-    linkAlpacaSubset(data, 6);
+    ({ tmp, data } = cliWorkspace('mnv2-runfolder-', 6));
   }, 120_000);
 
   it('--force that fails before its first checkpoint leaves the previous run intact; one that commits replaces it', () => {
