@@ -3,7 +3,7 @@
 // (dz = dy where y > 0), writes dz for the matmuls of the same backward, and sums it: one pass.
 // One invocation per column (vec4 of columns when C % 4 == 0), looping over the rows.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
+import { MAIN_1D, ceilDiv, flatIndex, grid1d, vecCount, wgsl } from '../wgsl.js';
 import { MATMUL_WG } from './matmul.js';
 
 export interface ColsumConfig {
@@ -14,13 +14,20 @@ export interface ColsumConfig {
 const t = (c: ColsumConfig) => (c.vec4 ? 'vec4<f32>' : 'f32');
 const zero = (c: ColsumConfig) => (c.vec4 ? 'vec4<f32>(0.0)' : '0.0');
 
-/** Uniforms: R rows, C columns in units of the bound type. Grid: grid1d(ceil(C / MATMUL_WG)). */
+/** One invocation per column (group) of an [R, C] matrix, C in f32 columns. */
+const colsumDispatch = (c: ColsumConfig, s: { R: number; C: number }) => {
+  const cols = vecCount(c, s.C);
+  return { grid: grid1d(ceilDiv(cols, MATMUL_WG)), uniforms: { R: s.R, C: cols } };
+};
+
+/** Uniforms: R rows, C columns in units of the bound type (the dispatch takes C in f32 columns). */
 export const colsum = defineKernel({
   name: 'colsum',
   uniforms: { R: 'u32', C: 'u32' },
   bindings: { x: { access: 'read', type: t }, out: { access: 'read_write', type: t } },
   workgroupSize: () => [MATMUL_WG, 1, 1],
   key: (c: ColsumConfig) => (c.vec4 ? 'v4' : 'f1'),
+  dispatch: colsumDispatch,
   body: (c: ColsumConfig) => wgsl`
 @compute @workgroup_size(WG_X)
 fn main(${MAIN_1D}) {
@@ -44,6 +51,7 @@ export const colsumReluMask = defineKernel({
   },
   workgroupSize: () => [MATMUL_WG, 1, 1],
   key: (c: ColsumConfig) => (c.vec4 ? 'v4' : 'f1'),
+  dispatch: colsumDispatch,
   body: (c: ColsumConfig) => wgsl`
 @compute @workgroup_size(WG_X)
 fn main(${MAIN_1D}) {

@@ -4,6 +4,7 @@ export {
   type MatmulTile,
   type MatmulMap,
   matmulWorkgroups,
+  matmulKSlices,
   matmulGroupBlock,
   matmulVecPath,
   MATMUL_SG,

@@ -26,7 +26,7 @@
 // configuration (`bm`, `bn`, `map`, `share`), chosen by the host op and overridable for tuning.
 import { defineKernel } from '../define-kernel.js';
 import { type EpilogueConfig, epilogueKey, epilogueWgsl } from '../epilogue.js';
-import { MAIN_1D, flatIndex, wgsl } from '../wgsl.js';
+import { MAIN_1D, ceilDiv, flatIndex, grid1d, wgsl } from '../wgsl.js';
 
 /** Invocations per workgroup of every matmul-family kernel. */
 export const MATMUL_WG = 64;
@@ -60,6 +60,21 @@ export function matmulWorkgroups(M: number, N: number, t: MatmulTile): number {
   const [gm, gn] = matmulGroupBlock(t);
   const units = Math.ceil(M / gm) * Math.ceil(N / gn);
   return Math.ceil((units * (t.share === 'none' ? 1 : MATMUL_SG)) / MATMUL_WG);
+}
+
+/**
+ * K slices of a split-K matmul asked for `splitK` slices: each a multiple of 4 long (vec4 loads along
+ * K stay aligned), all but the last full. `slices` <= 1 means no split.
+ */
+export function matmulKSlices(K: number, splitK: number): { kChunk: number; slices: number } {
+  const kChunk = splitK > 1 ? Math.ceil(ceilDiv(K, splitK) / 4) * 4 : K;
+  return { kChunk, slices: ceilDiv(K, kChunk) };
+}
+
+/** Grid of the matmul pair: the tile's workgroups laid out by grid1d in x/y, `z` slices. */
+function matmulGrid(c: MatmulTile, M: number, N: number, z: number): [number, number, number] {
+  const [gx, gy] = grid1d(matmulWorkgroups(M, N, c));
+  return [gx, gy, z];
 }
 
 export interface MatmulConfig extends MatmulTile {
@@ -364,6 +379,7 @@ export const matmul = defineKernel({
   },
   workgroupSize: () => [MATMUL_WG, 1, 1],
   preamble: (c: MatmulConfig) => (c.share !== 'none' ? SUBGROUP_PREAMBLE : ''),
+  dispatch: (c: MatmulConfig, s: { M: number; N: number; K: number }) => ({ grid: matmulGrid(c, s.M, s.N, 1), uniforms: { M: s.M, N: s.N, K: s.K, kChunk: s.K } }),
   body: (c: MatmulConfig) => matmulBody({ ...c, splitK: false }),
   key: (c: MatmulConfig) => matmulKey({ ...c, splitK: false }),
 });
@@ -379,6 +395,10 @@ export const matmulSplitK = defineKernel({
   },
   workgroupSize: () => [MATMUL_WG, 1, 1],
   preamble: (c: MatmulConfig) => (c.share !== 'none' ? SUBGROUP_PREAMBLE : ''),
+  dispatch: (c: MatmulConfig, s: { M: number; N: number; K: number; splitK: number }) => {
+    const { kChunk, slices } = matmulKSlices(s.K, s.splitK);
+    return { grid: matmulGrid(c, s.M, s.N, slices), uniforms: { M: s.M, N: s.N, K: s.K, kChunk } };
+  },
   body: (c: MatmulConfig) => matmulBody({ ...c, splitK: true }),
   key: (c: MatmulConfig) => matmulKey({ ...c, splitK: true }),
 });
@@ -406,6 +426,10 @@ export const matmulSplitKReduce = defineKernel({
   },
   workgroupSize: () => [MATMUL_WG, 1, 1],
   key: (c: MatmulReduceConfig) => `${c.nVec ? 'v4' : 'f1'}|${epilogueKey(c.epilogue)}${c.relu ? '+relu' : ''}`,
+  dispatch: (c: MatmulReduceConfig, s: { M: number; N: number; slices: number }) => {
+    const n = c.nVec ? (s.M * s.N) / 4 : s.M * s.N;
+    return { grid: grid1d(ceilDiv(n, MATMUL_WG)), uniforms: { n, N: s.N, slices: s.slices } };
+  },
   body: (c: MatmulReduceConfig) => {
     const zero = c.nVec ? 'vec4<f32>(0.0)' : '0.0';
     const col = c.nVec ? '(i * 4u) % u.N' : 'i % u.N';

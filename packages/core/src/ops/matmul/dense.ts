@@ -2,11 +2,12 @@
 // relu) head), and its backward. Forward: one matmul with the bias as epilogue shift and the ReLU
 // fused. Backward: db = column sum of dz (dz = dy masked by y > 0 with ReLU, written by the same
 // pass), dx = dz·Wᵀ, dW = xᵀ·dz (transposes read in place).
-import { colsum, colsumReluMask, grid1d, ceilDiv, MATMUL_WG } from '@mnv2/kernels';
+import { colsum, colsumReluMask, vecConfig } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { type MatmulVariant, assertMatrix, matmulDispatch } from './matmul.js';
+import { run } from '../run.js';
 
 export function dense(
   e: Engine,
@@ -33,10 +34,8 @@ export function dense(
 export function columnSum(e: Engine, x: Tensor): Tensor {
   assertMatrix('columnSum', 'x', x);
   const [R, C] = x.shape;
-  const vec4 = C % 4 === 0;
-  const c = vec4 ? C / 4 : C;
   const out = e.alloc([C]);
-  e.dispatch(colsum, { vec4 }, { x, out }, { R, C: c }, grid1d(ceilDiv(c, MATMUL_WG)));
+  run(e, colsum, vecConfig(C), { R, C }, { x, out });
   return out;
 }
 
@@ -61,11 +60,9 @@ export function denseBackward(
     const y = opts.y;
     if (!y) throw new ShapeError(op, 'relu backward needs the forward output y', { dy: dy.shape });
     if (y.shape.length !== 2 || y.shape[0] !== batch || y.shape[1] !== outF) throw new ShapeError(op, 'y must have the shape of dy', { y: y.shape, dy: dy.shape });
-    const vec4 = outF % 4 === 0;
-    const c = vec4 ? outF / 4 : outF;
     dz = e.alloc([batch, outF]);
     db = e.alloc([outF]);
-    e.dispatch(colsumReluMask, { vec4 }, { dy, y, dz, out: db }, { R: batch, C: c }, grid1d(ceilDiv(c, MATMUL_WG)));
+    run(e, colsumReluMask, vecConfig(outF), { R: batch, C: outF }, { dy, y, dz, out: db });
   } else {
     db = columnSum(e, dy);
   }

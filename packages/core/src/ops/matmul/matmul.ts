@@ -5,20 +5,19 @@ import {
   type EpilogueConfig,
   type MatmulConfig,
   type MatmulTile,
-  MATMUL_WG,
   matmul as matmulKernel,
+  matmulKSlices,
   matmulSplitK,
   matmulSplitKReduce,
   matmulWorkgroups,
   matmulVecPath,
-  grid1d,
-  ceilDiv,
   splitCount,
 } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { type Epilogue, resolveEpilogue } from '../epilogue.js';
+import { run } from '../run.js';
 
 /** How a matmul is cut up: the per-invocation block and the number of K slices (1 = no split-K). */
 export interface MatmulVariant {
@@ -147,19 +146,15 @@ export function matmulDispatch(
     cfg.share = 'none';
   }
   const out = e.alloc(outShape);
-  const [gx, gy] = grid1d(matmulWorkgroups(M, N, tile));
-  // K slices: a multiple of 4 long (vec4 loads along K stay aligned), all but the last full.
-  const kChunk = splitK > 1 ? Math.ceil(ceilDiv(K, splitK) / 4) * 4 : K;
-  const slices = ceilDiv(K, kChunk);
+  const { slices } = matmulKSlices(K, splitK);
   if (slices <= 1) {
-    e.dispatch(matmulKernel, cfg, { a, b, scale: ep.scale, shift: ep.shift, c: out }, { M, N, K, kChunk: K }, [gx, gy, 1]);
+    run(e, matmulKernel, cfg, { M, N, K }, { a, b, scale: ep.scale, shift: ep.shift, c: out });
     return out;
   }
   const partials = e.alloc([slices, M, N], 'f32', `${op}.partials`);
-  e.dispatch(matmulSplitK, { ...cfg, splitK: true }, { a, b, c: partials }, { M, N, K, kChunk }, [gx, gy, slices]);
+  run(e, matmulSplitK, { ...cfg, splitK: true }, { M, N, K, splitK }, { a, b, c: partials });
   const reduceCfg: { nVec: boolean; epilogue: EpilogueConfig; relu: boolean } = { nVec: cfg.nVec, epilogue: ep.cfg, relu: cfg.relu };
-  const n = cfg.nVec ? (M * N) / 4 : M * N;
-  e.dispatch(matmulSplitKReduce, reduceCfg, { partials, scale: ep.scale, shift: ep.shift, c: out }, { n, N, slices }, grid1d(ceilDiv(n, MATMUL_WG)));
+  run(e, matmulSplitKReduce, reduceCfg, { M, N, slices }, { partials, scale: ep.scale, shift: ep.shift, c: out });
   partials.dispose();
   return out;
 }
