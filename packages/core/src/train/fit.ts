@@ -288,6 +288,16 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
     return { ...b, x };
   }
 
+  // The buffer pool keeps freed buffers by size: a batch of another size (the last, partial batch of
+  // an epoch or of validation) would add a second set of activation buffers next to the full-size
+  // set, so peak memory would depend on the dataset size modulo the batch size. Idle buffers are
+  // released whenever the batch size changes (re-allocating them costs little next to an epoch).
+  let lastBatch = 0;
+  const newBatchSize = (n: number) => {
+    if (lastBatch && n !== lastBatch) e.trimPool();
+    lastBatch = n;
+  };
+
   try {
     if (featureCached) {
       const o = { batchSize: opts.batchSize, prefetch: depth, rowShape, pageBytes };
@@ -317,6 +327,7 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
           x.dispose();
           continue;
         }
+        newBatchSize(labels.length);
         const y = labelTensor(e, opts.loss, labels);
         const stepSeed = mix(opts.seed, epoch, s);
         let r: { loss: Tensor; correct: Tensor };
@@ -381,6 +392,7 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
             x.dispose();
             continue;
           }
+          newBatchSize(labels.length);
           const y = labelTensor(e, opts.loss, labels);
           const r = e.tidy(() => {
             const ctx = { training: false };
