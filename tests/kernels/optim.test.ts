@@ -196,6 +196,7 @@ describe(`${GPU} optimizers`, () => {
       uniforms: { n: 'u32' },
       bindings: { p: 'read', a: 'read', c: 'read', g: 'read_write' },
       workgroupSize: () => [64, 1, 1],
+      dispatch: (_cfg: Record<string, never>, s: { n: number }) => ({ grid: [Math.ceil(s.n / 64), 1, 1], uniforms: { n: s.n } }),
       body: () => wgsl`
 @compute @workgroup_size(WG_X)
 fn main(${MAIN_1D}) {

@@ -38,7 +38,7 @@ export interface KernelDef<U extends UniformSchema, B extends BindingSchema, C, 
    * passes (element counts, dims). Ops call it (core `run(e, kernel, cfg, shapes, buffers)`) rather
    * than computing grids and uniforms themselves, so a kernel's meaning stays in one file.
    */
-  dispatch?: (cfg: C, shapes: S) => DispatchPlan<U>;
+  dispatch: (cfg: C, shapes: S) => DispatchPlan<U>;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -12,7 +12,6 @@ export function run<U extends UniformSchema, B extends BindingSchema, C, S>(
   shapes: S,
   buffers: { [K in keyof B]: Tensor | GPUBuffer },
 ): void {
-  if (!kernel.dispatch) throw new Error(`${kernel.name}: the kernel spec has no dispatch(cfg, shapes)`);
   const { grid, uniforms } = kernel.dispatch(cfg, shapes);
   e.dispatch(kernel, cfg, buffers, uniforms, grid);
 }
