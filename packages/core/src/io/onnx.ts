@@ -581,7 +581,7 @@ export function importOnnx(buffer: ArrayBuffer | ArrayBufferView, file = '<onnx>
 
   let mapped: { weights: WeightMap; units: OnnxUnitInfo[]; alpha: number } | null = null;
   let lastErr: Error | null = null;
-  let bestDepth = -2;
+  let bestDepth = -Infinity;
   for (const alpha of opts.alphas ?? KERAS_ALPHAS) {
     try {
       mapped = { ...mapBase(g, convs, unitSequence(alpha), eps), alpha };

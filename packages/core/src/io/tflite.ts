@@ -177,7 +177,7 @@ export function importTflite(buffer: ArrayBuffer | ArrayBufferView, file = '<tfl
   const alphas = opts.alphas ?? KERAS_ALPHAS;
   let lastErr: Error | null = null;
   let mapped: { weights: WeightMap; units: TfliteUnitInfo[]; warnings: string[]; alpha: number; headOps: TfliteOperator[] } | null = null;
-  let bestDepth = -1;
+  let bestDepth = -Infinity; // (a graph too short to map at all reports depth -1)
   for (const alpha of alphas) {
     try {
       mapped = { ...mapBase(g, weightOps, unitSequence(alpha), eps), alpha };
