@@ -1,8 +1,8 @@
 // ReLU6 backward: dx = dy where 0 < y < 6, else 0. Uses the forward *output* y (what fused
 // epilogues keep), so the forward input need not be saved.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, RELU6_FNS, flatIndex, vecType, vecCount, grid1d, ceilDiv, wgsl, type VecConfig } from '../wgsl.js';
-import { RELU6_WG } from './relu6.js';
+import { MAIN_1D, RELU6_FNS, flatIndex, vecType, wgsl, type VecConfig } from '../wgsl.js';
+import { RELU6_WG, relu6Dispatch } from './relu6.js';
 
 export const relu6Backward = defineKernel({
   name: 'relu6.backward',
@@ -13,10 +13,7 @@ export const relu6Backward = defineKernel({
     dx: { access: 'read_write', type: vecType },
   },
   workgroupSize: () => [RELU6_WG, 1, 1],
-  dispatch: (cfg: VecConfig, s: { size: number }) => {
-    const n = vecCount(cfg, s.size);
-    return { grid: grid1d(ceilDiv(n, RELU6_WG)), uniforms: { n } };
-  },
+  dispatch: relu6Dispatch,
   body: (cfg: VecConfig) => wgsl`
 ${RELU6_FNS}
 @compute @workgroup_size(WG_X)

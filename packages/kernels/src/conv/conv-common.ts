@@ -32,6 +32,15 @@ export interface ConvShapes {
   padLeft: number;
 }
 
+/** Uniforms every conv-family kernel has: invocations, input and output size, runs along W, top padding. */
+const CONV_GEOMETRY_UNIFORMS = { total: 'u32', H: 'u32', W: 'u32', OH: 'u32', OW: 'u32', runs: 'u32', padTop: 'i32' } as const;
+/** Forward kernels (runs = ceil(OW / run)); channel counts are added by each kernel. */
+export const CONV_FORWARD_UNIFORMS = { ...CONV_GEOMETRY_UNIFORMS, padLeft: 'i32' } as const;
+/** Backward-input kernels: runs = ceil((W + offQ) / run), offQ = padLeft mod stride, pq = (padLeft - offQ) / stride. */
+export const CONV_BACKWARD_INPUT_UNIFORMS = { ...CONV_GEOMETRY_UNIFORMS, offQ: 'u32', pq: 'i32' } as const;
+/** Filter-gradient kernels: items = N * OH * runs, per = items per partition (ceil(items / P)). */
+export const CONV_FILTER_UNIFORMS = { ...CONV_FORWARD_UNIFORMS, items: 'u32', per: 'u32' } as const;
+
 const convGrid = (total: number) => grid1d(ceilDiv(total, CONV_WG));
 
 /**

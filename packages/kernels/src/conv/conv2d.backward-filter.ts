@@ -22,6 +22,7 @@ import {
   validateConvTile,
   convFilterDispatch,
   type ConvShapes,
+  CONV_FILTER_UNIFORMS,
 } from './conv-common.js';
 
 // Moved to conv-common.ts; re-exported for existing importers.
@@ -36,20 +37,7 @@ export function conv2dFilterDispatch(cfg: ConvTileConfig, s: ConvShapes) {
 
 export const conv2dBackwardFilter = defineKernel({
   name: 'conv2d.backward-filter',
-  uniforms: {
-    total: 'u32', // invocations = P * cin * cov
-    cin: 'u32',
-    cov: 'u32', // output channels in units of the bound type
-    H: 'u32',
-    W: 'u32',
-    OH: 'u32',
-    OW: 'u32',
-    runs: 'u32', // ceil(OW / run)
-    padTop: 'i32',
-    padLeft: 'i32',
-    items: 'u32', // N * OH * runs
-    per: 'u32', // items per partition, ceil(items / P)
-  },
+  uniforms: { ...CONV_FILTER_UNIFORMS, cin: 'u32', cov: 'u32' },
   bindings: {
     x: 'read',
     dy: { access: 'read', type: convVecType },

@@ -18,6 +18,7 @@ import {
   validateConvTile,
   convForwardDispatch,
   type ConvShapes,
+  CONV_FORWARD_UNIFORMS,
 } from './conv-common.js';
 
 // The shared conv helpers used to live here; re-exported for existing importers.
@@ -40,18 +41,7 @@ export interface Conv2dConfig extends ConvTileConfig {
 
 export const conv2d = defineKernel({
   name: 'conv2d',
-  uniforms: {
-    total: 'u32', // invocations = N * OH * runs * cov
-    cin: 'u32',
-    cov: 'u32', // output channels in units of the bound type (cout/4 for vec4)
-    H: 'u32',
-    W: 'u32',
-    OH: 'u32',
-    OW: 'u32',
-    runs: 'u32', // ceil(OW / run)
-    padTop: 'i32',
-    padLeft: 'i32',
-  },
+  uniforms: { ...CONV_FORWARD_UNIFORMS, cin: 'u32', cov: 'u32' /* output channels in units of the bound type */ },
   bindings: {
     x: 'read',
     w: { access: 'read', type: convVecType },

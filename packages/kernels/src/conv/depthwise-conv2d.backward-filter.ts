@@ -22,6 +22,7 @@ import {
   validateConvTile,
   convFilterDispatch,
   type ConvShapes,
+  CONV_FILTER_UNIFORMS,
 } from './conv-common.js';
 
 /** The depthwise filter gradient's dispatch and its partition count P (the op sizes the partials with it). */
@@ -33,19 +34,7 @@ export function depthwiseFilterDispatch(cfg: ConvTileConfig, s: ConvShapes) {
 
 export const depthwiseConv2dBackwardFilter = defineKernel({
   name: 'depthwise-conv2d.backward-filter',
-  uniforms: {
-    total: 'u32', // invocations = P * cv
-    cv: 'u32', // channels in units of the bound type
-    H: 'u32',
-    W: 'u32',
-    OH: 'u32',
-    OW: 'u32',
-    runs: 'u32', // ceil(OW / run)
-    padTop: 'i32',
-    padLeft: 'i32',
-    items: 'u32', // N * OH * runs
-    per: 'u32', // items per partition, ceil(items / P)
-  },
+  uniforms: { ...CONV_FILTER_UNIFORMS, cv: 'u32' },
   bindings: {
     x: { access: 'read', type: convVecType },
     dy: { access: 'read', type: convVecType },

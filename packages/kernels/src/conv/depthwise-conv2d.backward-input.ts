@@ -25,22 +25,12 @@ import {
   validateConvTile,
   convBackwardInputDispatch,
   type ConvShapes,
+  CONV_BACKWARD_INPUT_UNIFORMS,
 } from './conv-common.js';
 
 export const depthwiseConv2dBackwardInput = defineKernel({
   name: 'depthwise-conv2d.backward-input',
-  uniforms: {
-    total: 'u32', // invocations = N * H * runs * cv
-    cv: 'u32', // channels in units of the bound type
-    H: 'u32',
-    W: 'u32',
-    OH: 'u32',
-    OW: 'u32',
-    runs: 'u32', // ceil((W + offQ) / run)
-    padTop: 'i32',
-    offQ: 'u32', // padLeft mod stride
-    pq: 'i32', // (padLeft - offQ) / stride
-  },
+  uniforms: { ...CONV_BACKWARD_INPUT_UNIFORMS, cv: 'u32' },
   bindings: {
     dy: { access: 'read', type: convVecType },
     w: { access: 'read', type: convVecType },

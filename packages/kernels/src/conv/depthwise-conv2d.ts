@@ -5,24 +5,14 @@
 // fallback (one channel) when C % 4 != 0. Taps outside the input read 0.
 import { defineKernel } from '../define-kernel.js';
 import { epilogueKey } from '../epilogue.js';
-import { CONV_WG, convTileKey, convVecType, convZero, forwardMain, forwardRow, tapBlock, tapsByInputColumn, validateConvTile, convForwardDispatch, type ConvShapes } from './conv-common.js';
+import { CONV_WG, convTileKey, convVecType, convZero, forwardMain, forwardRow, tapBlock, tapsByInputColumn, validateConvTile, convForwardDispatch, type ConvShapes, CONV_FORWARD_UNIFORMS } from './conv-common.js';
 import type { Conv2dConfig } from './conv2d.js';
 
 export type DepthwiseConv2dConfig = Conv2dConfig;
 
 export const depthwiseConv2d = defineKernel({
   name: 'depthwise-conv2d',
-  uniforms: {
-    total: 'u32', // invocations = N * OH * runs * cv
-    cv: 'u32', // channels in units of the bound type (C/4 for vec4)
-    H: 'u32',
-    W: 'u32',
-    OH: 'u32',
-    OW: 'u32',
-    runs: 'u32', // ceil(OW / run)
-    padTop: 'i32',
-    padLeft: 'i32',
-  },
+  uniforms: { ...CONV_FORWARD_UNIFORMS, cv: 'u32' /* channels in units of the bound type */ },
   bindings: {
     x: { access: 'read', type: convVecType },
     w: { access: 'read', type: convVecType },

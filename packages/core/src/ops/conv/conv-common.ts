@@ -70,6 +70,19 @@ export function checkConvOptions(op: string, opts: ConvOptions, k: number, shape
   }
 }
 
+/**
+ * Checks a square filter (full [k,k,cin,cout] or depthwise [k,k,C]) against the input's channels
+ * (`xName` names where they come from) and the options; returns the kernel size k.
+ */
+export function checkFilter(op: string, opts: ConvOptions, w: readonly number[], channels: number, xName: 'x' | 'xShape', shapes: Record<string, readonly number[]>): number {
+  const depthwise = w.length === 3;
+  const [k, kw, wC] = w;
+  if (k !== kw) throw new ShapeError(op, `filter must be square ${depthwise ? '[k,k,C]' : '[k,k,cin,cout]'}`, shapes);
+  if (wC !== channels) throw new ShapeError(op, `filter ${depthwise ? '' : 'input '}channels (w[2]) must equal x channels (${xName}[3])`, shapes);
+  checkConvOptions(op, opts, k, shapes);
+  return k;
+}
+
 export function checkRank(op: string, name: string, shape: readonly number[], rank: number, shapes: Record<string, readonly number[]>): void {
   if (shape.length !== rank || shape.some((d) => !Number.isInteger(d) || d <= 0)) {
     throw new ShapeError(op, `${name} must have rank ${rank} with positive integer dims`, shapes);

@@ -10,10 +10,9 @@ import {
 } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
-import { ShapeError } from '../../gpu/errors.js';
 import { resolveEpilogue } from '../epilogue.js';
 import { paged } from '../paging.js';
-import { type ConvOptions, checkConvOptions, checkDyShape, checkRank, convGeometry, convShapes, withPartials } from './conv-common.js';
+import { type ConvOptions, checkConvOptions, checkDyShape, checkFilter, checkRank, convGeometry, convShapes, withPartials } from './conv-common.js';
 import { run } from '../run.js';
 
 // Register-blocking factors, measured on lavapipe with the 224² stem (Cin 3, Cout 32, stride 2):
@@ -44,10 +43,8 @@ function conv2dPage(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions): Tensor 
   checkRank(op, 'x', x.shape, 4, shapes);
   checkRank(op, 'w', w.shape, 4, shapes);
   const [N, H, W, Cin] = x.shape;
-  const [k, kw, wCin, Cout] = w.shape;
-  if (k !== kw) throw new ShapeError(op, 'filter must be square [k,k,cin,cout]', shapes);
-  if (wCin !== Cin) throw new ShapeError(op, 'filter input channels (w[2]) must equal x channels (x[3])', shapes);
-  checkConvOptions(op, opts, k, shapes);
+  const k = checkFilter(op, opts, w.shape, Cin, 'x', shapes);
+  const Cout = w.shape[3];
   const g = convGeometry(H, W, k, opts.stride, opts.padding);
   const ep = resolveEpilogue(e, op, opts.epilogue, Cout);
   const y = e.alloc([N, g.outH, g.outW, Cout]);
@@ -71,10 +68,8 @@ function conv2dBackwardInputPage(e: Engine, dy: Tensor, w: Tensor, xShape: reado
   checkRank(op, 'w', w.shape, 4, shapes);
   checkRank(op, 'xShape', xShape, 4, shapes);
   const [N, H, W, Cin] = xShape;
-  const [k, kw, wCin, Cout] = w.shape;
-  if (k !== kw) throw new ShapeError(op, 'filter must be square [k,k,cin,cout]', shapes);
-  if (wCin !== Cin) throw new ShapeError(op, 'filter input channels (w[2]) must equal x channels (xShape[3])', shapes);
-  checkConvOptions(op, opts, k, shapes);
+  const k = checkFilter(op, opts, w.shape, Cin, 'xShape', shapes);
+  const Cout = w.shape[3];
   const g = convGeometry(H, W, k, opts.stride, opts.padding);
   checkDyShape(op, dy.shape, N, g, Cout, 'filter', shapes);
   const S = opts.stride;

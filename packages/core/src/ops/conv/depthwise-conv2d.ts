@@ -10,9 +10,8 @@ import {
 } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
-import { ShapeError } from '../../gpu/errors.js';
 import { resolveEpilogue } from '../epilogue.js';
-import { type ConvOptions, checkConvOptions, checkDyShape, checkRank, convGeometry, convShapes, withPartials } from './conv-common.js';
+import { type ConvOptions, checkConvOptions, checkDyShape, checkFilter, checkRank, convGeometry, convShapes, withPartials } from './conv-common.js';
 import { run } from '../run.js';
 import { reducePartials, convOutShape } from './conv2d.js';
 import { paged } from '../paging.js';
@@ -39,10 +38,7 @@ function depthwiseConv2dPage(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions)
   checkRank(op, 'x', x.shape, 4, shapes);
   checkRank(op, 'w', w.shape, 3, shapes);
   const [N, H, W, C] = x.shape;
-  const [k, kw, wC] = w.shape;
-  if (k !== kw) throw new ShapeError(op, 'filter must be square [k,k,C]', shapes);
-  if (wC !== C) throw new ShapeError(op, 'filter channels (w[2]) must equal x channels (x[3])', shapes);
-  checkConvOptions(op, opts, k, shapes);
+  const k = checkFilter(op, opts, w.shape, C, 'x', shapes);
   const g = convGeometry(H, W, k, opts.stride, opts.padding);
   const ep = resolveEpilogue(e, op, opts.epilogue, C);
   const y = e.alloc([N, g.outH, g.outW, C]);
@@ -68,10 +64,7 @@ function depthwiseConv2dBackwardInputPage(e: Engine, dy: Tensor, w: Tensor, xSha
   checkRank(op, 'w', w.shape, 3, shapes);
   checkRank(op, 'xShape', xShape, 4, shapes);
   const [N, H, W, C] = xShape;
-  const [k, kw, wC] = w.shape;
-  if (k !== kw) throw new ShapeError(op, 'filter must be square [k,k,C]', shapes);
-  if (wC !== C) throw new ShapeError(op, 'filter channels (w[2]) must equal x channels (xShape[3])', shapes);
-  checkConvOptions(op, opts, k, shapes);
+  const k = checkFilter(op, opts, w.shape, C, 'xShape', shapes);
   const g = convGeometry(H, W, k, opts.stride, opts.padding);
   checkDyShape(op, dy.shape, N, g, C, 'filter', shapes);
   const S = opts.stride;
