@@ -3,29 +3,16 @@
 //   m += (g - m) * (1 - beta1);  v += (g² - v) * (1 - beta2)  (slots 'momentum', 'velocity')
 //   w -= m * alpha / (sqrt(v) + epsilon)
 // Optional decoupled weight decay first: w -= w * weight_decay * lr.
-import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, flatIndex, wgsl, type VecConfig } from '../wgsl.js';
-import { OPTIM_WG, optimVecType as vt, loadSlot, decayedParam, optimDispatch, type OptimArgs } from './common.js';
+import type { VecConfig } from '../wgsl.js';
+import { loadSlot, decayedParam, defineOptimizerKernel } from './common.js';
 
 const ADAM_UNIFORMS = { n: 'u32', init: 'u32', alpha: 'f32', oneMinusBeta1: 'f32', oneMinusBeta2: 'f32', epsilon: 'f32', decay: 'f32' } as const;
 
-export const adamUpdate = defineKernel({
+export const adamUpdate = defineOptimizerKernel({
   name: 'adam',
   uniforms: ADAM_UNIFORMS,
-  dispatch: (cfg: VecConfig, s: OptimArgs<typeof ADAM_UNIFORMS>) => optimDispatch(cfg, s),
-  bindings: {
-    p: { access: 'read_write', type: vt },
-    g: { access: 'read', type: vt },
-    m: { access: 'read_write', type: vt },
-    v: { access: 'read_write', type: vt },
-  },
-  workgroupSize: () => [OPTIM_WG, 1, 1],
-  body: (cfg: VecConfig) => wgsl`
-@compute @workgroup_size(WG_X)
-fn main(${MAIN_1D}) {
-  let i = ${flatIndex(OPTIM_WG)};
-  if (i >= u.n) { return; }
-  ${loadSlot(cfg, 'm', 'm0')}
+  slots: ['m', 'v'],
+  update: (cfg: VecConfig) => `${loadSlot(cfg, 'm', 'm0')}
   ${loadSlot(cfg, 'v', 'v0')}
   let gi = g[i];
   let m1 = m0 + (gi - m0) * u.oneMinusBeta1;
@@ -33,7 +20,5 @@ fn main(${MAIN_1D}) {
   m[i] = m1;
   v[i] = v1;
   ${decayedParam('w')}
-  p[i] = w - (m1 * u.alpha) / (sqrt(v1) + u.epsilon);
-}`,
-  key: (cfg: VecConfig) => (cfg.vec4 ? 'v4' : 's'),
+  p[i] = w - (m1 * u.alpha) / (sqrt(v1) + u.epsilon);`,
 });
