@@ -3,7 +3,9 @@
 // Each iteration touches 64 contiguous elements per workgroup, and each invocation handles dozens of
 // elements, which amortizes lavapipe's per-invocation cost: measured on [8,56,56,144] vec4 adds,
 // ~5 ms against ~13 ms for one element per invocation (LAVAPIPE.md notes the per-invocation cost).
-import { ceilDiv, grid1d, vecCount, type VecConfig } from '../wgsl.js';
+import { defineKernel, type Access, type BindingDecl } from '../define-kernel.js';
+import type { UniformValues } from '../uniforms.js';
+import { MAIN_1D, ceilDiv, grid1d, vecCount, vecType, wgsl, type VecConfig } from '../wgsl.js';
 
 export const FLAT_WG = 64;
 
@@ -34,3 +36,34 @@ export const flatLoop = (each: string) => `
     let i = r * ${FLAT_WG}u + lid;
     ${each}
   }`;
+
+/**
+ * A flat element-wise kernel: every binding an array of the bound type (vec4 when the length is a
+ * multiple of 4), uniforms `n`, `rowsPerPart` and the kernel's `extra` ones (its dispatch takes
+ * `{ size, ...extra }`), and `each(cfg)`: the WGSL run for element `i`.
+ */
+export function defineFlatKernel<X extends Record<string, 'f32' | 'u32'>, B extends string>(def: {
+  name: string;
+  extra: X;
+  bindings: Record<B, Access>;
+  each: (cfg: VecConfig) => string;
+}) {
+  const bindings = Object.fromEntries(Object.entries<Access>(def.bindings).map(([k, access]) => [k, { access, type: vecType }])) as Record<B, BindingDecl>;
+  const uniforms = { n: 'u32', rowsPerPart: 'u32', ...def.extra } as { n: 'u32'; rowsPerPart: 'u32' } & X;
+  return defineKernel({
+    name: def.name,
+    uniforms,
+    bindings,
+    workgroupSize: () => [FLAT_WG, 1, 1],
+    dispatch: (cfg: VecConfig, { size, ...extra }: { size: number } & UniformValues<X>) => {
+      const d = flatDispatch(cfg, size, extra as Record<string, number>);
+      return { grid: d.grid, uniforms: d.uniforms as UniformValues<typeof uniforms> };
+    },
+    key: (cfg: VecConfig) => (cfg.vec4 ? 'v4' : 's'),
+    body: (cfg: VecConfig) => wgsl`
+@compute @workgroup_size(WG_X)
+fn main(${MAIN_1D}) {
+${flatLoop(def.each(cfg))}
+}`,
+  });
+}
