@@ -12,7 +12,8 @@
 // Layouts: conv OIHW → HWIO; depthwise [C,1,3,3] → [3,3,C,1]; Gemm B [out,in] (transB=1) → [in,out].
 // Dequantisation: w = (w_q − w_zp)·w_scale (per tensor or per output channel), int32 bias = b_q·x_scale·w_scale.
 // The model expects NCHW RGB input normalised with torchvision's mean/std and symmetric padding.
-import { architecture, units as unitSequence, type UnitSpec } from '../nn/architecture.js';
+import { architecture, type UnitSpec } from '../nn/architecture.js';
+import { MappingError, matchWidth } from './unit-match.js';
 import { checkIsClean, checkWeights, expectedWeights, fmtShape, formatCheck, type WeightMap } from './weight-map.js';
 import { KERAS_ALPHAS } from './tfslim.js';
 import { decodeUtf8 } from './utf8.js';
@@ -345,15 +346,6 @@ export interface OnnxImport {
 const CONV_OPS = new Set(['QLinearConv', 'Conv']);
 const HEAD_OPS = new Set(['Gemm', 'QGemm', 'MatMul', 'QLinearMatMul']);
 
-class MappingError extends Error {
-  constructor(
-    message: string,
-    readonly depth: number,
-  ) {
-    super(message);
-  }
-}
-
 interface Dq {
   /** Float values. */
   data: Float32Array;
@@ -579,23 +571,11 @@ export function importOnnx(buffer: ArrayBuffer | ArrayBufferView, file = '<onnx>
   const convs = model.graph.nodes.filter((n) => CONV_OPS.has(n.opType));
   if (convs.length === 0) throw new OnnxError(file, `no Conv / QLinearConv nodes (ops: ${Object.keys(opCounts).join(', ')}): not a MobileNetV2`);
 
-  let mapped: { weights: WeightMap; units: OnnxUnitInfo[]; alpha: number } | null = null;
-  let lastErr: Error | null = null;
-  let bestDepth = -Infinity;
-  for (const alpha of opts.alphas ?? KERAS_ALPHAS) {
-    try {
-      mapped = { ...mapBase(g, convs, unitSequence(alpha), eps), alpha };
-      break;
-    } catch (e) {
-      if (!(e instanceof MappingError)) throw e;
-      if (e.depth > bestDepth) {
-        bestDepth = e.depth;
-        lastErr = new OnnxError(file, `not a MobileNetV2 (closest: alpha=${alpha}): ${e.message}`);
-      }
-    }
-  }
-  if (!mapped) throw lastErr ?? new OnnxError(file, 'not a MobileNetV2: no width fits its kernel shapes');
-  const { weights, units, alpha } = mapped;
+  const { weights, units, alpha } = matchWidth(
+    opts.alphas ?? KERAS_ALPHAS,
+    (seq) => mapBase(g, convs, seq, eps),
+    (closest) => new OnnxError(file, closest ? `not a MobileNetV2 (closest: alpha=${closest.alpha}): ${closest.message}` : 'not a MobileNetV2: no width fits its kernel shapes'),
+  );
   const warnings: string[] = [];
   const lastC = architecture(alpha).lastChannels;
 

@@ -17,7 +17,8 @@
 // data order); FULLY_CONNECTED [out,in] → Dense [in,out]; logits conv [out,1,1,in] → Dense [in,out].
 // Dequantisation: real = scale·(q − zero_point), per tensor or per channel (quantized_dimension);
 // int32 biases use their own scale, or input_scale·weight_scale when the file has none.
-import { architecture, units as unitSequence, type UnitSpec } from '../nn/architecture.js';
+import { architecture, type UnitSpec } from '../nn/architecture.js';
+import { MappingError, matchWidth } from './unit-match.js';
 import { decodeFloats, halfToFloat } from './npy.js';
 import { readTflite, TfliteError, type TfliteModel, type TfliteOperator, type TfliteSubgraph, type TfliteTensor } from './tflite-schema.js';
 import { checkIsClean, checkWeights, expectedWeights, fmtShape, formatCheck, type WeightMap } from './weight-map.js';
@@ -174,24 +175,11 @@ export function importTflite(buffer: ArrayBuffer | ArrayBufferView, file = '<tfl
   if (weightOps.length === 0) throw new TfliteError(file, 'no CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED operators: not a MobileNetV2');
 
   // Width: the first alpha whose unit sequence fits the ops' kernel shapes.
-  const alphas = opts.alphas ?? KERAS_ALPHAS;
-  let lastErr: Error | null = null;
-  let mapped: { weights: WeightMap; units: TfliteUnitInfo[]; warnings: string[]; alpha: number; headOps: TfliteOperator[] } | null = null;
-  let bestDepth = -Infinity; // (a graph too short to map at all reports depth -1)
-  for (const alpha of alphas) {
-    try {
-      mapped = { ...mapBase(g, weightOps, unitSequence(alpha), eps), alpha };
-      break;
-    } catch (e) {
-      if (!(e instanceof MappingError)) throw e;
-      if (e.depth > bestDepth) {
-        bestDepth = e.depth;
-        lastErr = new TfliteError(file, `not a Keras-compatible MobileNetV2 (closest: alpha=${alpha}): ${e.message}`);
-      }
-    }
-  }
-  if (!mapped) throw lastErr ?? new TfliteError(file, 'not a Keras-compatible MobileNetV2: no width fits its kernel shapes');
-  const { weights, units, warnings, alpha, headOps } = mapped;
+  const { weights, units, warnings, alpha, headOps } = matchWidth(
+    opts.alphas ?? KERAS_ALPHAS,
+    (seq) => mapBase(g, weightOps, seq, eps),
+    (closest) => new TfliteError(file, closest ? `not a Keras-compatible MobileNetV2 (closest: alpha=${closest.alpha}): ${closest.message}` : 'not a Keras-compatible MobileNetV2: no width fits its kernel shapes'),
+  );
 
   // Head: logits as FULLY_CONNECTED [classes,in] or CONV_2D [classes,1,1,in].
   let classes: number | undefined;
@@ -271,15 +259,6 @@ export function importTflite(buffer: ArrayBuffer | ArrayBufferView, file = '<tfl
       warnings,
     },
   };
-}
-
-class MappingError extends Error {
-  constructor(
-    message: string,
-    readonly depth: number,
-  ) {
-    super(message);
-  }
 }
 
 /** Per-channel bias scales (input_scale · weight_scale) for int32 biases stored without parameters. */
