@@ -13,7 +13,7 @@
 // Dequantisation: w = (w_q − w_zp)·w_scale (per tensor or per output channel), int32 bias = b_q·x_scale·w_scale.
 // The model expects NCHW RGB input normalised with torchvision's mean/std and symmetric padding.
 import { architecture, type UnitSpec } from '../nn/architecture.js';
-import { MappingError, matchWidth } from './unit-match.js';
+import { MappingError, matchWidth, setFoldedUnit } from './unit-match.js';
 import { checkIsClean, checkWeights, expectedWeights, fmtShape, formatCheck, type WeightMap } from './weight-map.js';
 import { KERAS_ALPHAS } from './tfslim.js';
 import { decodeUtf8 } from './utf8.js';
@@ -485,12 +485,7 @@ function mapBase(g: Graph, convs: OnnxNode[], seq: UnitSpec[], eps: number) {
         : { name: `${u.conv}/kernel`, shape: [k, k, u.inC, u.outC], data: oihwToHwio(c.w.data, u.outC, u.inC, k, k) };
     // depthwise: treat [C,1,3,3] as O=1, I=C → [3,3,C,1]
     const bias = c.bias ?? new Float32Array(u.outC);
-    if (bias.length !== u.outC) throw new MappingError(`${where}: bias has ${bias.length} values, expected ${u.outC}`, i);
-    weights.set(kernel.name, { shape: kernel.shape, data: kernel.data });
-    weights.set(`${u.bn}/gamma`, { shape: [u.outC], data: new Float32Array(u.outC).fill(1) });
-    weights.set(`${u.bn}/beta`, { shape: [u.outC], data: bias });
-    weights.set(`${u.bn}/moving_mean`, { shape: [u.outC], data: new Float32Array(u.outC) });
-    weights.set(`${u.bn}/moving_variance`, { shape: [u.outC], data: new Float32Array(u.outC).fill(1 - eps) });
+    setFoldedUnit(weights, u, kernel, bias, eps, where, i);
     units.push({ keras: u.conv, node: n.index, opType: n.opType, weight: n.inputs[n.opType === 'QLinearConv' ? 3 : 1], stride: u.stride });
   });
   return { weights, units };

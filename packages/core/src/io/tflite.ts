@@ -18,7 +18,7 @@
 // Dequantisation: real = scale·(q − zero_point), per tensor or per channel (quantized_dimension);
 // int32 biases use their own scale, or input_scale·weight_scale when the file has none.
 import { architecture, type UnitSpec } from '../nn/architecture.js';
-import { MappingError, matchWidth } from './unit-match.js';
+import { MappingError, matchWidth, setFoldedUnit } from './unit-match.js';
 import { decodeFloats, halfToFloat } from './npy.js';
 import { readTflite, TfliteError, type TfliteModel, type TfliteOperator, type TfliteSubgraph, type TfliteTensor } from './tflite-schema.js';
 import { checkIsClean, checkWeights, expectedWeights, fmtShape, formatCheck, type WeightMap } from './weight-map.js';
@@ -301,12 +301,7 @@ function mapBase(g: Graph, ops: TfliteOperator[], seq: UnitSpec[], eps: number) 
           : { name: `${u.conv}/kernel`, shape: [1, 1, u.inC, u.outC], data: ohwiToHwio(raw, u.outC, 1, 1, u.inC) };
     const hasBias = op.inputs.length > 2 && op.inputs[2] >= 0;
     const bias = hasBias ? g.floats(g.tensor(op.inputs[2], op), op, biasScales(g, op, wt)) : new Float32Array(u.outC);
-    if (bias.length !== u.outC) throw new MappingError(`${where}: bias has ${bias.length} values, expected ${u.outC}`, i);
-    weights.set(kernel.name, { shape: kernel.shape, data: kernel.data });
-    weights.set(`${u.bn}/gamma`, { shape: [u.outC], data: new Float32Array(u.outC).fill(1) });
-    weights.set(`${u.bn}/beta`, { shape: [u.outC], data: bias });
-    weights.set(`${u.bn}/moving_mean`, { shape: [u.outC], data: new Float32Array(u.outC) });
-    weights.set(`${u.bn}/moving_variance`, { shape: [u.outC], data: new Float32Array(u.outC).fill(1 - eps) });
+    setFoldedUnit(weights, u, kernel, bias, eps, where, i);
     units.push({ keras: u.conv, op: op.index, opcode: op.opcode, tensor: wt.name, stride: u.stride, activation: act });
   });
   return { weights, units, warnings, headOps: ops.slice(seq.length) };
