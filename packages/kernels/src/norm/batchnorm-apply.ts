@@ -8,7 +8,7 @@
 // than one element per invocation with a per-element `i % C` (integer division is scalarized).
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, RELU6_FNS, flatIndex, vecType, wgsl } from '../wgsl.js';
-import { BN_WG, bnRowDispatch } from './batchnorm-stats.js';
+import { BN_WG, BN_ROW_UNIFORMS, bnRowDispatch, bnRowLoopMain } from './batchnorm-stats.js';
 
 export interface BatchnormApplyConfig {
   vec4: boolean;
@@ -17,7 +17,7 @@ export interface BatchnormApplyConfig {
 
 export const batchnormApply = defineKernel({
   name: 'batchnorm-apply',
-  uniforms: { rows: 'u32', c: 'u32', parts: 'u32', rowsPerPart: 'u32' }, // c in units of the bound type
+  uniforms: BN_ROW_UNIFORMS,
   bindings: {
     x: { access: 'read', type: vecType },
     mean: { access: 'read', type: vecType },
@@ -29,20 +29,10 @@ export const batchnormApply = defineKernel({
   dispatch: (cfg: BatchnormApplyConfig, s: { rows: number; channels: number }) => bnRowDispatch(cfg, s.rows, s.channels),
   key: (cfg: BatchnormApplyConfig) => `${cfg.vec4 ? 'v4' : 's'}${cfg.relu6 ? '+relu6' : ''}`,
   body: (cfg: BatchnormApplyConfig) => wgsl`
-${RELU6_FNS}
-@compute @workgroup_size(WG_X)
-fn main(${MAIN_1D}) {
-  let i = ${flatIndex(BN_WG)};
-  if (i >= u.parts * u.c) { return; }
-  let ch = i % u.c;
-  let p = i / u.c;
-  let mu = mean[ch];
+${RELU6_FNS}${bnRowLoopMain(
+    `let mu = mean[ch];
   let sc = scale[ch];
-  let b = beta[ch];
-  let r1 = min((p + 1u) * u.rowsPerPart, u.rows);
-  for (var r = p * u.rowsPerPart; r < r1; r++) {
-    let idx = r * u.c + ch;
-    y[idx] = ${cfg.relu6 ? (cfg.vec4 ? 'relu6v' : 'relu6') : ''}((x[idx] - mu) * sc + b);
-  }
-}`,
+  let b = beta[ch];`,
+    `y[idx] = ${cfg.relu6 ? (cfg.vec4 ? 'relu6v' : 'relu6') : ''}((x[idx] - mu) * sc + b);`,
+  )}`,
 });

@@ -23,6 +23,28 @@ export function bnRowDispatch(cfg: VecConfig, rows: number, channels: number) {
   return { grid: grid1d(ceilDiv(parts * c, BN_WG)), uniforms: { rows, c, parts, rowsPerPart } };
 }
 
+/** Uniforms of the row-loop passes (c in units of the bound type). */
+export const BN_ROW_UNIFORMS = { rows: 'u32', c: 'u32', parts: 'u32', rowsPerPart: 'u32' } as const;
+
+/**
+ * WGSL main of an element-wise row-loop pass (apply, backward-dx): invocation (part p, channel group
+ * ch) runs `perChannel` once, then `each` for every row of its part with `idx` = the element.
+ */
+export const bnRowLoopMain = (perChannel: string, each: string) => wgsl`
+@compute @workgroup_size(WG_X)
+fn main(${MAIN_1D}) {
+  let i = ${flatIndex(BN_WG)};
+  if (i >= u.parts * u.c) { return; }
+  let ch = i % u.c;
+  let p = i / u.c;
+  ${perChannel}
+  let r1 = min((p + 1u) * u.rowsPerPart, u.rows);
+  for (var r = p * u.rowsPerPart; r < r1; r++) {
+    let idx = r * u.c + ch;
+    ${each}
+  }
+}`;
+
 /** Dispatch of the per-channel passes (fold, finalize): one invocation per channel group. */
 export function bnChannelDispatch<X extends Record<string, number>>(cfg: VecConfig, channels: number, extra: X) {
   const c = vecCount(cfg, channels);
@@ -31,7 +53,7 @@ export function bnChannelDispatch<X extends Record<string, number>>(cfg: VecConf
 
 export const batchnormStats = defineKernel({
   name: 'batchnorm-stats',
-  uniforms: { rows: 'u32', c: 'u32', parts: 'u32', rowsPerPart: 'u32' }, // c in units of the bound type
+  uniforms: BN_ROW_UNIFORMS,
   bindings: {
     x: { access: 'read', type: vecType },
     /** Row 0 is the shift (x itself unless paged). */

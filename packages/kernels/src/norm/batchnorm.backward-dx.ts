@@ -3,12 +3,12 @@
 // a large mean does not cancel precision away). Row-loop layout like batchnorm-apply.
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, RELU6_FNS, flatIndex, vecType, wgsl } from '../wgsl.js';
-import { BN_WG, bnRowDispatch } from './batchnorm-stats.js';
+import { BN_WG, BN_ROW_UNIFORMS, bnRowDispatch, bnRowLoopMain } from './batchnorm-stats.js';
 import type { BatchnormApplyConfig } from './batchnorm-apply.js';
 
 export const batchnormBackwardDx = defineKernel({
   name: 'batchnorm.backward-dx',
-  uniforms: { rows: 'u32', c: 'u32', parts: 'u32', rowsPerPart: 'u32' },
+  uniforms: BN_ROW_UNIFORMS,
   bindings: {
     x: { access: 'read', type: vecType },
     y: { access: 'read', type: vecType },
@@ -21,22 +21,12 @@ export const batchnormBackwardDx = defineKernel({
   dispatch: (cfg: BatchnormApplyConfig, s: { rows: number; channels: number }) => bnRowDispatch(cfg, s.rows, s.channels),
   key: (cfg: BatchnormApplyConfig) => `${cfg.vec4 ? 'v4' : 's'}${cfg.relu6 ? '+relu6' : ''}`,
   body: (cfg: BatchnormApplyConfig) => wgsl`
-${RELU6_FNS}
-@compute @workgroup_size(WG_X)
-fn main(${MAIN_1D}) {
-  let i = ${flatIndex(BN_WG)};
-  if (i >= u.parts * u.c) { return; }
-  let ch = i % u.c;
-  let p = i / u.c;
-  let mu = mean[ch];
+${RELU6_FNS}${bnRowLoopMain(
+    `let mu = mean[ch];
   let a = coef[ch];
   let b = coef[u.c + ch];
-  let c0 = coef[2u * u.c + ch];
-  let r1 = min((p + 1u) * u.rowsPerPart, u.rows);
-  for (var r = p * u.rowsPerPart; r < r1; r++) {
-    let idx = r * u.c + ch;
-    let g = ${cfg.relu6 ? `dy[idx] * ${cfg.vec4 ? 'relu6MaskV' : 'relu6Mask'}(y[idx])` : 'dy[idx]'};
-    dx[idx] = a * g - b * (x[idx] - mu) - c0;
-  }
-}`,
+  let c0 = coef[2u * u.c + ch];`,
+    `let g = ${cfg.relu6 ? `dy[idx] * ${cfg.vec4 ? 'relu6MaskV' : 'relu6Mask'}(y[idx])` : 'dy[idx]'};
+    dx[idx] = a * g - b * (x[idx] - mu) - c0;`,
+  )}`,
 });

@@ -7,7 +7,7 @@
 // Training mode reads the saved batch mean and invStd and leaves dx to batchnorm.backward-dx.
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, RELU6_FNS, flatIndex, vecType, wgsl } from '../wgsl.js';
-import { BN_WG, bnRowDispatch } from './batchnorm-stats.js';
+import { BN_WG, BN_ROW_UNIFORMS, bnRowDispatch } from './batchnorm-stats.js';
 
 export interface BatchnormBackwardConfig {
   vec4: boolean;
@@ -18,7 +18,7 @@ export interface BatchnormBackwardConfig {
 
 export const batchnormBackward = defineKernel({
   name: 'batchnorm.backward',
-  uniforms: { rows: 'u32', c: 'u32', parts: 'u32', rowsPerPart: 'u32', epsilon: 'f32' },
+  uniforms: { ...BN_ROW_UNIFORMS, epsilon: 'f32' },
   bindings: {
     x: { access: 'read', type: vecType },
     y: { access: 'read', type: vecType },
