@@ -3,7 +3,7 @@
 // then the 32x32 image as three 1024-byte planes (R, G, B), rows top to bottom. We keep images as
 // HWC RGB (our layout everywhere) and give them to `fit` through an in-memory ImageSplitSource.
 import { DatasetError, numpyShuffle } from './folder-dataset.js';
-import type { FitImage, ImageSplitSource } from '../train/fit.js';
+import type { FitImage, ImageSplitSource } from './image-batches.js';
 
 export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 

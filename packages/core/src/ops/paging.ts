@@ -11,7 +11,8 @@
 // exactly as before: same kernels, same dispatch count.
 import type { Engine } from '../gpu/engine.js';
 import type { Tensor } from '../gpu/tensor.js';
-import { addInPlace } from './elementwise/add.js';
+import { elementwiseAddInPlace, vecConfig } from '@mnv2/kernels';
+import { run } from './run.js';
 
 /** Samples [start, start + count) of the leading axis. */
 export interface Page {
@@ -95,7 +96,8 @@ export function paged(e: Engine, op: string, inputs: readonly Tensor[], outs: re
         }
         const acc = sums[i];
         if (!acc) return t; // the first page's sum is the accumulator (kept by returning it)
-        addInPlace(e, acc, t);
+        // acc += t (weight-sized: never paged itself; a direct dispatch keeps ops/elementwise out of this module)
+        run(e, elementwiseAddInPlace, vecConfig(acc.size), { size: acc.size, alpha: 1 }, { acc, b: t });
         return acc;
       });
     });
