@@ -2,7 +2,8 @@
 // row = one resized image of rowLen = S*S*3 bytes, padded to whole u32 words. The input cache keeps
 // rows (4x smaller than f32) in pages; a batch is made by copying rows into one staging tensor
 // (copyBufferToBuffer: no binding limit) and converting it to f32 with `rowsU8ToF32`.
-import { quantizeU8, u8ToF32, grid1d, ceilDiv, IMAGE_WG } from '@mnv2/kernels';
+import { quantizeU8, u8ToF32 } from '@mnv2/kernels';
+import { run } from '../ops/run.js';
 import type { Engine } from '../gpu/engine.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { ShapeError } from '../gpu/errors.js';
@@ -30,7 +31,7 @@ export function quantizeRowsU8(e: Engine, src: Tensor, dst: Tensor, o: { rows: n
   if ((srcRow + o.rows) * o.rowLen > src.size) throw new ShapeError(op, 'src holds fewer rows than asked', { src: src.shape, rows: o.rows, srcRow, rowLen: o.rowLen });
   if ((dstRow + o.rows) * wpr > dst.size) throw new ShapeError(op, 'dst holds fewer rows than asked', { dst: dst.shape, rows: o.rows, dstRow, rowLen: o.rowLen });
   const words = o.rows * wpr;
-  e.dispatch(quantizeU8, {}, { src, dst }, { words, rowLen: o.rowLen, wordsPerRow: wpr, srcBase: srcRow * o.rowLen, dstWord0: dstRow * wpr }, grid1d(ceilDiv(words, IMAGE_WG)));
+  run(e, quantizeU8, {}, { words, rowLen: o.rowLen, wordsPerRow: wpr, srcBase: srcRow * o.rowLen, dstWord0: dstRow * wpr }, { src, dst });
 }
 
 /**
@@ -51,12 +52,12 @@ export function rowsU8ToF32(e: Engine, src: Tensor, o: { rows: number; rowLen: n
   if (!pre) throw new Error(`${op}: unknown preprocess mode '${String(o.preprocess)}'`);
   const v4 = (a: number[], pad: number) => [a[0], a[1], a[2], pad] as const;
   const words = o.rows * wpr;
-  e.dispatch(
+  run(
+    e,
     u8ToF32,
     {},
-    { src, dst: out },
     { words, rowLen: o.rowLen, wordsPerRow: wpr, srcWord0: srcRow * wpr, dstBase: outRow * o.rowLen, div1: v4(pre.div1, 1), sub: v4(pre.sub, 0), div2: v4(pre.div2, 1) },
-    grid1d(ceilDiv(words, IMAGE_WG)),
+    { src, dst: out },
   );
   return out;
 }
