@@ -540,7 +540,9 @@ async function start(): Promise<void> {
     return;
   }
   try {
-    demo.client = await Mnv2Client.create();
+    // ?maxBindingBytes=N pretends the adapter binds at most N bytes per buffer (tests: the paged paths)
+    const forced = Number(new URLSearchParams(location.search).get('maxBindingBytes') ?? 0);
+    demo.client = await Mnv2Client.create(forced > 0 ? { maxBindingBytes: forced } : {});
   } catch (e) {
     $('#gpu-status').textContent = 'WebGPU unavailable';
     showError(msg(e));

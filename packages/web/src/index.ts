@@ -18,6 +18,7 @@ import type {
   ClassifyOptions,
   ClassifyResult,
   DeviceLostInfo,
+  EngineInitOptions,
   EvaluateResult,
   FitOptions,
   FitSummary,
@@ -123,13 +124,13 @@ export class Mnv2Client {
   }
 
   /** Starts the worker and its GPU device. Throws WebGPUUnavailableError with a user-facing message when WebGPU is missing. */
-  static async create(opts: { workerUrl?: string | URL } = {}): Promise<Mnv2Client> {
+  static async create(opts: { workerUrl?: string | URL } & EngineInitOptions = {}): Promise<Mnv2Client> {
     const check = checkWebGPU();
     if (!check.ok) throw new WebGPUUnavailableError(check.message);
     const worker = opts.workerUrl ? new Worker(opts.workerUrl, { type: 'module' }) : new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
     const c = new Mnv2Client(worker);
     try {
-      c.adapter = await c.call(() => c.remote.init());
+      c.adapter = await c.call(() => c.remote.init(opts.maxBindingBytes ? { maxBindingBytes: opts.maxBindingBytes } : undefined));
     } catch (e) {
       c.terminate();
       const msg = e instanceof Error ? e.message : String(e);

@@ -20,6 +20,14 @@ export interface AdapterSummary {
   limits: Record<string, number>;
   /** Whether core's 8-lane subgroup matmul path is active on this device. */
   subgroups8: boolean;
+  /** Bytes the engine binds per buffer (the device's limit, or the smaller forced one); larger tensors run in pages. */
+  bindingLimit: number;
+}
+
+/** Engine options chosen when the worker starts (kept across `recover()`). */
+export interface EngineInitOptions {
+  /** Pretend the adapter binds at most this many bytes per buffer (tests: forces the paged paths). */
+  maxBindingBytes?: number;
 }
 
 export interface LoadProgress {

@@ -36,6 +36,7 @@ import { fetchWeights, importWeights, clearWeightsCache, WeightsLoadError, type 
 import { runBench } from './bench.js';
 import type {
   AdapterSummary,
+  EngineInitOptions,
   BenchRow,
   ClassifyOptions,
   ClassifyResult,
@@ -132,7 +133,16 @@ class EngineWorker {
 
   // ---- device ---------------------------------------------------------------------------------
 
-  async init(): Promise<AdapterSummary> {
+  private engineOptions: EngineInitOptions = {};
+
+  /** Counters of the paged paths (tensors above the binding limit) since the engine started. */
+  paging(): { pagedOps: number; pages: number } {
+    if (!this.engine) throw new Error('the engine is not initialised: call init() first');
+    return { ...this.engine.paging };
+  }
+
+  async init(opts?: EngineInitOptions): Promise<AdapterSummary> {
+    if (opts) this.engineOptions = { ...opts };
     const gpu = (self.navigator as Navigator).gpu;
     if (!gpu) throw new Error(`WebGPU is not available in this browser's workers. ${WEBGPU_HINT}`);
     const t0 = now();
@@ -152,7 +162,7 @@ class EngineWorker {
       },
     });
     this.adapter = adapter;
-    this.engine = new Engine(device);
+    this.engine = new Engine(device, { maxBindingBytes: this.engineOptions.maxBindingBytes });
     this.lost = null;
     device.lost.then((info) => {
       if (this.engine?.device !== device) return; // an old device after recover()
@@ -180,6 +190,7 @@ class EngineWorker {
       features: [...e.device.features].map(String).sort(),
       limits,
       subgroups8: hasSubgroups8(e),
+      bindingLimit: e.bindingLimit,
     };
   }
 
