@@ -97,4 +97,3 @@ describe('web trainer under a small cache budget (WebGPU on SwiftShader)', () =>
     forced.losses.forEach((l, i) => expect(Math.abs(l - whole.losses[i]), `epoch ${i + 1} loss ${l} vs ${whole.losses[i]}`).toBeLessThan(1e-4 * Math.max(1, Math.abs(whole.losses[i]))));
   }, 240_000);
 });
-
