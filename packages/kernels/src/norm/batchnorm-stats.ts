@@ -30,13 +30,19 @@ export const BN_ROW_UNIFORMS = { rows: 'u32', c: 'u32', parts: 'u32', rowsPerPar
  * WGSL main of an element-wise row-loop pass (apply, backward-dx): invocation (part p, channel group
  * ch) runs `perChannel` once, then `each` for every row of its part with `idx` = the element.
  */
-export const bnRowLoopMain = (perChannel: string, each: string) => wgsl`
-@compute @workgroup_size(WG_X)
+/**
+ * WGSL: the opening of every row-split BN pass (stats, backward, apply, backward-dx): invocation i is
+ * (part p, channel group ch); invocations past parts x channels return.
+ */
+export const BN_PART_MAIN = wgsl`@compute @workgroup_size(WG_X)
 fn main(${MAIN_1D}) {
   let i = ${flatIndex(BN_WG)};
   if (i >= u.parts * u.c) { return; }
   let ch = i % u.c;
-  let p = i / u.c;
+  let p = i / u.c;`;
+
+export const bnRowLoopMain = (perChannel: string, each: string) => wgsl`
+${BN_PART_MAIN}
   ${perChannel}
   let r1 = min((p + 1u) * u.rowsPerPart, u.rows);
   for (var r = p * u.rowsPerPart; r < r1; r++) {
@@ -65,12 +71,7 @@ export const batchnormStats = defineKernel({
   key: (cfg: VecConfig) => (cfg.vec4 ? 'v4' : 's'),
   body: (cfg: VecConfig) => wgsl`
 alias T = ${vecType(cfg)};
-@compute @workgroup_size(WG_X)
-fn main(${MAIN_1D}) {
-  let i = ${flatIndex(BN_WG)};
-  if (i >= u.parts * u.c) { return; }
-  let ch = i % u.c;
-  let p = i / u.c;
+${BN_PART_MAIN}
   let sh = shift[ch];
   let r0 = p * u.rowsPerPart;
   let r1 = min(r0 + u.rowsPerPart, u.rows);

@@ -6,8 +6,8 @@
 // the activation; there `mean`/`variance` are the moving statistics and invStd is computed here.
 // Training mode reads the saved batch mean and invStd and leaves dx to batchnorm.backward-dx.
 import { defineKernel } from '../define-kernel.js';
-import { MAIN_1D, RELU6_FNS, flatIndex, vecType, wgsl } from '../wgsl.js';
-import { BN_WG, BN_ROW_UNIFORMS, bnRowDispatch } from './batchnorm-stats.js';
+import { RELU6_FNS, vecType, wgsl } from '../wgsl.js';
+import { BN_WG, BN_ROW_UNIFORMS, BN_PART_MAIN, bnRowDispatch } from './batchnorm-stats.js';
 
 export interface BatchnormBackwardConfig {
   vec4: boolean;
@@ -42,12 +42,7 @@ export const batchnormBackward = defineKernel({
     return wgsl`
 ${RELU6_FNS}
 alias T = ${vecType(cfg)};
-@compute @workgroup_size(WG_X)
-fn main(${MAIN_1D}) {
-  let i = ${flatIndex(BN_WG)};
-  if (i >= u.parts * u.c) { return; }
-  let ch = i % u.c;
-  let p = i / u.c;
+${BN_PART_MAIN}
   let mu = mean[ch];
   let inv = ${cfg.inference ? 'T(1.0) / sqrt(variance[ch] + T(u.epsilon))' : 'variance[ch]'};
   ${cfg.inference ? 'let k = gamma[ch] * inv;' : ''}
