@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // mnv2 command line: a thin shell over @mnv2/core. Each command lives in commands/<name>.ts.
-import { doctor } from './commands/doctor.js';
+// Nothing heavy is imported up front: without --verbose this process only relays a child's output
+// (quiet.ts) and must start fast.
+import { isVerbose, runFiltered, setUpChild } from './quiet.js';
 
 const HELP = `mnv2 — MobileNetV2 transfer learning on WebGPU (from-scratch WGSL kernels)
 
-Usage: mnv2 <command> [options]
+Usage: mnv2 <command> [options] [--verbose]
 
 Commands:
   doctor [--brief]        Show the WebGPU adapter, its limits and features (shader-f16,
@@ -45,6 +47,9 @@ Commands:
 Environment:
   VK_ICD_FILENAMES        Pick a Vulkan driver (e.g. /usr/share/vulkan/icd.d/lvp_icd.json).
   MNV2_CACHE              Folder for downloaded weights (default ~/.cache/mnv2/weights).
+  MNV2_VERBOSE=1          Same as --verbose: also show the WebGPU driver's own notices (Dawn's
+                          'Warning: maxDynamic…BuffersPerPipelineLayout artificially reduced …'),
+                          hidden by default. Errors are always shown.
 
 Examples:
   mnv2 doctor
@@ -65,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(HELP);
       return 0;
     case 'doctor':
-      return doctor(rest);
+      return (await import('./commands/doctor.js')).doctor(rest);
     case 'demo':
       return (await import('./commands/demo.js')).demo(rest);
     case 'classify':
@@ -116,11 +121,20 @@ function finish(code: number): void {
   process.stderr.write('', done);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => finish(code),
-  (err: unknown) => {
-    console.error(`mnv2: ${err instanceof Error ? err.message : String(err)}`);
-    if (process.env.MNV2_DEBUG && err instanceof Error) console.error(err.stack);
-    finish(1);
-  },
-);
+const argv = process.argv.slice(2);
+const verbose = isVerbose(argv);
+const isChild = setUpChild();
+const wantsHelp = argv.length === 0 || ['-h', '--help', 'help'].includes(argv[0]);
+
+if (!isChild && !verbose && !wantsHelp) {
+  runFiltered().then(finish);
+} else {
+  main(argv.filter((a) => a !== '--verbose')).then(
+    (code) => finish(code),
+    (err: unknown) => {
+      console.error(`mnv2: ${err instanceof Error ? err.message : String(err)}`);
+      if (process.env.MNV2_DEBUG && err instanceof Error) console.error(err.stack);
+      finish(1);
+    },
+  );
+}
