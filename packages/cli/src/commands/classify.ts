@@ -6,7 +6,8 @@ import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { decodeImage } from '../data/decode.js';
 import { expandImageInputs } from '../data/image-inputs.js';
 import { numberFlag, parseArgs } from '../util/args.js';
-import { findLabels, loadClassifierWeights, resolveWeightsPath } from '../weights/load.js';
+import { findLabels, loadClassifierWeights } from '../weights/load.js';
+import { classifierWeights } from '../weights/auto.js';
 
 const HELP = `mnv2 classify <image or folder>… [--weights PATH] [--top 5] [--crop none|center|F]
                 [--batch-size 8] [--labels FILE] [--json]
@@ -19,7 +20,9 @@ Options:
   --weights PATH    A MobileNetV2 classifier: .tflite (float or quantized, run in float),
                     .safetensors (Keras names), or a folder of TF-Slim .npy files with the head.
                     Default: $MNV2_WEIGHTS, else the shared TFLite copies of a development checkout
-                    (../shared/weights/tflite/).
+                    (../shared/weights/tflite/); else Keras' official MobileNetV2 1.0/224 ImageNet
+                    .h5, fetched once into the cache ($MNV2_CACHE, else ~/.cache/mnv2/weights) with
+                    Keras' class names ($MNV2_WEIGHTS_BASE_URL / $MNV2_LABELS_URL: mirrors).
   --top K           How many classes to show per image (default 5).
   --crop MODE       none (default): resize the whole image to the input size, like Keras'
                     load_img(target_size=...) (bilinear, no antialias); center: the largest centred
@@ -88,7 +91,7 @@ export async function classify(argv: string[]): Promise<number> {
   };
 
   const files = await expandImageInputs(args.positionals, 'classify');
-  const { path: weightsPath } = resolveWeightsPath(str('weights'));
+  const { path: weightsPath, labels: fetchedLabels } = await classifierWeights(str('weights'), 'classify');
   const t0 = performance.now();
   const loaded = await loadClassifierWeights(weightsPath);
   const { info } = loaded;
@@ -98,7 +101,7 @@ export async function classify(argv: string[]): Promise<number> {
         "softmax over one output is always 100 %. Use 'mnv2 predict RUN-DIR IMAGES' with the run folder it came from",
     );
   }
-  const labels: ClassLabels = await findLabels(weightsPath, info.classes, str('labels'));
+  const labels: ClassLabels = await findLabels(weightsPath, info.classes, str('labels') ?? fetchedLabels);
 
   const { engine: e, adapter } = await createNodeEngine();
   const net = buildClassifier(e, loaded.weights, info);
