@@ -204,10 +204,15 @@ export class MobileNetV2Net {
     return h;
   }
 
-  /** The rest of `forward` from the activation entering `blocks[b]` (see `prefixForward`). */
-  forwardFrom(e: Engine, h: Tensor, b: number, ctx: ForwardContext): Tensor {
+  /**
+   * The rest of `forward` from the activation entering `blocks[b]` (see `prefixForward`), or from the
+   * pooled base output [N, 1, 1, C] into the head (`b = 'head'`: the whole base frozen, its features cached).
+   */
+  forwardFrom(e: Engine, h: Tensor, b: number | 'head', ctx: ForwardContext): Tensor {
     if (ctx.training) this.planBackward();
-    return this.runFrom(e, h, b, ctx);
+    if (b !== 'head') return this.runFrom(e, h, b, ctx);
+    if (!this.head) throw new Error('MobileNetV2: forwardFrom(head) needs a classifier head');
+    return this.head.forward(e, h, ctx);
   }
 
   private runFrom(e: Engine, h: Tensor, b: number, ctx: ForwardContext): Tensor {

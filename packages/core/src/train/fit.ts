@@ -19,7 +19,9 @@ import type { Engine } from '../gpu/engine.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { augment } from '../ops/image/index.js';
 import { ImageBatches, describePlan, type CachePlan } from '../data/image-batches.js';
-import { CacheBudget, PagedRows, bindingLimitOf } from '../data/paged-rows.js';
+import { CacheBudget, bindingLimitOf } from '../data/paged-rows.js';
+import { FrozenCache } from '../data/frozen-cache.js';
+import { Prefetcher, type PrefetchedLoad } from '../data/prefetch.js';
 import { accuracy } from '../ops/loss/index.js';
 import { globalAvgPool, globalMaxPool } from '../ops/elementwise/index.js';
 import type { Optimizer } from '../ops/optim/index.js';
@@ -115,48 +117,6 @@ function labelTensor(e: Engine, kind: LossKind, labels: readonly number[]): Tens
 
 const mix = (seed: number, epoch: number, step: number) => (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b) ^ Math.imul(step + 1, 0xc2b2ae35)) >>> 0;
 
-type Loaded = ReturnType<ImageBatches['prefetch']>;
-
-/** Decodes up to `depth` batches ahead of the one being trained (streaming mode; no-op when cached). */
-class Prefetcher {
-  private pending = new Map<number, Loaded>();
-  private next: number;
-  constructor(
-    private readonly d: ImageBatches,
-    private readonly slice: (s: number) => number[],
-    from: number,
-    private readonly end: number,
-    private readonly depth: number,
-  ) {
-    this.next = from;
-  }
-  /** The load of batch `s` (started earlier when possible); starts the following ones. */
-  take(s: number): Loaded {
-    this.startUpTo(s + 1);
-    const p = this.pending.get(s) ?? null;
-    this.pending.delete(s);
-    this.startUpTo(s + 1 + this.depth);
-    return p;
-  }
-  private startUpTo(stop: number): void {
-    for (; this.next < Math.min(stop, this.end); this.next++) {
-      const p = this.d.prefetch(this.slice(this.next));
-      p?.catch(() => undefined); // awaited (and reported) by `batch`; never an unhandled rejection
-      this.pending.set(this.next, p);
-    }
-  }
-  /** Lets pending decodes finish (before returning early). */
-  async drain(): Promise<void> {
-    await Promise.allSettled([...this.pending.values()].filter((p) => p));
-    this.pending.clear();
-  }
-}
-
-interface FeatureCache {
-  rows: PagedRows | null;
-  index: Map<number, number>; // sample index → cache row
-}
-
 /** Shape of one row of the frozen computation: pooled base output [1, 1, C] or the activation entering blocks[b]. */
 function frozenRowShape(net: MobileNetV2Net, kind: 'features' | 'prefix', b: number): number[] {
   if (kind === 'features') return [1, 1, net.arch.lastChannels];
@@ -164,44 +124,6 @@ function frozenRowShape(net: MobileNetV2Net, kind: 'features' | 'prefix', b: num
   for (let i = 0; i < b; i++) s = Math.ceil(s / net.arch.blocks[i].stride);
   const c = b < net.arch.blocks.length ? net.arch.blocks[b].inChannels : net.arch.blocks[net.arch.blocks.length - 1].outChannels;
   return [s, s, c];
-}
-
-/** `compute(x)` of every usable image of a split, once, into paged rows (row by sample index). */
-async function* buildFeatures(
-  e: Engine,
-  data: ImageBatches,
-  o: { batchSize: number; prefetch: number; rowShape: number[]; pageBytes: number },
-  split: 'train' | 'validation',
-  out: FeatureCache,
-  compute: (x: Tensor) => Tensor,
-): AsyncGenerator<FitEvent> {
-  const idx = data.usable();
-  const rowBytes = o.rowShape.reduce((a, b) => a * b, 1) * 4;
-  const rows = new PagedRows(e, rowBytes, idx.length, o.pageBytes, 'f32', `features-${split}`);
-  out.rows = rows;
-  const steps = Math.ceil(idx.length / o.batchSize);
-  const slice = (s: number) => idx.slice(s * o.batchSize, (s + 1) * o.batchSize);
-  const pre = new Prefetcher(data, slice, 0, steps, o.prefetch);
-  for (let s = 0; s < steps; s++) {
-    const ids = slice(s);
-    const b = await data.batch(ids, pre.take(s));
-    const kept = ids.filter((i) => !b.skipped.includes(i));
-    if (kept.length) {
-      e.tidy(() => {
-        const f = compute(b.x);
-        if (f.size !== kept.length * (rowBytes / 4)) throw new Error(`fit: frozen output [${f.shape}] does not match the cache rows [${o.rowShape}]`);
-        kept.forEach((i, k) => {
-          const slot = rows.append();
-          e.copy(f, slot.page, rowBytes, k * rowBytes, slot.index * rowBytes);
-          out.index.set(i, slot.row);
-        });
-      });
-    }
-    b.x.dispose();
-    await e.sync();
-    const done = Math.min((s + 1) * o.batchSize, idx.length);
-    yield { type: 'cache', what: 'features', split, done, total: idx.length, ...(done === idx.length ? { pages: rows.pages.length } : {}) };
-  }
 }
 
 /** A batch loss this many times the first one of a fit (and at least this large) counts as divergence. */
@@ -229,33 +151,12 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
 
   const fBudget = opts.cacheBudget ?? new CacheBudget(opts.featureCacheBudgetBytes ?? 2 ** 30);
   const pageBytes = Math.min(opts.maxPageBytes ?? Infinity, bindingLimitOf(e));
-  const rowShape = frozenKind ? frozenRowShape(net, frozenKind, fromBlock) : [];
-  let featureCached = false;
-  let reserved = 0;
-  if (frozenKind) {
-    const rowBytes = rowShape.reduce((a, b) => a * b, 1) * 4;
-    const counts = [data.train.usable().length, data.validation?.usable().length ?? 0];
-    const n = counts[0] + counts[1];
-    const bytes = n * rowBytes;
-    const free = fBudget.free;
-    featureCached = fBudget.take(bytes);
-    if (featureCached) reserved = bytes;
-    const perPage = Math.floor(pageBytes / rowBytes);
-    const plan: CachePlan = {
-      what: frozenKind,
-      mode: featureCached ? 'cached' : 'recompute',
-      images: n,
-      bytes,
-      budgetBytes: fBudget.bytes,
-      freeBytes: free,
-      pages: featureCached ? counts.reduce((a, c) => a + Math.ceil(c / Math.max(1, perPage)), 0) : 0,
-      pageBytes: Math.min(pageBytes, Math.max(1, perPage) * rowBytes),
-    };
-    yield { type: 'plan', split: 'all', plan, message: `${frozenKind === 'features' ? 'frozen base' : `frozen layers below block ${fromBlock}`}: ${describePlan(plan)}` };
-  }
+  const frozen = frozenKind ? new FrozenCache(e, fBudget, frozenKind, frozenRowShape(net, frozenKind, fromBlock), [data.train.usable().length, data.validation?.usable().length ?? 0], pageBytes) : null;
+  if (frozen) yield { type: 'plan', split: 'all', plan: frozen.plan, message: `${frozenKind === 'features' ? 'frozen base' : `frozen layers below block ${fromBlock}`}: ${describePlan(frozen.plan)}` };
+  const featureCached = frozen?.cached ?? false;
+  /** Where a step's input enters the network: the head (cached pooled features), a block (cached prefix), or the image. */
+  const entry = frozenKind === 'features' ? ('head' as const) : frozenKind === 'prefix' ? fromBlock : undefined;
 
-  const trainF: FeatureCache = { rows: null, index: new Map() };
-  const valF: FeatureCache = { rows: null, index: new Map() };
   const compute =
     frozenKind === 'features'
       ? (x: Tensor) => {
@@ -264,17 +165,9 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
           return p.reshape([p.shape[0], 1, 1, p.shape[p.shape.length - 1]]);
         }
       : (x: Tensor) => net.prefixForward(e, x, fromBlock);
-  const gatherFeatures = (f: FeatureCache, ids: readonly number[]) => {
-    const x = e.alloc([ids.length, ...rowShape]);
-    f.rows!.gather(
-      ids.map((i) => f.index.get(i)!),
-      x,
-    );
-    return x;
-  };
   /** The network input of these samples: cached features, or images (+ the frozen part run now). */
-  async function input(d: ImageBatches, f: FeatureCache, ids: number[], pre: Loaded): Promise<{ x: Tensor; labels: number[]; skipped: number[] }> {
-    if (featureCached) return { x: gatherFeatures(f, ids), labels: ids.map((i) => d.source.labels[i]), skipped: [] };
+  async function input(d: ImageBatches, split: 'train' | 'validation', ids: number[], pre: PrefetchedLoad): Promise<{ x: Tensor; labels: number[]; skipped: number[] }> {
+    if (frozen?.cached) return { x: frozen.gather(split, ids), labels: ids.map((i) => d.source.labels[i]), skipped: [] };
     const b = await d.batch(ids, pre);
     if (!frozenKind || b.labels.length === 0) return b;
     const x = e.tidy(() => {
@@ -299,10 +192,11 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
   };
 
   try {
-    if (featureCached) {
-      const o = { batchSize: opts.batchSize, prefetch: depth, rowShape, pageBytes };
-      yield* buildFeatures(e, data.train, o, 'train', trainF, compute);
-      if (data.validation) yield* buildFeatures(e, data.validation, o, 'validation', valF, compute);
+    if (frozen?.cached) {
+      const o = { batchSize: opts.batchSize, prefetch: depth };
+      for (const [split, d] of [['train', data.train], ['validation', data.validation]] as const) {
+        if (d) for await (const p of frozen.build(d, split, o, compute)) yield { type: 'cache', what: 'features', split, ...p };
+      }
     }
 
     let firstLoss: number | undefined;
@@ -320,7 +214,7 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
       const pre = new Prefetcher(data.train, slice, s0, featureCached ? s0 : steps, depth);
       for (let s = s0; s < steps; s++) {
         if (opts.lrSchedule) opts.optimizer.learningRate = opts.lrSchedule(opts.optimizer.iterations);
-        const b = await input(data.train, trainF, slice(s), pre.take(s));
+        const b = await input(data.train, 'train', slice(s), pre.take(s));
         if (b.skipped.length) yield { type: 'skipped', split: 'train', indices: b.skipped };
         const { x, labels } = b;
         if (labels.length === 0) {
@@ -330,24 +224,10 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
         newBatchSize(labels.length);
         const y = labelTensor(e, opts.loss, labels);
         const stepSeed = mix(opts.seed, epoch, s);
-        let r: { loss: Tensor; correct: Tensor };
-        if (frozenKind === 'features') {
-          r = e.tidy(() => {
-            head.recordForBackward = true;
-            const logits = head.forward(e, x, { training: true, seed: stepSeed });
-            const { loss, dlogits } = lossAndGrad(e, opts.loss, logits, y);
-            const c = accuracy(e, logits, y);
-            head.backward(e, dlogits, false);
-            const ps = head.params().filter((p) => p.trainable && p.grad);
-            opts.optimizer.step(e, ps.map((p) => ({ param: p.value, grad: p.grad!, key: p.name })));
-            for (const p of ps) p.grad = null;
-            return { loss, correct: c };
-          });
-        } else {
-          const xin = opts.augment ? e.tidy(() => augment(e, x, { flip: opts.augment!.flip, rotation: opts.augment!.rotation, seed: stepSeed })) : x;
-          r = trainStep(e, net, opts.optimizer, xin, y, { loss: opts.loss, seed: stepSeed, bnInference: true, fromBlock: frozenKind === 'prefix' ? fromBlock : undefined });
-          if (xin !== x) xin.dispose();
-        }
+        // BatchNorm in inference mode (Keras `base(x, training=False)`); augmentation only on images.
+        const xin = opts.augment ? e.tidy(() => augment(e, x, { flip: opts.augment!.flip, rotation: opts.augment!.rotation, seed: stepSeed })) : x;
+        const r = trainStep(e, net, opts.optimizer, xin, y, { loss: opts.loss, seed: stepSeed, bnInference: true, fromBlock: entry });
+        if (xin !== x) xin.dispose();
         const lossV = (await r.loss.read())[0];
         const corr = (await r.correct.read())[0];
         r.loss.dispose();
@@ -385,7 +265,7 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
         const vslice = (s: number) => ids.slice(s * opts.batchSize, (s + 1) * opts.batchSize);
         const vpre = new Prefetcher(v, vslice, 0, featureCached ? 0 : vsteps, depth);
         for (let s = 0; s < vsteps; s++) {
-          const b = await input(v, valF, vslice(s), vpre.take(s));
+          const b = await input(v, 'validation', vslice(s), vpre.take(s));
           if (b.skipped.length) yield { type: 'skipped', split: 'validation', indices: b.skipped };
           const { x, labels } = b;
           if (labels.length === 0) {
@@ -396,7 +276,7 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
           const y = labelTensor(e, opts.loss, labels);
           const r = e.tidy(() => {
             const ctx = { training: false };
-            const logits = frozenKind === 'features' ? head.forward(e, x, ctx) : frozenKind === 'prefix' ? net.forwardFrom(e, x, fromBlock, ctx) : net.forward(e, x, ctx);
+            const logits = entry === undefined ? net.forward(e, x, ctx) : net.forwardFrom(e, x, entry, ctx);
             const { loss } = lossAndGrad(e, opts.loss, logits, y);
             return { loss, correct: accuracy(e, logits, y) };
           });
@@ -426,9 +306,7 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
       };
     }
   } finally {
-    trainF.rows?.dispose();
-    valF.rows?.dispose();
-    if (reserved) fBudget.give(reserved);
+    frozen?.dispose();
   }
 }
 

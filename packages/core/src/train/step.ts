@@ -24,8 +24,11 @@ export function trainStep(
   optimizer: Optimizer,
   x: Tensor,
   labels: Tensor,
-  /** `fromBlock`: `x` is the activation entering that block (a cached frozen prefix, see `MobileNetV2Net.prefixForward`). */
-  opts: { loss: LossKind; seed: number; bnInference?: boolean; fromBlock?: number },
+  /**
+   * `fromBlock`: `x` is the activation entering that block (a cached frozen prefix, see
+   * `MobileNetV2Net.prefixForward`), or with 'head' the pooled base features [N, 1, 1, C] (base frozen).
+   */
+  opts: { loss: LossKind; seed: number; bnInference?: boolean; fromBlock?: number | 'head' },
 ): StepResult {
   return e.tidy(() => {
     const ctx = { training: true, bnInference: opts.bnInference, seed: opts.seed };
