@@ -11,25 +11,23 @@ import {
   CacheBudget,
   ImageDataset,
   MobileNetV2,
-  adam,
-  cosineDecay,
   layers,
   losses,
-  networkWeights,
-  rmsprop,
   sequential,
+  transferLearning,
   DeviceLostError,
+  NonFiniteWeightsError,
   checkStepMemory,
   estimateStepMemory,
   pagingSummary,
-  firstNonFinite,
   KERAS_ALPHAS,
   largestBatch,
+  optimizers,
   serializeSafetensors,
-  sgd,
   type Callback,
-  type EpochProgress,
-  type Optimizer,
+  type OptimizerName,
+  type RecipeCheckpoint,
+  type TransferLearningResult,
   type WeightMap,
 } from '@mnv2/core';
 import { writeCurves } from '../train/curves.js';
@@ -243,7 +241,6 @@ export async function train(argv: string[]): Promise<number> {
   if ((patience !== null || restoreBest) && !(valSplit > 0)) throw new Error(`train: ${patience !== null ? '--early-stopping-patience' : '--restore-best'} monitors val_loss: it needs a validation split (--val-split > 0)`);
   if (!(dropout >= 0 && dropout < 1)) throw new Error(`train: --dropout must be in [0, 1), got ${dropout}`);
   if (!['adam', 'rmsprop', 'sgd'].includes(optName)) throw new Error(`train: --optimizer must be adam, rmsprop or sgd, got '${optName}'`);
-  const makeOpt = (learningRate: number): Optimizer => (optName === 'rmsprop' ? rmsprop({ learningRate }) : optName === 'sgd' ? sgd({ learningRate }) : adam({ learningRate }));
 
   // Run folder first: refuse before any expensive work.
   if (!resume && existsSync(outDir) && (await readdir(outDir)).length > 0) {
@@ -329,6 +326,8 @@ export async function train(argv: string[]): Promise<number> {
     { seed },
   );
   const loss = ds.labelMode === 'binary' ? losses.binaryCrossentropy({ fromLogits: true }) : losses.sparseCategoricalCrossentropy({ fromLogits: true });
+  // Keras: model.compile(optimizer, loss, metrics); the recipe gives each phase a fresh optimizer.
+  model.compile({ optimizer: optimizers[optName as OptimizerName](lr), loss, metrics: ['accuracy'] });
   const denseName = hiddenUnits ? 'dense_1' : 'dense';
   const net = baseModel.net;
 
@@ -364,12 +363,9 @@ export async function train(argv: string[]): Promise<number> {
   if (aside) process.once('exit', restorePrevious);
 
   // Run state (restored by --resume from checkpoint.safetensors, the one commit point).
-  let startEpoch = 0;
-  let within: EpochProgress | null = null;
-  let resumedOpt: { phase: Phase; iterations: number; slots: Record<string, Float32Array> } | null = null;
-  const history: HistoryRow[] = [];
-  let best: { epoch: number; valLoss: number; weights: WeightMap } | null = null;
-  const es: RunState['earlyStopping'] = { best: null, wait: 0, stoppedPhases: [] };
+  let resumed: { state: RunState; optimizerSlots: Record<string, Float32Array>; bestWeights: WeightMap | null } | null = null;
+  /** The run's epochs so far (restored on --resume; the recipe's history as it goes). */
+  let history: HistoryRow[] = [];
   const ckPath = join(outDir, 'checkpoint.safetensors');
   if (prev) {
     if (!existsSync(ckPath)) {
@@ -390,14 +386,10 @@ export async function train(argv: string[]): Promise<number> {
         e.write(p.value, w.data);
       }
       const st = ck.state;
-      startEpoch = st.epochsDone;
-      within = st.within;
-      history.push(...st.history);
-      Object.assign(es, st.earlyStopping);
-      if (st.best && ck.best) best = { ...st.best, weights: ck.best };
-      resumedOpt = { phase: st.phase, iterations: st.iterations, slots: ck.slots };
-      const at = within ? `, at step ${within.step} of epoch ${startEpoch + 1}` : '';
-      console.log(`Resuming ${outDir} after epoch ${startEpoch}/${epochs + fineTuneEpochs} (${st.phase} phase, ${st.iterations} optimizer steps${at})`);
+      resumed = { state: st, optimizerSlots: ck.slots, bestWeights: ck.best };
+      history = [...st.history];
+      const at = st.within ? `, at step ${st.within.step} of epoch ${st.epochsDone + 1}` : '';
+      console.log(`Resuming ${outDir} after epoch ${st.epochsDone}/${epochs + fineTuneEpochs} (${st.phase} phase, ${st.iterations} optimizer steps${at})`);
     }
   }
 
@@ -444,37 +436,21 @@ export async function train(argv: string[]): Promise<number> {
   const modelMeta = (epoch: number) => ({ format: 'mnv2', alpha: String(alpha), input_size: String(size), preprocess: 'tf', padding: 'same', epsilon: '0.001', classes: JSON.stringify(ds.classNames), epoch: String(epoch) });
   if (!prev) await writeAtomic(join(outDir, 'config.json'), JSON.stringify({ ...config, epochsDone: 0 }, null, 2) + '\n');
 
-  // One checkpoint file (the commit point), then the user's views of it.
-  // MNV2_FAULT=nan-weights-at-epoch:N (tests): the weights turn NaN just before epoch N's checkpoint.
-  const nanAt = /^nan-weights-at-epoch:(\d+)$/.exec(process.env.MNV2_FAULT ?? '');
-  const checkpoint = async (opt: Optimizer, phase: Phase, epochsDone: number, inEpoch: EpochProgress | null) => {
-    if (nanAt && epochsDone === Number(nanAt[1])) {
-      const p = net.trainableParams()[0];
-      e.write(p.value, new Float32Array(p.value.size).fill(NaN));
-    }
-    const weights = await networkWeights(net);
-    // Never commit non-finite weights (a diverging run): the last good checkpoint stays as it is.
-    const nonFinite = firstNonFinite(weights);
-    if (nonFinite) {
-      throw new Error(
-        `train: the weights became non-finite at epoch ${epochsDone}${inEpoch ? `, step ${inEpoch.step}` : ''} ('${nonFinite.name}': ${nonFinite.count} NaN/Inf of ${nonFinite.size}): training diverged and stopped. ` +
-          `${history.length > 0 && existsSync(ckPath) ? `The last good checkpoint and model are kept in ${outDir}.` : 'Nothing was saved.'} Try a lower ${phase === 'fine-tune' ? '--fine-tune-lr' : '--lr'}.`,
-      );
-    }
-    const slots: WeightMap = new Map();
-    for (const [name, t] of Object.entries(opt.state())) slots.set(name, { shape: [...t.shape], data: await t.read() });
-    const state: RunState = { epochsDone, within: inEpoch, phase, iterations: opt.iterations, optimizer: optName, earlyStopping: es, best: best && { epoch: best.epoch, valLoss: best.valLoss }, history };
-    await writeCheckpoint(ckPath, weights, slots, restoreBest && best ? best.weights : null, state);
+  // One checkpoint file (the commit point), then the user's views of it. The recipe (core's
+  // `transferLearning`) hands over a finite snapshot after every epoch and at an interruption.
+  const onCheckpoint = async (c: RecipeCheckpoint) => {
+    await writeCheckpoint(ckPath, c.weights, c.optimizerSlots, c.bestWeights, c.state);
     if (aside) {
       // committed: the previous run is replaced now
       process.off('exit', restorePrevious);
       await rm(aside, { recursive: true, force: true });
       aside = null;
     }
-    await writeAtomic(join(outDir, 'model.safetensors'), serializeSafetensors(weights, modelMeta(epochsDone)));
-    await writeAtomic(join(outDir, 'history.json'), JSON.stringify(history, null, 2) + '\n');
-    await writeAtomic(join(outDir, 'config.json'), JSON.stringify({ ...config, epochsDone, interruptedAt: inEpoch && { epoch: epochsDone + 1, step: inEpoch.step }, badFiles: bad }, null, 2) + '\n');
-    await writeCurves(outDir, history, { title: `MobileNetV2 training: ${outDir}` });
+    const inEpoch = c.state.within;
+    await writeAtomic(join(outDir, 'model.safetensors'), serializeSafetensors(c.weights, modelMeta(c.state.epochsDone)));
+    await writeAtomic(join(outDir, 'history.json'), JSON.stringify(c.state.history, null, 2) + '\n');
+    await writeAtomic(join(outDir, 'config.json'), JSON.stringify({ ...config, epochsDone: c.state.epochsDone, interruptedAt: inEpoch && { epoch: c.state.epochsDone + 1, step: inEpoch.step }, badFiles: bad }, null, 2) + '\n');
+    await writeCurves(outDir, c.state.history, { title: `MobileNetV2 training: ${outDir}` });
   };
 
   // Ctrl-C: the first stops after the current step and checkpoints there; the second quits at once
@@ -491,145 +467,124 @@ export async function train(argv: string[]): Promise<number> {
 
   const tty = process.stderr.isTTY;
   const t00 = Date.now();
-  const stepsPerEpoch = Math.ceil(ds.trainCount / batchSize);
+  // MNV2_FAULT (tests): nan-weights-at-epoch:N turns the weights NaN just before epoch N's
+  // checkpoint; device-lost-at-step:N destroys the device after step N.
+  const nanAt = /^nan-weights-at-epoch:(\d+)$/.exec(process.env.MNV2_FAULT ?? '');
   const fault = /^device-lost-at-step:(\d+)$/.exec(process.env.MNV2_FAULT ?? '');
   const loseDeviceAt = fault ? Number(fault[1]) : -1;
   let stepsRun = 0;
-  type Outcome = 'done' | 'diverged' | 'interrupted';
+  let phaseNow: Phase = 'frozen';
+  let frozenCached = true; // the plan of the feature/prefix cache says whether it fit the budget
+  let announcedCache = false;
 
-  // One phase = one Keras `model.fit` call; this callback prints, checkpoints, early-stops and
-  // turns Ctrl-C into `model.stopTraining` (the API then stops after the current step).
-  const runPhase = async (phase: Phase, from: number, to: number, opt: Optimizer, resumeWithin: EpochProgress | null): Promise<Outcome> => {
-    model.compile({ optimizer: opt, loss, metrics: ['accuracy'] });
-    const schedule = lrSchedule === 'cosine' ? cosineDecay({ initialLearningRate: opt.learningRate, decaySteps: Math.max(1, (to - phaseStart(phase)) * stepsPerEpoch) }) : undefined;
-    const fromBlock = net.firstTrainableBlock();
-    let frozenCached = true; // the plan of the feature/prefix cache says whether it fit the budget
-    const cacheNote = () => (frozenCached ? cacheNoteText : null);
-    const cacheNoteText = doAugment
-      ? null
-      : phase === 'frozen'
-        ? '  (base frozen, no augmentation: the head trains on cached base features)'
-        : fromBlock > 0
-          ? `  (no augmentation: the frozen layers below ${fromBlock === net.blocks.length ? 'Conv_1' : `block_${fromBlock}`} run once per image; their output is cached)`
-          : null;
-    let announcedCache = false;
-    let stoppedEarly = false;
-    let interrupted = false;
-    const cli: Callback = {
-      onCachePlan: (p) => {
-        if (p.plan.what !== 'inputs') frozenCached = p.plan.mode === 'cached';
-        if (!plansShown.has(p.message)) console.log(`  ${p.message}`);
-        plansSeen.push({ split: p.split, what: p.plan.what, mode: p.plan.mode, message: p.message });
-        plansShown.add(p.message);
-      },
-      onCacheProgress: (c) => {
-        if (tty) process.stderr.write(`\r  caching ${c.what} (${c.split}): ${c.done}/${c.total}   ${c.done === c.total ? '\n' : ''}`);
-        else if (c.done === c.total) console.error(`  cached ${c.what} (${c.split}): ${c.total} images`);
-        if (c.done === c.total && c.what === 'inputs') checkClasses();
-      },
-      onBatchEnd: (_batch, b) => {
-        const rate = b.images / Math.max(b.seconds, 1e-9);
-        const eta = ((b.steps - b.step) * b.seconds) / b.step;
-        const line = `  ${b.step}/${b.steps} steps - ${fmtTime(b.seconds)} - ETA ${fmtTime(eta)} - ${rate.toFixed(1)} images/s - loss: ${b.loss.toFixed(4)}`;
-        if (tty) process.stderr.write(`\r${line}   `);
-        else if (b.step === b.steps) console.error(line);
-        if (interrupts > 0) model.stopTraining = true;
-        if (++stepsRun === loseDeviceAt) e.device.destroy(); // MNV2_FAULT=device-lost-at-step:N (tests)
-      },
-      onInterrupt: async (epoch, progress) => {
-        if (tty) process.stderr.write('\n');
-        await checkpoint(opt, phase, epoch, progress);
-        interrupted = true;
-        console.log(`Interrupted at step ${progress.step} of epoch ${epoch + 1}: checkpoint saved in ${outDir}. Continue with: mnv2 train --out ${outDir} --resume`);
-      },
-      onEpochEnd: async (epoch, logs) => {
-        if (tty) process.stderr.write('\n');
-        checkClasses();
-        const note = cacheNote();
-        if (!announcedCache && note) console.log(note);
-        announcedCache = true;
-        const valLoss = logs.val_loss ?? null;
-        const valAccuracy = logs.val_accuracy ?? null;
-        const acc = logs.accuracy ?? NaN;
-        console.log(`Epoch ${epoch + 1}/${totalEpochs} - ${(logs.seconds ?? 0).toFixed(1)}s - loss: ${logs.loss.toFixed(4)} - accuracy: ${acc.toFixed(4)} - val_loss: ${fmt(valLoss)} - val_accuracy: ${fmt(valAccuracy)}`);
-        history.push({ epoch: epoch + 1, loss: logs.loss, accuracy: acc, val_loss: valLoss, val_accuracy: valAccuracy, seconds: logs.seconds ?? null, fine_tune: phase === 'fine-tune' ? 1 : 0 });
-        if (restoreBest && valLoss !== null && (best === null || valLoss < best.valLoss)) best = { epoch: epoch + 1, valLoss, weights: await networkWeights(net) };
-        if (patience !== null && valLoss !== null) {
-          // Keras EarlyStopping: best and wait reset at each fit call (phase)
-          if (es.best === null || valLoss < es.best) {
-            es.best = valLoss;
-            es.wait = 0;
-          } else if (++es.wait >= patience) {
-            stoppedEarly = true;
-            es.stoppedPhases.push(phase);
-          }
-        }
-        await checkpoint(opt, phase, epoch + 1, null);
-        if (stoppedEarly) {
-          console.log(`Epoch ${epoch + 1}: early stopping (val_loss has not improved for ${patience} epoch${patience! > 1 ? 's' : ''}; best ${es.best!.toFixed(4)})`);
-          model.stopTraining = true;
-        } else if (interrupts > 0) {
-          interrupted = true;
-          model.stopTraining = true;
-          console.log(`Interrupted after epoch ${epoch + 1}: checkpoint saved in ${outDir}. Continue with: mnv2 train --out ${outDir} --resume`);
-        }
-      },
-    };
-    const h = await model.fit(trainDs, { epochs: to, initialEpoch: from, validationData: valDs, callbacks: [cli], verbose: 0, seed, lrSchedule: schedule, resumeWithin: resumeWithin ?? undefined, cacheBudget });
-    if (h.diverged) {
+  // What the run prints: cache plans and progress, step lines, one line per epoch (Keras verbose=2).
+  const cli: Callback = {
+    onCachePlan: (p) => {
+      if (p.plan.what !== 'inputs') frozenCached = p.plan.mode === 'cached';
+      if (!plansShown.has(p.message)) console.log(`  ${p.message}`);
+      plansSeen.push({ split: p.split, what: p.plan.what, mode: p.plan.mode, message: p.message });
+      plansShown.add(p.message);
+    },
+    onCacheProgress: (c) => {
+      if (tty) process.stderr.write(`\r  caching ${c.what} (${c.split}): ${c.done}/${c.total}   ${c.done === c.total ? '\n' : ''}`);
+      else if (c.done === c.total) console.error(`  cached ${c.what} (${c.split}): ${c.total} images`);
+      if (c.done === c.total && c.what === 'inputs') checkClasses();
+    },
+    onBatchEnd: (_batch, b) => {
+      const rate = b.images / Math.max(b.seconds, 1e-9);
+      const eta = ((b.steps - b.step) * b.seconds) / b.step;
+      const line = `  ${b.step}/${b.steps} steps - ${fmtTime(b.seconds)} - ETA ${fmtTime(eta)} - ${rate.toFixed(1)} images/s - loss: ${b.loss.toFixed(4)}`;
+      if (tty) process.stderr.write(`\r${line}   `);
+      else if (b.step === b.steps) console.error(line);
+      if (++stepsRun === loseDeviceAt) e.device.destroy();
+    },
+    onInterrupt: () => {
       if (tty) process.stderr.write('\n');
-      const d = h.diverged;
-      const lrFlag = phase === 'fine-tune' ? '--fine-tune-lr' : '--lr';
-      console.error(
-        `train: the loss ${Number.isFinite(d.loss) ? `exploded to ${d.loss.toPrecision(3)}` : `became ${d.loss}`} at epoch ${d.epoch + 1}, step ${d.step + 1}: training diverged and stopped. ` +
-          `${history.length ? `The last good checkpoint and model (epoch ${history.length}) are kept in ${outDir}.` : 'No checkpoint was written.'} Try a lower ${lrFlag}.`,
-      );
-      return 'diverged';
-    }
-    return interrupted ? 'interrupted' : 'done';
+    },
+    onEpochEnd: (epoch, logs) => {
+      if (tty) process.stderr.write('\n');
+      checkClasses();
+      const fromBlock = net.firstTrainableBlock();
+      const note = !frozenCached || doAugment
+        ? null
+        : phaseNow === 'frozen'
+          ? '  (base frozen, no augmentation: the head trains on cached base features)'
+          : fromBlock > 0
+            ? `  (no augmentation: the frozen layers below ${fromBlock === net.blocks.length ? 'Conv_1' : `block_${fromBlock}`} run once per image; their output is cached)`
+            : null;
+      if (!announcedCache && note) console.log(note);
+      announcedCache = true;
+      console.log(`Epoch ${epoch + 1}/${totalEpochs} - ${(logs.seconds ?? 0).toFixed(1)}s - loss: ${logs.loss.toFixed(4)} - accuracy: ${(logs.accuracy ?? NaN).toFixed(4)} - val_loss: ${fmt(logs.val_loss ?? null)} - val_accuracy: ${fmt(logs.val_accuracy ?? null)}`);
+      if (nanAt && epoch + 1 === Number(nanAt[1])) {
+        const p = net.trainableParams()[0];
+        e.write(p.value, new Float32Array(p.value.size).fill(NaN));
+      }
+    },
   };
 
-  // The fine-tuning phase starts where the frozen phase ended (Keras: initial_epoch=history.epoch[-1] + 1).
-  const frozenDone = () => history.filter((h) => !h.fine_tune).length;
-  const phaseStart = (phase: Phase) => (phase === 'frozen' ? 0 : frozenDone());
-  // The optimizer of the phase the checkpoint was taken in, its slots and step count restored.
-  const phaseOpt = (phase: Phase, learningRate: number): Optimizer => {
-    const opt = makeOpt(learningRate);
-    if (resumedOpt && resumedOpt.phase === phase) opt.loadState(e, resumedOpt.slots, resumedOpt.iterations);
-    return opt;
-  };
-  const resetEarlyStopping = (phase: Phase) => {
-    if (resumedOpt?.phase !== phase) Object.assign(es, { best: null, wait: 0 });
-  };
-  let outcome: Outcome = 'done';
+  let result: TransferLearningResult;
   try {
-    const frozenOver = startEpoch >= epochs || es.stoppedPhases.includes('frozen');
-    if (!frozenOver || (startEpoch === 0 && epochs === 0)) {
-      resetEarlyStopping('frozen');
-      outcome = await runPhase('frozen', startEpoch, epochs, phaseOpt('frozen', lr), within);
-      within = null;
-    }
-    if (outcome === 'done' && fineTuneAt !== null && fineTuneEpochs > 0 && !es.stoppedPhases.includes('fine-tune')) {
-      const from = frozenDone();
-      totalEpochs = from + fineTuneEpochs;
-      if (startEpoch < totalEpochs) {
-        // Keras: base.trainable = True; for layer in base.layers[:fine_tune_at]: layer.trainable = False
-        baseModel.net.setBaseTrainable(fineTuneAt);
-        const unfrozen = baseModel.layers.filter((l) => l.index >= fineTuneAt && l.weights.length > 0).map((l) => l.name);
-        const n = net.trainableParams().length;
-        console.log(`Fine-tuning from layer ${fineTuneAt}: ${unfrozen.length} base layers with weights train (${unfrozen[0] ?? '-'} … ${unfrozen[unfrozen.length - 1] ?? '-'}), ${n} trainable tensors, lr ${fineTuneLr}`);
-        resetEarlyStopping('fine-tune');
-        outcome = await runPhase('fine-tune', Math.max(from, startEpoch), totalEpochs, phaseOpt('fine-tune', fineTuneLr), startEpoch >= from ? within : null);
-      }
-    }
+    result = await transferLearning(model, trainDs, {
+      epochs,
+      learningRate: lr,
+      optimizer: optName as OptimizerName,
+      fineTuneAt,
+      fineTuneEpochs,
+      fineTuneLearningRate: fineTuneLr,
+      lrSchedule: lrSchedule as 'constant' | 'cosine',
+      earlyStoppingPatience: patience,
+      restoreBestWeights: restoreBest,
+      validationData: valDs,
+      seed,
+      cacheBudget,
+      callbacks: [cli],
+      resume: resumed,
+      shouldStop: () => interrupts > 0,
+      onPhase: (p) => {
+        phaseNow = p.phase;
+        totalEpochs = p.totalEpochs;
+        announcedCache = false;
+        if (p.phase === 'fine-tune') console.log(`Fine-tuning from layer ${fineTuneAt}: ${p.unfrozen.length} base layers with weights train (${p.unfrozen[0] ?? '-'} … ${p.unfrozen[p.unfrozen.length - 1] ?? '-'}), ${p.trainableTensors} trainable tensors, lr ${p.learningRate}`);
+      },
+      onEpoch: (row) => {
+        history.push(row);
+      },
+      onCheckpoint,
+      onEarlyStop: (epoch, bestLoss) => {
+        console.log(`Epoch ${epoch + 1}: early stopping (val_loss has not improved for ${patience} epoch${patience! > 1 ? 's' : ''}; best ${bestLoss.toFixed(4)})`);
+      },
+    });
   } catch (err) {
+    if (err instanceof NonFiniteWeightsError) {
+      throw new Error(
+        `train: ${err.message}. ${history.length > 0 && existsSync(ckPath) ? `The last good checkpoint and model are kept in ${outDir}.` : 'Nothing was saved.'} Try a lower ${err.phase === 'fine-tune' ? '--fine-tune-lr' : '--lr'}.`,
+      );
+    }
     // A lost GPU (driver reset, another process, a test's fault injection) ends the run; the last
     // checkpoint is intact, and --resume continues from it.
     if (!(err instanceof DeviceLostError)) throw err;
     throw new Error(`train: ${err.message}\n${history.length ? `The checkpoint of epoch ${history.length} is in ${outDir}` : `No epoch had finished, so no checkpoint was written in ${outDir}`}: continue with 'mnv2 train --out ${outDir} --resume'.`);
   }
   process.off('SIGINT', onSigint);
-  const kept = best as { epoch: number; valLoss: number; weights: WeightMap } | null; // assigned inside runPhase: TS narrows the let to null here
+  const outcome = result.outcome;
+  if (outcome === 'diverged' && result.diverged) {
+    if (tty) process.stderr.write('\n');
+    const d = result.diverged;
+    const lrFlag = d.phase === 'fine-tune' ? '--fine-tune-lr' : '--lr';
+    console.error(
+      `train: the loss ${Number.isFinite(d.loss) ? `exploded to ${d.loss.toPrecision(3)}` : `became ${d.loss}`} at epoch ${d.epoch + 1}, step ${d.step + 1}: training diverged and stopped. ` +
+        `${history.length ? `The last good checkpoint and model (epoch ${history.length}) are kept in ${outDir}.` : 'No checkpoint was written.'} Try a lower ${lrFlag}.`,
+    );
+  }
+  if (outcome === 'interrupted') {
+    const st = result.state;
+    console.log(
+      st.within
+        ? `Interrupted at step ${st.within.step} of epoch ${st.epochsDone + 1}: checkpoint saved in ${outDir}. Continue with: mnv2 train --out ${outDir} --resume`
+        : `Interrupted after epoch ${st.epochsDone}: checkpoint saved in ${outDir}. Continue with: mnv2 train --out ${outDir} --resume`,
+    );
+  }
+  const kept = result.best;
   if (outcome === 'done' && restoreBest && kept) {
     await writeAtomic(join(outDir, 'model.safetensors'), serializeSafetensors(kept.weights, modelMeta(kept.epoch)));
     await writeAtomic(join(outDir, 'config.json'), JSON.stringify({ ...config, epochsDone: history.length, restoredEpoch: kept.epoch, badFiles: bad }, null, 2) + '\n');

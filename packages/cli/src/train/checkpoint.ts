@@ -7,25 +7,11 @@
 // config.json and curves.html are views for the user, rewritten after each checkpoint.
 import { readFile } from 'node:fs/promises';
 import { writeAtomic } from '../util/atomic-write.js';
-import { parseSafetensors, serializeSafetensors, type EpochProgress, type WeightMap } from '@mnv2/core';
+import { parseSafetensors, serializeSafetensors, type HistoryRow, type Phase, type RecipeState, type WeightMap } from '@mnv2/core';
 
-export type Phase = 'frozen' | 'fine-tune';
-export type HistoryRow = Record<string, number | null>;
-
-export interface RunState {
-  /** Completed epochs. */
-  epochsDone: number;
-  /** Progress inside epoch `epochsDone` after an interruption (null at an epoch boundary). */
-  within: EpochProgress | null;
-  phase: Phase;
-  iterations: number;
-  optimizer: string;
-  /** Keras EarlyStopping counters of the current phase; phases that early-stopped are skipped on resume. */
-  earlyStopping: { best: number | null; wait: number; stoppedPhases: Phase[] };
-  best: { epoch: number; valLoss: number } | null;
-  history: HistoryRow[];
-}
-
+/** The run state is the recipe's (`transferLearning` in core): stored as JSON in the metadata. */
+export type RunState = RecipeState;
+export type { Phase, HistoryRow };
 
 export async function writeCheckpoint(path: string, weights: WeightMap, slots: WeightMap, best: WeightMap | null, state: RunState): Promise<void> {
   const all: WeightMap = new Map(weights);

@@ -12,3 +12,4 @@ export * from './data.js';
 export * from './callbacks.js';
 export * from './model.js';
 export * from './optimizers.js';
+export * from './transfer-learning.js';

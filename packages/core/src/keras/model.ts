@@ -232,6 +232,11 @@ export class Model {
     if (!fromLogits && a !== act) throw new Error(`compile: ${lossName}({ fromLogits: false }) expects the output layer to have activation '${act}' (got '${a}'); or use fromLogits: true with a linear output`);
   }
 
+  /** The compiled loss (null before compile). */
+  get loss(): Loss | null {
+    return this.compiled?.loss ?? null;
+  }
+
   /** The compiled optimizer (null before compile). */
   get optimizer(): Optimizer | null {
     return this.compiled?.optimizer ?? null;
