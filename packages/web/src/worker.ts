@@ -8,7 +8,6 @@ import {
   ImageDataset,
   MobileNetV2,
   MobileNetV2Net,
-  adam,
   buildClassifier,
   encodeOnnxModel,
   hasSubgroups8,
@@ -20,6 +19,8 @@ import {
   prepareImages,
   sequential,
   serializeSafetensors,
+  transferLearning,
+  optimizers,
   softmax,
   topK,
   weightSource,
@@ -551,48 +552,52 @@ class EngineWorker {
     const loss = binary ? losses.binaryCrossentropy({ fromLogits: true }) : losses.sparseCategoricalCrossentropy({ fromLogits: true });
     const summary: FitSummary = { history: [], stepLosses: [], seconds: 0, diverged: false };
     const t0 = now();
-    // One phase = one Keras `model.fit` call with a fresh optimizer; a callback turns its progress into TrainEvents.
-    const runPhase = async (stage: 'frozen' | 'fine-tune', from: number, to: number, learningRate: number) => {
-      model.compile({ optimizer: adam({ learningRate }), loss, metrics: ['accuracy'] });
-      let epoch = from;
-      const events: Callback = {
-        onCacheProgress: (c) => onEvent?.({ type: 'cache', what: c.what, split: c.split, done: c.done, total: c.total }),
-        onCachePlan: (p) => onEvent?.({ type: 'cache-plan', message: p.message }),
-        onEpochBegin: (ep) => {
-          epoch = ep;
-        },
-        onBatchEnd: (_batch, b) => {
-          summary.stepLosses.push(b.loss);
-          onEvent?.({ type: 'batch', phase: 'train', stage, epoch, epochs: total, step: b.step, steps: b.steps, loss: b.loss, seconds: b.seconds });
-        },
-        onTestBatchEnd: (_batch, b) => onEvent?.({ type: 'batch', phase: 'validation', stage, epoch, epochs: total, step: b.step, steps: b.steps, loss: b.loss, seconds: b.seconds }),
-        onEpochEnd: (ep, logs) => {
-          const h = { epoch: ep, stage, loss: logs.loss, accuracy: logs.accuracy ?? NaN, valLoss: logs.val_loss ?? null, valAccuracy: logs.val_accuracy ?? null, seconds: logs.seconds ?? 0 };
-          summary.history.push(h);
-          onEvent?.({ type: 'epoch', epochs: total, ...h });
-        },
-      };
-      const h = await model.fit(trainDs, { epochs: to, initialEpoch: from, validationData: valDs, callbacks: [events], verbose: 0, seed: t.seed, cacheBudget });
-      if (h.diverged) {
-        summary.diverged = true;
-        onEvent?.({ type: 'diverged', epoch: h.diverged.epoch, step: h.diverged.step, loss: h.diverged.loss });
-        return false;
-      }
-      return true;
+    // The recipe is core's (`transferLearning`, the same as `mnv2 train`); this callback turns its progress into TrainEvents.
+    let stage: 'frozen' | 'fine-tune' = 'frozen';
+    let epoch = 0;
+    const events: Callback = {
+      onCacheProgress: (c) => onEvent?.({ type: 'cache', what: c.what, split: c.split, done: c.done, total: c.total }),
+      onCachePlan: (p) => onEvent?.({ type: 'cache-plan', message: p.message }),
+      onEpochBegin: (ep) => {
+        epoch = ep;
+      },
+      onBatchEnd: (_batch, b) => {
+        summary.stepLosses.push(b.loss);
+        onEvent?.({ type: 'batch', phase: 'train', stage, epoch, epochs: total, step: b.step, steps: b.steps, loss: b.loss, seconds: b.seconds });
+      },
+      onTestBatchEnd: (_batch, b) => onEvent?.({ type: 'batch', phase: 'validation', stage, epoch, epochs: total, step: b.step, steps: b.steps, loss: b.loss, seconds: b.seconds }),
+      onEpochEnd: (ep, logs) => {
+        const h = { epoch: ep, stage, loss: logs.loss, accuracy: logs.accuracy ?? NaN, valLoss: logs.val_loss ?? null, valAccuracy: logs.val_accuracy ?? null, seconds: logs.seconds ?? 0 };
+        summary.history.push(h);
+        onEvent?.({ type: 'epoch', epochs: total, ...h });
+      },
     };
+    model.compile({ optimizer: optimizers.adam(lr), loss, metrics: ['accuracy'] });
     try {
-      onEvent?.({ type: 'phase', stage: 'frozen', message: `Training the head (${epochs} epoch${epochs === 1 ? '' : 's'}, base frozen, ${train.length} training / ${val.length} validation images, ${t.imageSize}x${t.imageSize})` });
-      let ok = await runPhase('frozen', 0, epochs, lr);
-      if (ok && ftAt !== null && ftEpochs > 0) {
-        const n = base.layers.length;
-        if (!Number.isInteger(ftAt) || ftAt < 0 || ftAt > n) throw new Error(`fine-tune-at must be a Keras layer index in [0, ${n}] (the base has ${n} layers), got ${ftAt}`);
-        // Keras: base.trainable = True; for layer in base.layers[:fine_tune_at]: layer.trainable = False
-        const unfrozen = base.net.setBaseTrainable(ftAt);
-        onEvent?.({ type: 'phase', stage: 'fine-tune', message: `Fine-tuning ${unfrozen.length} base layers from Keras layer ${ftAt} (${ftEpochs} epochs, lr ${lr / 10})` });
-        ok = await runPhase('fine-tune', epochs, total, lr / 10);
-        base.trainable = false;
+      const r = await transferLearning(model, trainDs, {
+        epochs,
+        learningRate: lr,
+        fineTuneAt: ftAt,
+        fineTuneEpochs: ftEpochs,
+        validationData: valDs,
+        seed: t.seed,
+        cacheBudget,
+        callbacks: [events],
+        onPhase: (p) => {
+          stage = p.phase;
+          const message =
+            p.phase === 'frozen'
+              ? `Training the head (${epochs} epoch${epochs === 1 ? '' : 's'}, base frozen, ${train.length} training / ${val.length} validation images, ${t.imageSize}x${t.imageSize})`
+              : `Fine-tuning ${p.unfrozen.length} base layers from Keras layer ${ftAt} (${ftEpochs} epochs, lr ${p.learningRate})`;
+          onEvent?.({ type: 'phase', stage: p.phase, message });
+        },
+      });
+      if (r.diverged) {
+        summary.diverged = true;
+        onEvent?.({ type: 'diverged', epoch: r.diverged.epoch, step: r.diverged.step, loss: r.diverged.loss });
       }
     } finally {
+      base.trainable = false;
       trainDs.dispose();
       valDs?.dispose();
     }
