@@ -123,6 +123,7 @@ export async function transferLearning(model: Model, train: ImageDataset, o: Tra
   const restoreBest = o.restoreBestWeights ?? false;
   const validation = o.validationData ?? null;
   if ((patience !== null || restoreBest) && !validation) throw new Error(`transferLearning: ${patience !== null ? 'early stopping' : 'restoreBestWeights'} monitors val_loss: it needs validationData`);
+  if (fineTuneAt !== null) net.baseLayerIndex(fineTuneAt); // a bad layer is refused before any training
   const stepsPerEpoch = train.cardinality();
 
   const rs = o.resume?.state;
