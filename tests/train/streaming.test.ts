@@ -143,22 +143,29 @@ describe(`${GPU} streaming and paged caches give the same training as the cached
     expect(e.pool.allocatedBytes).toBe(after12);
   });
 
-  it('peak device memory of an epoch does not grow with a partial last batch (idle buffers released when the batch size changes)', async () => {
+  it('peak device memory of an epoch does not grow with a partial last batch (it runs in the full batch\'s idle buffers)', async () => {
     const peak = async (n: number) => {
       const net = newNet(e);
       net.setBaseTrainable(false);
-      const src = memoryImageSource(data.imgs.slice(0, n), data.labels.slice(0, n));
+      // one image size throughout, so only the batch size differs between the runs
+      const src = memoryImageSource(
+        Array.from({ length: n }, (_, i) => data.imgs[i % 2]).map((im) => ({ ...im, rgb: im.rgb.slice() })),
+        Array.from({ length: n }, (_, i) => data.labels[i % 2]),
+      );
       const d = { train: new ImageBatches(e, src, { imageSize: S, budget: new CacheBudget(0) }), validation: null };
       e.trimPool();
       const base = e.pool.allocatedBytes;
       e.pool.peakBytes = base;
       await drain(fit(e, net, d, { epochs: 1, batchSize: 4, loss: 'binary', optimizer: adam({ learningRate: 1e-3 }), seed: 1, augment: { flip: true, rotation: 0 } }));
-      return e.pool.peakBytes - base;
+      return { peak: e.pool.peakBytes - base, allocated: e.pool.allocatedBytes - base };
     };
     const full = await peak(8); // batches 4, 4
     const partial = await peak(11); // batches 4, 4, 3
-    expect(full).toBeGreaterThan(0);
-    expect(partial).toBeLessThanOrEqual(full * 1.1); // without the release: ~1.5x (a second set of activation buffers)
+    expect(full.peak).toBeGreaterThan(0);
+    // Without reuse: ~1.5x (a second set of activation buffers); with the idle set released and
+    // re-made at the smaller size, the peak holds but memory churns. The partial batch allocates nothing.
+    expect(partial.peak).toBeLessThanOrEqual(full.peak);
+    expect(partial.allocated).toBeLessThanOrEqual(full.allocated);
   });
 
   it('input cache: one augmented epoch, cached (5 pages) vs streaming (budget too small), gives identical weights', async () => {

@@ -16,11 +16,19 @@ export class BufferPool {
     return Math.max(16, Math.ceil(bytes / 16) * 16);
   }
 
+  /**
+   * When no free buffer has the exact size, take the smallest larger free one instead of allocating.
+   * Set while a batch smaller than the ones before runs (an epoch's last, partial batch): it then
+   * runs in the full batch's idle buffers, so neither device memory nor host memory (software
+   * adapters) grows with the dataset size modulo the batch size, and nothing is freed and re-made.
+   */
+  fitLarger = false;
+
   acquire(bytes: number, label?: string): GPUBuffer {
     const size = BufferPool.round(bytes);
     const list = this.free.get(size);
     this.live++;
-    const b = list?.pop();
+    const b = list?.pop() ?? (this.fitLarger ? this.smallestFreeAbove(size) : undefined);
     if (b) return b;
     this.allocatedBytes += size;
     this.peakBytes = Math.max(this.peakBytes, this.allocatedBytes);
@@ -34,9 +42,22 @@ export class BufferPool {
     this.free.set(buffer.size, list);
   }
 
+  /** Size of the smallest free buffer larger than `size` (Infinity: none). */
+  private largerFree(size: number): number {
+    let best = Infinity;
+    for (const [k, list] of this.free) if (k > size && k < best && list.length) best = k;
+    return best;
+  }
+
+  private smallestFreeAbove(size: number): GPUBuffer | undefined {
+    const k = this.largerFree(size);
+    return k < Infinity ? this.free.get(k)!.pop() : undefined;
+  }
+
   /** Whether a free buffer of this size is waiting (acquiring it allocates nothing). */
   hasFree(bytes: number): boolean {
-    return (this.free.get(BufferPool.round(bytes))?.length ?? 0) > 0;
+    const size = BufferPool.round(bytes);
+    return (this.free.get(size)?.length ?? 0) > 0 || (this.fitLarger && this.largerFree(size) < Infinity);
   }
 
   get liveCount(): number {

@@ -200,8 +200,9 @@ export class Engine {
                 : 'per buffer, and the op that dispatched it does not split its tensors into pages (a bug: please report it)'),
           );
         }
-        // Page views bind their range; whole tensors bind the whole (pooled) buffer, as always.
-        const resource = b.byteOffset || b instanceof SliceTensor ? { buffer: b.buffer, offset: b.byteOffset, size: b.bytes } : { buffer: b.buffer };
+        // Every tensor binds exactly its own bytes: page views their range, and a tensor may sit in a
+        // larger pooled buffer (a partial batch reusing the full batch's buffers, see BufferPool.fitLarger).
+        const resource = b.bytes > 0 ? { buffer: b.buffer, offset: b.byteOffset, size: b.bytes } : { buffer: b.buffer };
         entries.push({ binding: i + 1, resource });
       } else entries.push({ binding: i + 1, resource: { buffer: b } });
     });

@@ -183,12 +183,14 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
 
   // The buffer pool keeps freed buffers by size: a batch of another size (the last, partial batch of
   // an epoch or of validation) would add a second set of activation buffers next to the full-size
-  // set, so peak memory would depend on the dataset size modulo the batch size. Idle buffers are
-  // released whenever the batch size changes (re-allocating them costs little next to an epoch).
-  let lastBatch = 0;
+  // set, so peak memory would depend on the dataset size modulo the batch size. A smaller batch runs
+  // in the full batch's idle buffers instead (`fitLarger`: nothing is allocated or freed, so host
+  // memory stays flat on software adapters too); a larger one than before releases the idle set.
+  let largest = 0;
   const newBatchSize = (n: number) => {
-    if (lastBatch && n !== lastBatch) e.trimPool();
-    lastBatch = n;
+    if (largest && n > largest) e.trimPool();
+    largest = Math.max(largest, n);
+    e.pool.fitLarger = n < largest;
   };
 
   try {
@@ -214,14 +216,15 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
       const pre = new Prefetcher(data.train, slice, s0, featureCached ? s0 : steps, depth);
       for (let s = s0; s < steps; s++) {
         if (opts.lrSchedule) opts.optimizer.learningRate = opts.lrSchedule(opts.optimizer.iterations);
+        newBatchSize(slice(s).length); // before its input is made: a partial batch's tensors too reuse idle buffers
         const b = await input(data.train, 'train', slice(s), pre.take(s));
         if (b.skipped.length) yield { type: 'skipped', split: 'train', indices: b.skipped };
         const { x, labels } = b;
+        if (labels.length < largest) e.pool.fitLarger = true; // undecodable images made it smaller
         if (labels.length === 0) {
           x.dispose();
           continue;
         }
-        newBatchSize(labels.length);
         const y = labelTensor(e, opts.loss, labels);
         const stepSeed = mix(opts.seed, epoch, s);
         // BatchNorm in inference mode (Keras `base(x, training=False)`); augmentation only on images.
@@ -234,6 +237,7 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
         r.correct.dispose();
         x.dispose();
         y.dispose();
+        e.pool.fitLarger = false;
         // Diverged: a non-finite loss, or one exploded far past where this fit started (a huge
         // learning rate can keep the loss finite at 1e36 while the weights are already garbage).
         firstLoss ??= lossV;
@@ -265,15 +269,16 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
         const vslice = (s: number) => ids.slice(s * opts.batchSize, (s + 1) * opts.batchSize);
         const vpre = new Prefetcher(v, vslice, 0, featureCached ? 0 : vsteps, depth);
         for (let s = 0; s < vsteps; s++) {
+          newBatchSize(vslice(s).length);
           const b = await input(v, 'validation', vslice(s), vpre.take(s));
           if (b.skipped.length) yield { type: 'skipped', split: 'validation', indices: b.skipped };
           const { x, labels } = b;
+          if (labels.length < largest) e.pool.fitLarger = true;
           if (labels.length === 0) {
             x.dispose();
             continue;
           }
-          newBatchSize(labels.length);
-          const y = labelTensor(e, opts.loss, labels);
+            const y = labelTensor(e, opts.loss, labels);
           const r = e.tidy(() => {
             const ctx = { training: false };
             const logits = entry === undefined ? net.forward(e, x, ctx) : net.forwardFrom(e, x, entry, ctx);
@@ -286,6 +291,7 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
           r.correct.dispose();
           x.dispose();
           y.dispose();
+          e.pool.fitLarger = false;
           vl += lv * labels.length;
           vn += labels.length;
           yield { type: 'batch', phase: 'validation', epoch, step: s + 1, steps: vsteps, images: vn, loss: vl / vn, seconds: (Date.now() - t0) / 1000 };
@@ -306,6 +312,7 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
       };
     }
   } finally {
+    e.pool.fitLarger = false;
     frozen?.dispose();
   }
 }
