@@ -2,7 +2,7 @@
 // pipe (they were cut at 64 KiB when the process exited before stdout drained), and a reader that
 // closes early (`| head -1`) ends the command quietly with the SIGPIPE status, no stack trace.
 import { describe, it, beforeAll, expect } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,12 +56,36 @@ describe(`${GPU} CLI output through pipes`, () => {
   it('predict --json larger than 256 KiB arrives whole through a pipe', () => {
     const run = join(tmp, 'run');
     const folders = Array.from({ length: 20 }, (_, c) => join(tmp, 'classes', `class_${String(c).padStart(2, '0')}`));
-    const r = piped(['predict', run, ...folders, ...folders, ...folders, ...folders, ...folders, '--json'], 'cat');
+    const r = piped(['predict', run, ...Array.from({ length: 6 }, () => folders).flat(), '--json'], 'cat');
     expect(r.mnv2Status, r.err).toBe(0);
     expect(r.out.length).toBeGreaterThan(256 * 1024);
     const doc = JSON.parse(r.out) as { results?: unknown[] } | unknown[];
     const results = Array.isArray(doc) ? doc : (doc.results ?? []);
-    expect(results.length).toBe(300);
+    expect(results.length).toBe(360);
+  }, 180_000);
+
+  it('classify and predict --json stream their results: the first ones are on stdout while later batches still run', async () => {
+    for (const args of [
+      ['classify', join(tmp, 'photos'), '--json', '--top', '1', '--batch-size', '4'],
+      ['predict', join(tmp, 'run'), join(tmp, 'photos'), '--json', '--batch-size', '4'],
+    ]) {
+      const p = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      let firstResultWhileRunning: boolean | null = null;
+      p.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (firstResultWhileRunning === null && /"file"/.test(out)) firstResultWhileRunning = p.exitCode === null;
+      });
+      p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const code = await new Promise<number | null>((res) => p.on('close', res));
+      expect(code, err).toBe(0);
+      expect(firstResultWhileRunning, args[0]).toBe(true);
+      const doc = JSON.parse(out) as { results: { file: string }[]; errors: unknown[] };
+      expect(doc.results).toHaveLength(40);
+      expect(doc.errors).toEqual([]);
+      expect(doc.results[0].file).toMatch(/img_0000\.png$/);
+    }
   }, 180_000);
 
   it('a reader that closes early ends classify and predict quietly (status 141, no stack trace)', () => {

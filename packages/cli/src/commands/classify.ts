@@ -4,6 +4,7 @@
 import { buildClassifier, classify as classifyBatch, estimateStepMemory, largestBatch, pagingSummary, prepareImages, topK, type ClassLabels, type CropMode, type RgbImage } from '@mnv2/core';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { decodeImage } from '../data/decode.js';
+import { JsonStreamWriter } from '../util/json-stream.js';
 import { expandImageInputs } from '../data/image-inputs.js';
 import { numberFlag, parseArgs } from '../util/args.js';
 import { findLabels, loadClassifierWeights } from '../weights/load.js';
@@ -32,7 +33,8 @@ Options:
   --labels FILE     Class names: a text file (one per line, 1001 lines with background first for
                     TF-Slim models) or Keras' imagenet_class_index.json. Default: labels/ beside the
                     weights' folder, or the shared copies; else "class N".
-  --json            One JSON document on stdout (results, and errors per file).
+  --json            One JSON document on stdout (results, and errors per file), written as
+                    each batch finishes.
 
 Examples:
   mnv2 classify cat.jpg
@@ -118,8 +120,17 @@ export async function classify(argv: string[]): Promise<number> {
     }
   }
 
-  const results: ClassifyResult[] = [];
   const errors: { file: string; error: string }[] = [];
+  // --json streams one document: results are written as their batch finishes (any folder size).
+  const out = json ? new JsonStreamWriter() : null;
+  await out?.begin(
+    {
+      weights: { path: loaded.path, format: loaded.format, alpha: info.alpha, inputSize: info.inputSize, classes: info.classes, background: info.background },
+      labels: labels.source,
+      crop,
+    },
+    'results',
+  );
   const batches: string[][] = [];
   for (let i = 0; i < files.length; i += batchSize) batches.push(files.slice(i, i + batchSize));
   const showProgress = batches.length > 1;
@@ -146,7 +157,7 @@ export async function classify(argv: string[]): Promise<number> {
       );
       const probs = await classifyBatch(e, net, x);
       x.dispose();
-      ok.forEach((d, i) => {
+      for (const [i, d] of ok.entries()) {
         const r: ClassifyResult = {
           file: d.file,
           width: d.image.width,
@@ -160,9 +171,9 @@ export async function classify(argv: string[]): Promise<number> {
             probability: p.probability,
           })),
         };
-        results.push(r);
-        if (!json) printResult(r, tty && showProgress);
-      });
+        if (out) await out.item(r);
+        else printResult(r, tty && showProgress);
+      }
     }
     done += decoded.length;
     if (showProgress) {
@@ -176,16 +187,7 @@ export async function classify(argv: string[]): Promise<number> {
   if (paging) log(`[mnv2] ${paging}`);
   e.destroy();
 
-  if (json) {
-    const doc = {
-      weights: { path: loaded.path, format: loaded.format, alpha: info.alpha, inputSize: info.inputSize, classes: info.classes, background: info.background },
-      labels: labels.source,
-      crop,
-      results,
-      errors,
-    };
-    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-  }
+  await out?.end({ errors });
   if (errors.length > 0) {
     log(`mnv2: ${errors.length} of ${files.length} file${files.length > 1 ? 's' : ''} could not be classified: ${errors.map((x) => x.file).join(', ')}`);
     return 1;

@@ -2,6 +2,7 @@
 // trained run's model (binary head: sigmoid; more classes: softmax). Same preprocessing as training.
 import type { FitImage, ImageSplitSource } from '@mnv2/core';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
+import { JsonStreamWriter } from '../util/json-stream.js';
 import { decodeImage } from '../data/decode.js';
 import { expandImageInputs } from '../data/image-inputs.js';
 import { numberFlag, parseArgs } from '../util/args.js';
@@ -55,7 +56,9 @@ export async function predict(argv: string[]): Promise<number> {
   const { engine: e, adapter } = await createNodeEngine();
   console.error(`[mnv2] adapter: ${describeAdapter(adapter)}`);
   const model = buildRunModel(e, run);
-  const results: { file: string; class: string; index: number; probability: number; probabilities: Record<string, number> }[] = [];
+  // --json streams one document: results are written as their batch finishes (any folder size).
+  const out = json ? new JsonStreamWriter() : null;
+  await out?.begin({ run: run.dir, classNames: run.classNames, labelMode: run.labelMode }, 'results');
   const ids = files.map((_, i) => i);
   const steps = Math.ceil(ids.length / batchSize);
   const slice = (s: number) => ids.slice(s * batchSize, (s + 1) * batchSize);
@@ -68,18 +71,18 @@ export async function predict(argv: string[]): Promise<number> {
     if (kept.length === 0) continue;
     const logits = await model.predict(imgs.filter((x): x is FitImage => x !== null)); // linear head: logits
     const probs = probabilities(Float32Array.from(logits.flat()), kept.length, run.classes, run.labelMode === 'binary');
-    kept.forEach((i, k) => {
+    for (const [k, i] of kept.entries()) {
       const p = probs[k];
       let best = 0;
       for (let c = 1; c < p.length; c++) if (p[c] > p[best]) best = c;
       const r = { file: files[i], class: run.classNames[best], index: best, probability: p[best], probabilities: Object.fromEntries(run.classNames.map((c, j) => [c, p[j]])) };
-      results.push(r);
-      if (!json) console.log(`${r.file}: ${r.class} (${(100 * r.probability).toFixed(2)}%)`);
-    });
+      if (out) await out.item(r);
+      else console.log(`${r.file}: ${r.class} (${(100 * r.probability).toFixed(2)}%)`);
+    }
   }
   model.dispose();
   e.destroy();
-  if (json) process.stdout.write(`${JSON.stringify({ run: run.dir, classNames: run.classNames, labelMode: run.labelMode, results, errors }, null, 2)}\n`);
+  await out?.end({ errors });
   if (errors.length) {
     console.error(`mnv2: ${errors.length} of ${files.length} file${files.length > 1 ? 's' : ''} could not be read: ${errors.map((x) => x.file).join(', ')}`);
     return 1;
