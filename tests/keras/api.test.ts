@@ -125,6 +125,28 @@ describe(`${GPU} keras API`, () => {
     expect(ds.skip(100).size).toBe(0);
   });
 
+  it('dataset.cache(budget): within the budget the resized images are cached on the GPU, cache(0) streams; the batches are the same', async () => {
+    const ds = patternDataset(10, 2, { batchSize: 4 }).prefetch(3);
+    const cached = ds.cache(1 << 20);
+    const streamed = ds.cache(0);
+    expect(streamed.prefetchBatches).toBe(3);
+    expect(streamed.labels).toEqual(ds.labels);
+    const c = cached.batchesFor(e, 32);
+    const s = streamed.batchesFor(e, 32);
+    expect([c.plan.mode, s.plan.mode]).toEqual(['cached', 'streaming']);
+    for await (const _ of c.fill()); // eslint-disable-line @typescript-eslint/no-unused-vars
+    for await (const _ of s.fill()); // eslint-disable-line @typescript-eslint/no-unused-vars
+    const ids = [0, 3, 7, 9];
+    const bc = await c.batch(ids);
+    const bs = await s.batch(ids, s.prefetch(ids));
+    expect(Array.from(await bs.x.read())).toEqual(Array.from(await bc.x.read()));
+    bc.x.dispose();
+    bs.x.dispose();
+    cached.dispose();
+    streamed.dispose();
+    expect(() => ds.cache(-1)).toThrow(/budget must be a byte count/);
+  });
+
   it('fit → History, evaluate, predict; save/load round trip gives the same predictions; callbacks', async () => {
     const train = patternDataset(24, 2, { seed: 3 });
     const val = patternDataset(12, 2, { seed: 4 });

@@ -4,7 +4,7 @@
 // (the training order is reshuffled per epoch by `fit`, seeded). GPU input caches (resized images)
 // are built by `fit`/`evaluate` on first use and kept until `dispose()`.
 import type { Engine } from '../gpu/engine.js';
-import { ImageBatches, type CacheBudget, type FitImage, type ImageSplitSource } from '../train/fit.js';
+import { ImageBatches, CacheBudget, type FitImage, type ImageSplitSource } from '../train/fit.js';
 import { memoryImageSource } from '../data/cifar10.js';
 
 /** Options of an {@link ImageDataset}. */
@@ -117,6 +117,21 @@ export class ImageDataset {
       this.prefetchBatches = bufferSize;
     }
     return this;
+  }
+
+  /**
+   * tf.data `cache()`: the same samples, their resized images kept on the GPU between epochs (uint8,
+   * in pages of at most the binding limit) within `budget`: bytes (a budget of its own) or a
+   * `CacheBudget` shared with other datasets and the feature caches of a run. Without an argument
+   * the dataset's budget stays (caching within it is already the default). Whatever does not fit
+   * streams, decoded per batch ahead of the GPU; `cache(0)` always streams. Same batches either way.
+   */
+  cache(budget?: number | CacheBudget): ImageDataset {
+    if (typeof budget === 'number' && !(budget >= 0)) throw new Error(`dataset.cache: budget must be a byte count >= 0 or a CacheBudget, got ${budget}`);
+    const b = budget === undefined ? this.cacheBudget : typeof budget === 'number' ? new CacheBudget(budget) : budget;
+    const ds = new ImageDataset(this.source, { ...this.options(), cacheBudget: b }, this.indices);
+    ds.prefetchBatches = this.prefetchBatches;
+    return ds;
   }
 
   private checkCount(op: string, n: number): void {
