@@ -125,6 +125,32 @@ describe(`${GPU} keras API`, () => {
     expect(ds.skip(100).size).toBe(0);
   });
 
+  it('predict and evaluate: a last, smaller batch runs in the full batches\' idle buffers (device memory does not depend on the dataset size modulo the batch size)', async () => {
+    const base = await MobileNetV2.pretrained({ inputShape: [32, 32, 3], alpha: 0.35, weights: null, engine: e });
+    const model = sequential([layers.preprocessInput(), base, ...head(1)]);
+    model.compile({ optimizer: adam(), loss: losses.binaryCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
+    try {
+      const run = async (n: number) => {
+        const ds = patternDataset(n, 2, { batchSize: 4 }).cache(0); // streamed: no input cache in the figures
+        e.trimPool();
+        const start = e.pool.allocatedBytes;
+        e.pool.peakBytes = start;
+        const rows = await model.predict(ds);
+        const ev = await model.evaluate(ds);
+        ds.dispose();
+        return { rows: rows.length, samples: ev.samples, peak: e.pool.peakBytes - start };
+      };
+      await run(8); // compiles the pipelines first
+      const full = await run(8); // batches 4, 4
+      const partial = await run(11); // batches 4, 4, 3
+      expect([full.rows, full.samples, partial.rows, partial.samples]).toEqual([8, 8, 11, 11]);
+      expect(full.peak).toBeGreaterThan(0);
+      expect(partial.peak).toBeLessThanOrEqual(full.peak);
+    } finally {
+      model.dispose();
+    }
+  });
+
   it('dataset.cache(budget): within the budget the resized images are cached on the GPU, cache(0) streams; the batches are the same', async () => {
     const ds = patternDataset(10, 2, { batchSize: 4 }).prefetch(3);
     const cached = ds.cache(1 << 20);

@@ -33,7 +33,11 @@ peak RSS and the engine's peak device bytes.
   --source DIR         images to derive from (default ../shared/datasets/alpaca/dataset)
   --out FILE           write the results as markdown (default bench/results/scale-lavapipe.md)
   --merge              keep the rows of an earlier run in --out (a row of the same size and budget
-                       is replaced), e.g. to add 30k later`;
+                       is replaced), e.g. to add 30k later
+  --predict            also run 'mnv2 predict <run> <data> --json' over each dataset (results
+                       streamed to /dev/null) and record its peak RSS and images/s: inference must
+                       stay flat in memory too
+  --predict-only       only the predict runs, with the run left in --keep DIR by an earlier bench`;
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const MAIN = join(ROOT, 'packages/cli/dist/main.js');
@@ -140,13 +144,37 @@ interface RunStats {
 
 interface Row {
   images: number;
+  /** 'default' | 'stream' (training), 'predict' (inference over the same folder). */
   mode: string;
   budget: string;
   stats?: RunStats;
+  predict?: PredictStats;
   wall: number;
   error?: string;
   /** 1-minute load average when the run started (other work on the machine slows it). */
   load?: number;
+}
+
+interface PredictStats {
+  seconds: number;
+  maxRssBytes: number;
+  devicePeakBytes: number;
+  images: number;
+  errors: number;
+}
+
+function predictOnce(dir: string, work: string, batch: number): { stats?: PredictStats; wall: number; error?: string } {
+  const statsFile = join(work, `predict-stats-${Date.now()}.json`);
+  const classDirs = readdirSync(dir).sort().map((c) => join(dir, c));
+  const args = [MAIN, 'predict', join(work, 'run'), ...classDirs, '--json', '--batch-size', String(batch)];
+  const t0 = Date.now();
+  // stdout (the streamed JSON document) goes nowhere: only the process's own memory counts.
+  const r = spawnSync(process.execPath, args, { env: { ...process.env, MNV2_STATS_FILE: statsFile }, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 << 20 });
+  const wall = (Date.now() - t0) / 1000;
+  if (r.status !== 0 || !existsSync(statsFile)) return { wall, error: `exit ${r.status}: ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}` };
+  const stats = JSON.parse(readFileSync(statsFile, 'utf8')) as PredictStats;
+  rmSync(statsFile, { force: true });
+  return { stats, wall };
 }
 
 function trainOnce(dir: string, work: string, budget: string, o: { size: number; batch: number }): { stats?: RunStats; wall: number; error?: string } {
@@ -178,7 +206,7 @@ function markdown(rows: Row[], meta: { size: number; batch: number; budget: stri
     '| images | cache budget | input path | epoch s | epoch img/s | process s | end-to-end img/s | peak RSS | peak device bytes | load |',
     '|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
-  for (const r of rows) {
+  for (const r of rows.filter((x) => x.mode !== 'predict')) {
     if (!r.stats) {
       lines.push(`| ${fmtInt(r.images)} | ${r.budget} | failed: ${r.error ?? '?'} | | | | | | | |`);
       continue;
@@ -187,6 +215,26 @@ function markdown(rows: Row[], meta: { size: number; batch: number; budget: stri
     const ep = s.history[0]?.seconds ?? NaN;
     const path = s.plans.filter((p) => p.what === 'inputs').map((p) => p.message.replace(/^inputs \(train\): /, '')).join('; ');
     lines.push(`| ${fmtInt(r.images)} | ${r.budget} | ${path} | ${ep.toFixed(0)} | ${(r.images / ep).toFixed(2)} | ${r.wall.toFixed(0)} | ${(r.images / r.wall).toFixed(2)} | ${mib(s.maxRssBytes)} | ${mib(s.devicePeakBytes)} | ${r.load?.toFixed(1) ?? '—'} |`);
+  }
+  const pr = rows.filter((r) => r.mode === 'predict');
+  if (pr.length) {
+    lines.push(
+      '',
+      `Inference: \`mnv2 predict <run> <data> --json --batch-size ${meta.batch}\` over the same folders with the run trained above, in its own process, the JSON streamed to /dev/null.`,
+      '',
+      '| images | predict s | img/s | peak RSS | peak device bytes | load |',
+      '|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const r of pr) {
+      const p = r.predict;
+      lines.push(p ? `| ${fmtInt(r.images)} | ${p.seconds.toFixed(0)} | ${(r.images / p.seconds).toFixed(2)} | ${mib(p.maxRssBytes)} | ${mib(p.devicePeakBytes)} | ${r.load?.toFixed(1) ?? '—'} |` : `| ${fmtInt(r.images)} | failed: ${r.error ?? '?'} | | | | |`);
+    }
+    const okp = pr.filter((r) => r.predict).sort((a, b) => a.images - b.images);
+    if (okp.length >= 2) {
+      const [a, b] = [okp[0].predict!, okp[okp.length - 1].predict!];
+      const g = (x: number, y: number) => `${(((y - x) / x) * 100).toFixed(1)} %`;
+      lines.push('', `Inference growth from ${fmtInt(okp[0].images)} to ${fmtInt(okp[okp.length - 1].images)} images: peak RSS ${g(a.maxRssBytes, b.maxRssBytes)}, peak device bytes ${g(a.devicePeakBytes, b.devicePeakBytes)}.`);
+    }
   }
   const ok = rows.filter((r) => r.stats);
   const byImages = (mode: string) => ok.filter((r) => r.mode === mode).sort((a, b) => a.images - b.images);
@@ -220,7 +268,10 @@ export async function benchScale(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const args = parseArgs(argv, { values: ['sizes', 'modes', 'cache-budget', 'source', 'keep', 'image-size', 'batch-size', 'out'], booleans: ['merge'] }, 'bench scale');
+  const args = parseArgs(argv, { values: ['sizes', 'modes', 'cache-budget', 'source', 'keep', 'image-size', 'batch-size', 'out'], booleans: ['merge', 'predict', 'predict-only'] }, 'bench scale');
+  const predictOnly = args.flags.has('predict-only');
+  const doPredict = predictOnly || args.flags.has('predict');
+  if (predictOnly && !args.flags.has('keep')) throw new Error('bench scale: --predict-only needs --keep DIR (the folder of an earlier bench, holding its run)');
   const sizes = parseSizes(String(args.flags.get('sizes') ?? '1k,10k,30k')).sort((a, b) => a - b);
   const budget = String(args.flags.get('cache-budget') ?? '512M');
   parseBytes(budget);
@@ -248,7 +299,7 @@ export async function benchScale(argv: string[]): Promise<number> {
       generated.splice(0, generated.length, `Generating ${fmtInt(n)} images took ${gs.toFixed(0)} s in this run (less where --keep reused earlier ones)`);
       const dir = join(work, `data-${n}`);
       subset(pool, dir, n, sources);
-      for (const mode of modesFor(n)) {
+      for (const mode of predictOnly ? [] : modesFor(n)) {
         const b = mode === 'stream' ? '0' : budget;
         const load = loadavg()[0];
         console.log(`  ${fmtInt(n)} images, cache budget ${b} (load average ${load.toFixed(1)}):`);
@@ -262,11 +313,24 @@ export async function benchScale(argv: string[]): Promise<number> {
         mkdirSync(dirname(outFile), { recursive: true });
         writeFileSync(outFile, markdown(rows, { size, batch, budget, generated, source: 'the shared alpaca images' }));
       }
+      if (doPredict) {
+        const load = loadavg()[0];
+        console.log(`  predict over ${fmtInt(n)} images (load average ${load.toFixed(1)}):`);
+        if (!existsSync(join(work, 'run', 'model.safetensors'))) throw new Error(`bench scale: no trained run in ${join(work, 'run')}: run the training of this bench first (without --predict-only)`);
+        const r = predictOnce(dir, work, batch);
+        const same = rows.findIndex((x) => x.images === n && x.mode === 'predict');
+        if (same >= 0) rows.splice(same, 1);
+        rows.push({ images: n, mode: 'predict', budget: '-', wall: r.wall, predict: r.stats, error: r.error, load });
+        rows.sort((a, c) => a.images - c.images || (a.mode === 'default' ? -1 : 1));
+        if (r.stats) console.log(`    peak RSS ${mib(r.stats.maxRssBytes)}, peak device ${mib(r.stats.devicePeakBytes)}, ${r.stats.seconds.toFixed(0)} s`);
+        else console.log(`    failed: ${r.error}`);
+        writeFileSync(outFile, markdown(rows, { size, batch, budget, generated, source: 'the shared alpaca images' }));
+      }
       if (!keep) rmSync(dir, { recursive: true, force: true });
     }
   } finally {
     if (!keep) rmSync(work, { recursive: true, force: true });
   }
   console.log(`bench scale: wrote ${outFile}`);
-  return rows.every((r) => r.stats) ? 0 : 1;
+  return rows.every((r) => r.stats || r.predict) ? 0 : 1;
 }

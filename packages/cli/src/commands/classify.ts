@@ -150,6 +150,7 @@ export async function classify(argv: string[]): Promise<number> {
       log(`mnv2: ${d.error}`);
     }
     if (ok.length > 0) {
+      e.batches.begin(ok.length); // the last, smaller batch runs in the full batches' idle buffers
       const x = prepareImages(
         e,
         ok.map((d) => d.image),
@@ -157,6 +158,7 @@ export async function classify(argv: string[]): Promise<number> {
       );
       const probs = await classifyBatch(e, net, x);
       x.dispose();
+      e.batches.end();
       for (const [i, d] of ok.entries()) {
         const r: ClassifyResult = {
           file: d.file,

@@ -3,6 +3,7 @@
 import type { FitImage, ImageSplitSource } from '@mnv2/core';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { JsonStreamWriter } from '../util/json-stream.js';
+import { writeStatsFile } from '../util/stats-file.js';
 import { decodeImage } from '../data/decode.js';
 import { expandImageInputs } from '../data/image-inputs.js';
 import { numberFlag, parseArgs } from '../util/args.js';
@@ -53,6 +54,7 @@ export async function predict(argv: string[]): Promise<number> {
         }),
       ),
   };
+  const t0 = Date.now();
   const { engine: e, adapter } = await createNodeEngine();
   console.error(`[mnv2] adapter: ${describeAdapter(adapter)}`);
   const model = buildRunModel(e, run);
@@ -81,6 +83,7 @@ export async function predict(argv: string[]): Promise<number> {
     }
   }
   model.dispose();
+  await writeStatsFile(e, t0, { images: files.length, errors: errors.length });
   e.destroy();
   await out?.end({ errors });
   if (errors.length) {

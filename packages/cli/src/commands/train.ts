@@ -32,6 +32,7 @@ import {
 } from '@mnv2/core';
 import { writeCurves } from '../train/curves.js';
 import { writeAtomic } from '../util/atomic-write.js';
+import { writeStatsFile } from '../util/stats-file.js';
 import { withFsErrors } from '../util/fs-errors.js';
 import { readCheckpoint, writeCheckpoint, type HistoryRow, type Phase, type RunState } from '../train/checkpoint.js';
 import { openDataset } from '../data/open-dataset.js';
@@ -596,10 +597,7 @@ export async function train(argv: string[]): Promise<number> {
   if (paging) console.log(`[mnv2] ${paging}`);
   console.log(`${outcome === 'interrupted' ? 'Stopped' : outcome === 'diverged' ? 'Stopped (diverged)' : 'Done'} in ${fmtTime((Date.now() - t00) / 1000)} (${peak}). Run folder: ${outDir}`);
   // MNV2_STATS_FILE: peak memory and the cache paths as JSON (for 'mnv2 bench scale').
-  if (process.env.MNV2_STATS_FILE) {
-    const stats = { seconds: (Date.now() - t00) / 1000, maxRssBytes: process.resourceUsage().maxRSS * 1024, devicePeakBytes: e.pool.peakBytes, plans: plansSeen, history, badFiles: bad.length };
-    await writeAtomic(process.env.MNV2_STATS_FILE, JSON.stringify(stats, null, 2) + '\n');
-  }
+  await writeStatsFile(e, t00, { plans: plansSeen, history, badFiles: bad.length });
   trainDs.dispose();
   valDs?.dispose();
   model.dispose();

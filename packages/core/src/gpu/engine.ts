@@ -4,6 +4,7 @@
 // and submit overheads dominate on software adapters), and owns the buffer pool and scopes.
 import { type Kernel, type UniformSchema, type BindingSchema, type UniformValues, packUniforms, bindingAccess } from '@mnv2/kernels';
 import { BufferPool } from './buffer-pool.js';
+import { BatchReuse } from './batch-reuse.js';
 import { Tensor, type DType } from './tensor.js';
 import { DeviceLostError, GpuValidationError, DeviceMemoryError } from './errors.js';
 
@@ -47,6 +48,8 @@ const U_USAGE = 0x40 /* UNIFORM */ | 0x08; /* COPY_DST */
 
 export class Engine {
   readonly pool: BufferPool;
+  /** Batch loops announce each batch here, so a smaller batch runs in the larger ones' idle buffers (see BatchReuse). */
+  readonly batches: BatchReuse;
   private pipelines = new Map<string, CompiledKernel>();
   private uniforms = new Map<string, GPUBuffer>();
   private encoder: GPUCommandEncoder | null = null;
@@ -73,6 +76,7 @@ export class Engine {
     opts: EngineOptions = {},
   ) {
     this.pool = new BufferPool(device);
+    this.batches = new BatchReuse(this);
     this.wait = opts.wait ?? ((p) => p);
     const lim = device.limits;
     const forced = opts.maxBindingBytes;

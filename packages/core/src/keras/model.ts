@@ -346,8 +346,10 @@ export class Model {
     // Streaming (the dataset is over its cache budget): decode the next batch while the GPU runs this one.
     let pre = b.prefetch(ids.slice(0, ds.batchSize));
     for (let a = 0; a < ids.length; a += ds.batchSize) {
+      e.batches.begin(Math.min(ds.batchSize, ids.length - a));
       const batch = await b.batch(ids.slice(a, a + ds.batchSize), pre);
       pre = a + ds.batchSize < ids.length ? b.prefetch(ids.slice(a + ds.batchSize, a + 2 * ds.batchSize)) : null;
+      e.batches.shrunk(batch.labels.length);
       if (batch.labels.length === 0) {
         batch.x.dispose();
         continue;
@@ -366,6 +368,7 @@ export class Model {
       batch.x.dispose();
       y.dispose();
     }
+    e.batches.end();
     return { loss: n ? lossSum / n : NaN, accuracy: n ? correct / n : NaN, samples: n };
   }
 
@@ -404,10 +407,12 @@ export class Model {
       const images = x as readonly FitImage[];
       const bs = opts.batchSize ?? 32;
       for (let a = 0; a < images.length; a += bs) {
+        e.batches.begin(Math.min(bs, images.length - a));
         const t = prepareImages(e, images.slice(a, a + bs), { size: S });
         rows.push(...(await this.outputs(t)));
         t.dispose();
       }
+      e.batches.end();
       return rows;
     }
     const ds = x as ImageDataset;
@@ -417,11 +422,14 @@ export class Model {
     const bs = opts.batchSize ?? ds.batchSize;
     let pre = b.prefetch(ids.slice(0, bs));
     for (let a = 0; a < ids.length; a += bs) {
+      e.batches.begin(Math.min(bs, ids.length - a));
       const batch = await b.batch(ids.slice(a, a + bs), pre);
       pre = a + bs < ids.length ? b.prefetch(ids.slice(a + bs, a + 2 * bs)) : null;
+      e.batches.shrunk(batch.labels.length);
       if (batch.labels.length) rows.push(...(await this.outputs(batch.x)));
       batch.x.dispose();
     }
+    e.batches.end();
     return rows;
   }
 

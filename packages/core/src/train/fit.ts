@@ -181,17 +181,8 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
     return { ...b, x };
   }
 
-  // The buffer pool keeps freed buffers by size: a batch of another size (the last, partial batch of
-  // an epoch or of validation) would add a second set of activation buffers next to the full-size
-  // set, so peak memory would depend on the dataset size modulo the batch size. A smaller batch runs
-  // in the full batch's idle buffers instead (`fitLarger`: nothing is allocated or freed, so host
-  // memory stays flat on software adapters too); a larger one than before releases the idle set.
-  let largest = 0;
-  const newBatchSize = (n: number) => {
-    if (largest && n > largest) e.trimPool();
-    largest = Math.max(largest, n);
-    e.pool.fitLarger = n < largest;
-  };
+  // A smaller batch (the last of an epoch or of validation) runs in the full batch's idle buffers.
+  const reuse = e.batches;
 
   try {
     if (frozen?.cached) {
@@ -216,11 +207,11 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
       const pre = new Prefetcher(data.train, slice, s0, featureCached ? s0 : steps, depth);
       for (let s = s0; s < steps; s++) {
         if (opts.lrSchedule) opts.optimizer.learningRate = opts.lrSchedule(opts.optimizer.iterations);
-        newBatchSize(slice(s).length); // before its input is made: a partial batch's tensors too reuse idle buffers
+        reuse.begin(slice(s).length); // before its input is made: a partial batch's tensors too reuse idle buffers
         const b = await input(data.train, 'train', slice(s), pre.take(s));
         if (b.skipped.length) yield { type: 'skipped', split: 'train', indices: b.skipped };
         const { x, labels } = b;
-        if (labels.length < largest) e.pool.fitLarger = true; // undecodable images made it smaller
+        reuse.shrunk(labels.length); // undecodable images made it smaller
         if (labels.length === 0) {
           x.dispose();
           continue;
@@ -237,7 +228,7 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
         r.correct.dispose();
         x.dispose();
         y.dispose();
-        e.pool.fitLarger = false;
+        reuse.end();
         // Diverged: a non-finite loss, or one exploded far past where this fit started (a huge
         // learning rate can keep the loss finite at 1e36 while the weights are already garbage).
         firstLoss ??= lossV;
@@ -269,11 +260,11 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
         const vslice = (s: number) => ids.slice(s * opts.batchSize, (s + 1) * opts.batchSize);
         const vpre = new Prefetcher(v, vslice, 0, featureCached ? 0 : vsteps, depth);
         for (let s = 0; s < vsteps; s++) {
-          newBatchSize(vslice(s).length);
+          reuse.begin(vslice(s).length);
           const b = await input(v, 'validation', vslice(s), vpre.take(s));
           if (b.skipped.length) yield { type: 'skipped', split: 'validation', indices: b.skipped };
           const { x, labels } = b;
-          if (labels.length < largest) e.pool.fitLarger = true;
+          reuse.shrunk(labels.length);
           if (labels.length === 0) {
             x.dispose();
             continue;
@@ -291,7 +282,7 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
           r.correct.dispose();
           x.dispose();
           y.dispose();
-          e.pool.fitLarger = false;
+          reuse.end();
           vl += lv * labels.length;
           vn += labels.length;
           yield { type: 'batch', phase: 'validation', epoch, step: s + 1, steps: vsteps, images: vn, loss: vl / vn, seconds: (Date.now() - t0) / 1000 };
@@ -312,7 +303,7 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
       };
     }
   } finally {
-    e.pool.fitLarger = false;
+    reuse.end();
     frozen?.dispose();
   }
 }
