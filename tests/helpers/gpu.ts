@@ -9,6 +9,11 @@ export function gpuEngine(): Promise<Engine> {
   cached ??= createNodeEngine()
     .then(({ engine, adapter }) => {
       if (process.env.MNV2_PRINT_ADAPTER) console.log(`[gpu] ${describeAdapter(adapter)}`);
+      // A second adapter's pass (npm run test:swiftshader) must really run there, not on a fallback.
+      const want = process.env.MNV2_EXPECT_ADAPTER;
+      if (want && !describeAdapter(adapter).toLowerCase().includes(want.toLowerCase())) {
+        throw new Error(`MNV2_EXPECT_ADAPTER=${want}, but WebGPU gave '${describeAdapter(adapter)}' (is VK_ICD_FILENAMES right? run 'bash scripts/setup.sh')`);
+      }
       return engine;
     })
     .catch((e: unknown) => {

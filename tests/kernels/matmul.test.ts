@@ -109,7 +109,14 @@ describe(`${GPU} matmul`, () => {
     [2, 16, 'b', 'n-fast'],
   ];
   for (const [bm, bn, share, map] of SHARED) {
-    it(`shared-${share} block ${bm}x${bn} ${map}`, async () => {
+    it(`shared-${share} block ${bm}x${bn} ${map} (8-lane subgroups; refused on other sizes)`, async () => {
+      if (!hasSubgroups8(e)) {
+        // e.g. SwiftShader (4 lanes): the form would be wrong there, so it must refuse, never run.
+        const a = upload(16, 1, [4, 4]);
+        const b = upload(16, 2, [4, 4]);
+        expect(() => matmul(e, a.t, b.t, { variant: { tile: { bm, bn, map, share } } })).toThrow(/needs subgroups of exactly 8 lanes/);
+        return;
+      }
       const checks: (() => Promise<void>)[] = [];
       let seed = 2000 * bm + bn;
       for (const [M, K, N] of [

@@ -129,6 +129,13 @@ export function matmulDispatch(
   const chosen = chooseMatmulVariant({ ...dims, subgroups8: hasSubgroups8(e) }, opts.variant);
   const { splitK } = chosen;
   let tile = chosen.tile;
+  // The shared-load forms exchange operands between exactly 8 lanes: on other subgroup sizes (e.g.
+  // SwiftShader's 4) they would compute garbage, so a variant asking for one is refused.
+  if (tile.share !== 'none' && !hasSubgroups8(e)) {
+    const info = (e.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
+    const sizes = e.device.features.has('subgroups') ? `${info?.subgroupMinSize ?? '?'}..${info?.subgroupMaxSize ?? '?'} lanes` : 'no subgroups';
+    throw new Error(`${op}: the subgroup-shared matmul form (share '${tile.share}') needs subgroups of exactly 8 lanes, but this adapter has ${sizes}: use a tile with share 'none'`);
+  }
   const cfg: MatmulConfig = {
     ...tile,
     transA,
