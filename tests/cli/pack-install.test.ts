@@ -63,7 +63,7 @@ describe(`${GPU} npm pack + install from the tarballs, outside the repository`, 
     const p = spawnSync('npm', ['pack', '--json', '--pack-destination', tgz, ...Object.values(PACKAGES).flatMap((n) => ['-w', n])], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
     if (p.status !== 0) throw new Error(`npm pack failed:\n${p.stderr}`);
     const list = JSON.parse(p.stdout) as (Packed & { name: string })[];
-    packed = Object.fromEntries(Object.entries(PACKAGES).map(([dir, name]) => [dir, list.find((x) => x.name === name)!])) as Record<Dir, Packed>;
+    packed = Object.fromEntries(Object.entries(PACKAGES).map(([dir, name]) => [dir, list.find((x) => x.name === name)!])) as unknown as Record<Dir, Packed>;
 
     // The app: depends on the four tarballs; its lockfile takes every non-dev dependency entry of the
     // repository's lockfile (same versions, resolved URLs and integrity), so `npm ci --offline` can

@@ -31,8 +31,9 @@ Commands:
                           (resumable, verified) and print the file's path.
   summary [--alpha A] [--size S] [--no-top] [--frozen | --fine-tune-at N]
                           Keras-identical layer list and parameter counts (model.summary()).
-  export --onnx FILE [WEIGHTS | RUN-DIR] [--nchw] [--softmax]
-                          Write the model (pretrained, or trained with 'mnv2 train') as float ONNX.
+  export (--onnx | --tflite) FILE [WEIGHTS | RUN-DIR] [--int8] …
+                          Write the model (pretrained, or trained with 'mnv2 train') as float ONNX,
+                          or TFLite float32 / full-integer int8 (calibrated on the run's images).
   bench kernels [--quick] [--out FILE]
                           Time every kernel on MobileNetV2's real layer shapes (alpha 1.0 at 224
                           and 160, batch 1 and 8): ms, GFLOP/s, GB/s, next to the adapter's best

@@ -32,3 +32,5 @@ export * from './train/fit.js';
 export * from './train/schedules.js';
 export * from './keras/index.js';
 export * from './export/onnx-writer.js';
+export * from './export/tflite-writer.js';
+export * from './export/tflite-calibrate.js';

@@ -1,0 +1,97 @@
+// Post-training calibration for the int8 TFLite export: runs the float network (our kernels, BatchNorm
+// in inference mode) on representative batches and records each activation's min and max over all
+// of them (TFLite's converter calibrates the same way: min/max per tensor). The head (mean → Dense)
+// is tiny and runs on the host from the last activation. Keys are the tensor names of
+// `mobileNetV2Tflite` (tfliteActivationNames).
+import type { Engine } from '../gpu/engine.js';
+import type { Tensor } from '../gpu/tensor.js';
+import type { MobileNetV2Net } from '../nn/mobilenet-v2.js';
+import type { ConvBn } from '../nn/conv-bn.js';
+import { add } from '../ops/elementwise/index.js';
+import type { ActivationRanges } from './tflite-writer.js';
+
+export interface CalibrationHead {
+  classes: number;
+  hidden?: number | null;
+  hiddenName?: string;
+  denseName?: string;
+  /** Head weights by Keras name: `<dense>/kernel` [in,out], `<dense>/bias`. */
+  weight: (name: string) => Float32Array;
+}
+
+function observe(ranges: ActivationRanges, name: string, data: ArrayLike<number>): void {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new Error(`calibration: activation '${name}' is not finite (NaN or Inf in the network?)`);
+  const r = ranges.get(name);
+  ranges.set(name, r ? [Math.min(r[0], lo), Math.max(r[1], hi)] : [lo, hi]);
+}
+
+const unitName = (u: ConvBn) => u.spec.reluName ?? u.spec.bnName;
+
+/** Adds one preprocessed batch [N,S,S,3] (values in [-1,1]) to `ranges`; the caller keeps `x`. */
+export async function calibrateBatch(e: Engine, net: MobileNetV2Net, head: CalibrationHead, x: Tensor, ranges: ActivationRanges): Promise<void> {
+  const ctx = { training: false };
+  const outs = e.tidy(() => {
+    const list: [string, Tensor][] = [];
+    let h = net.stem.forward(e, x, ctx);
+    list.push([unitName(net.stem), h]);
+    for (const blk of net.blocks) {
+      const input = h;
+      for (const u of blk.units) {
+        h = u.forward(e, h, ctx);
+        list.push([unitName(u), h]);
+      }
+      if (blk.residual) {
+        h = add(e, input, h);
+        list.push([blk.addName ?? `${blk.name}_add`, h]);
+      }
+    }
+    h = net.last.forward(e, h, ctx);
+    list.push([unitName(net.last), h]);
+    return list;
+  });
+  try {
+    let last: Float32Array | null = null;
+    for (const [name, t] of outs) {
+      const data = await t.read();
+      observe(ranges, name, data);
+      last = data;
+    }
+    // Head on the host: mean over H·W, then the Dense layers.
+    const [n, hh, ww, c] = outs[outs.length - 1][1].shape;
+    const pooled = new Float64Array(n * c);
+    for (let b = 0; b < n; b++) {
+      for (let p = 0; p < hh * ww; p++) for (let k = 0; k < c; k++) pooled[b * c + k] += last![(b * hh * ww + p) * c + k];
+      for (let k = 0; k < c; k++) pooled[b * c + k] /= hh * ww;
+    }
+    observe(ranges, 'global_average_pooling2d', pooled);
+    let v = pooled;
+    let inN = c;
+    const dense = (name: string, outN: number, relu: boolean) => {
+      const w = head.weight(`${name}/kernel`);
+      const bias = head.weight(`${name}/bias`);
+      if (w.length !== inN * outN || bias.length !== outN) throw new Error(`calibration: ${name} is [${w.length / outN},${outN}], expected [${inN},${outN}]`);
+      const y = new Float64Array(n * outN);
+      for (let b = 0; b < n; b++) {
+        for (let o = 0; o < outN; o++) {
+          let s = bias[o];
+          for (let i = 0; i < inN; i++) s += v[b * inN + i] * w[i * outN + o];
+          y[b * outN + o] = relu ? Math.max(0, s) : s;
+        }
+      }
+      observe(ranges, name, y);
+      v = y;
+      inN = outN;
+    };
+    if (head.hidden) dense(head.hiddenName ?? 'dense', head.hidden, true);
+    dense(head.denseName ?? 'predictions', head.classes, false);
+  } finally {
+    for (const [, t] of outs) t.dispose();
+  }
+}
