@@ -34,6 +34,9 @@ Commands:
   export (--onnx | --tflite) FILE [WEIGHTS | RUN-DIR] [--int8] …
                           Write the model (pretrained, or trained with 'mnv2 train') as float ONNX,
                           or TFLite float32 / full-integer int8 (calibrated on the run's images).
+  tune [--image-size S] [--batch-size B] [--budget SEC]
+                          Measure the fastest matmul variant of every product MobileNetV2 runs on
+                          this adapter and keep it (per adapter, in the cache); 'mnv2 tune --help'.
   bench kernels [--quick] [--out FILE]
                           Time every kernel on MobileNetV2's real layer shapes (alpha 1.0 at 224
                           and 160, batch 1 and 8): ms, GFLOP/s, GB/s, next to the adapter's best
@@ -48,6 +51,8 @@ Commands:
 Environment:
   VK_ICD_FILENAMES        Pick a Vulkan driver (e.g. /usr/share/vulkan/icd.d/lvp_icd.json).
   MNV2_CACHE              Folder for downloaded weights (default ~/.cache/mnv2/weights).
+  MNV2_TUNING_DIR         Folder of 'mnv2 tune' results (default ~/.cache/mnv2/tuning);
+                          MNV2_TUNING=off ignores them.
   MNV2_VERBOSE=1          Same as --verbose: also show the WebGPU driver's own notices (Dawn's
                           'Warning: maxDynamic…BuffersPerPipelineLayout artificially reduced …'),
                           hidden by default. Errors are always shown.
@@ -88,6 +93,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/export.js')).exportModel(rest);
     case 'bench':
       return (await import('./commands/bench.js')).bench(rest);
+    case 'tune':
+      return (await import('./commands/tune.js')).tune(rest);
     case 'weights':
       return (await import('./commands/weights.js')).weights(rest);
     default:

@@ -6,6 +6,7 @@ import { totalmem } from 'node:os';
 import { create, globals } from 'webgpu';
 import { Engine } from '@mnv2/core';
 import { parseBytes } from './data/cache-budget.js';
+import { loadTuning } from './tuning-file.js';
 
 Object.assign(globalThis, globals);
 
@@ -80,7 +81,9 @@ export async function createNodeEngine(opts: NodeEngineOptions = {}): Promise<{ 
   );
   const maxBindingBytes = opts.maxBindingBytes ?? envBytes('MNV2_MAX_BINDING_BYTES');
   const deviceMemoryBytes = opts.deviceMemoryBytes ?? envBytes('MNV2_DEVICE_MEMORY') ?? (isSoftwareAdapter(adapter) ? totalmem() : undefined);
-  return { engine: new Engine(device, { wait: sleepyWait, maxBindingBytes, deviceMemoryBytes }), adapter };
+  const engine = new Engine(device, { wait: sleepyWait, maxBindingBytes, deviceMemoryBytes });
+  loadTuning(engine); // this adapter's measured matmul variants, when 'mnv2 tune' has run
+  return { engine, adapter };
 }
 
 export function describeAdapter(adapter: GPUAdapter): string {

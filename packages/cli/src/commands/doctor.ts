@@ -1,5 +1,7 @@
 // `mnv2 doctor`: which adapter, which limits and features; exits 1 with the setup hint if none.
+import { hasSubgroups8 } from '@mnv2/core';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
+import { loadTuning } from '../tuning-file.js';
 
 const FEATURES = ['shader-f16', 'timestamp-query', 'subgroups'];
 const LIMITS = [
@@ -28,6 +30,11 @@ export async function doctor(args: string[]): Promise<number> {
   for (const f of FEATURES) console.log(`    ${f.padEnd(16)} ${adapter.features.has(f) ? 'yes' : 'no'}`);
   console.log('  limits:');
   for (const l of LIMITS) console.log(`    ${l.padEnd(36)} ${adapter.limits[l]}`);
+  // Which kernel variants run: matmul (pointwise convolutions, dense) tuned per adapter or heuristic.
+  const t = loadTuning(engine);
+  console.log('  variants:');
+  console.log(`    matmul             ${t.loaded ? `tuned for this adapter (${t.shapes} products, ${t.file})` : `built-in heuristic (tuning: ${t.why}; ${t.file})`}`);
+  console.log(`    subgroup matmul    ${hasSubgroups8(engine) ? 'yes (8-lane subgroups)' : 'no (needs 8-lane subgroups)'}`);
   engine.destroy();
   return 0;
 }

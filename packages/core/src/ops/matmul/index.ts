@@ -13,3 +13,4 @@ export {
 } from './matmul.js';
 export { pointwiseConv2d, pointwiseConv2dBackwardInput, pointwiseConv2dBackwardFilter } from './pointwise-conv2d.js';
 export { dense, denseBackward, columnSum } from './dense.js';
+export * from './tuning.js';

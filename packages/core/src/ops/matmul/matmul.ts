@@ -18,6 +18,7 @@ import type { Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { type Epilogue, resolveEpilogue } from '../epilogue.js';
 import { run } from '../run.js';
+import { tunedMatmul } from './tuning-registry.js';
 
 /** How a matmul is cut up: the per-invocation block and the number of K slices (1 = no split-K). */
 export interface MatmulVariant {
@@ -126,7 +127,11 @@ export function matmulDispatch(
 ): Tensor {
   const { M, N, K, transA, transB } = dims;
   const ep = resolveEpilogue(e, op, opts.epilogue, N);
-  const chosen = chooseMatmulVariant({ ...dims, subgroups8: hasSubgroups8(e) }, opts.variant);
+  // An explicit variant wins; else this adapter's tuned choice for the shape (when one was loaded
+  // and is usable here); else the heuristic.
+  const tuned = opts.variant ? null : tunedMatmul(e, dims);
+  const usable = tuned && (tuned.tile.share === 'none' || hasSubgroups8(e)) ? { tile: tuned.tile, splitK: tuned.splitK } : undefined;
+  const chosen = chooseMatmulVariant({ ...dims, subgroups8: hasSubgroups8(e) }, opts.variant ?? usable);
   const { splitK } = chosen;
   let tile = chosen.tile;
   // The shared-load forms exchange operands between exactly 8 lanes: on other subgroup sizes (e.g.
