@@ -79,7 +79,7 @@ describe(`${GPU} transferLearning recipe (core)`, () => {
 
     // Stopped after global steps 2 (epoch 1, frozen) and 8 (epoch 3, fine-tuning); each resume starts
     // from a new model holding only the last checkpoint's weights.
-    let last: RecipeCheckpoint | null = null;
+    const box: { last: RecipeCheckpoint | null } = { last: null }; // assigned in a callback
     let r = { outcome: 'interrupted' as string };
     let steps = 0;
     const stopAt = new Set([2, 8]);
@@ -89,10 +89,10 @@ describe(`${GPU} transferLearning recipe (core)`, () => {
       runs++;
       m?.dispose();
       m = await freshModel(e);
-      if (last) {
-        for (const p of m.base.net.params()) e.write(p.value, last.weights.get(p.name)!.data);
+      const cp = box.last;
+      if (cp) {
+        for (const p of m.base.net.params()) e.write(p.value, cp.weights.get(p.name)!.data);
       }
-      const cp: RecipeCheckpoint | null = last;
       const resume = cp ? { state: JSON.parse(JSON.stringify(cp.state)), optimizerSlots: Object.fromEntries([...cp.optimizerSlots].map(([k, v]) => [k, v.data])), bestWeights: cp.bestWeights } : null;
       let stopNow = false;
       r = await transferLearning(m, train, {
@@ -107,11 +107,11 @@ describe(`${GPU} transferLearning recipe (core)`, () => {
         ],
         shouldStop: () => stopNow,
         onCheckpoint: (c) => {
-          last = { state: c.state, weights: copyMap(c.weights), optimizerSlots: copyMap(c.optimizerSlots), bestWeights: c.bestWeights && copyMap(c.bestWeights) };
+          box.last = { state: c.state, weights: copyMap(c.weights), optimizerSlots: copyMap(c.optimizerSlots), bestWeights: c.bestWeights && copyMap(c.bestWeights) };
         },
       });
       if (r.outcome === 'interrupted') {
-        const st = (last as RecipeCheckpoint | null)!.state;
+        const st = box.last!.state;
         expect(st.within).not.toBeNull(); // stopped inside an epoch, not at its end
         if (runs === 1) expect([st.phase, st.epochsDone, st.within!.step]).toEqual(['frozen', 0, 2]);
         if (runs === 2) expect([st.phase, st.epochsDone, st.within!.step]).toEqual(['fine-tune', 2, 2]);
