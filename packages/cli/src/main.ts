@@ -31,9 +31,10 @@ Commands:
                           (resumable, verified) and print the file's path.
   summary [--alpha A] [--size S] [--no-top] [--frozen | --fine-tune-at N]
                           Keras-identical layer list and parameter counts (model.summary()).
-  export (--onnx | --tflite) FILE [WEIGHTS | RUN-DIR] [--int8] …
+  export (--onnx | --tflite | --keras-h5) FILE [WEIGHTS | RUN-DIR] [--int8] …
                           Write the model (pretrained, or trained with 'mnv2 train') as float ONNX,
-                          or TFLite float32 / full-integer int8 (calibrated on the run's images).
+                          TFLite float32 / full-integer int8 (calibrated on the run's images), or
+                          Keras .h5 weights (the tutorial model's model.save_weights; KERAS.md).
   tune [--image-size S] [--batch-size B] [--budget SEC]
                           Measure the fastest matmul variant of every product MobileNetV2 runs on
                           this adapter and keep it (per adapter, in the cache); 'mnv2 tune --help'.

@@ -34,3 +34,4 @@ export * from './keras/index.js';
 export * from './export/onnx-writer.js';
 export * from './export/tflite-writer.js';
 export * from './export/tflite-calibrate.js';
+export * from './export/keras-h5-writer.js';

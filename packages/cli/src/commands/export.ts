@@ -1,6 +1,6 @@
 // `mnv2 export`: writes MobileNetV2 (a pretrained classifier, or a model trained with `mnv2 train`)
 // as float ONNX (opset 13), TFLite (float32, or full-integer int8 calibrated on representative
-// images) or Keras .h5 weights. The writers live in @mnv2/core; this command finds the weights,
+// images) or Keras .h5 weights (model.save_weights layout). The writers live in @mnv2/core; this command finds the weights,
 // calibrates on the GPU, checks the target first and writes atomically.
 import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -9,6 +9,10 @@ import {
   calibrateBatch,
   encodeOnnxModel,
   encodeTflite,
+  kerasBaseModelName,
+  kerasLayerSpecs,
+  tutorialModelH5,
+  writeKerasH5,
   MobileNetV2Net,
   mobileNetV2Onnx,
   mobileNetV2Tflite,
@@ -26,7 +30,7 @@ import { classifierWeights } from '../weights/auto.js';
 import { numberFlag, parseArgs } from '../util/args.js';
 import { readRun } from '../run/load-run.js';
 
-const HELP = `mnv2 export (--onnx FILE | --tflite FILE) [WEIGHTS | RUN-DIR] [options] [--force]
+const HELP = `mnv2 export (--onnx FILE | --tflite FILE | --keras-h5 FILE) [WEIGHTS | RUN-DIR] [options] [--force]
 
 Writes MobileNetV2 as a file other runtimes load. WEIGHTS: a trained run folder (mnv2 train --out
 DIR) or its model.safetensors, or any classifier weights 'mnv2 classify' reads (.tflite, Keras .h5,
@@ -43,6 +47,10 @@ DIR) or its model.safetensors, or any classifier weights 'mnv2 classify' reads (
     --calibration-size N how many of them (default 100, picked with --seed)
     --input-type T       int8 (default) or uint8: uint8 takes raw pixel values 0..255
     --output-type T      int8 (default) or uint8
+  --keras-h5 FILE  Keras weights (model.save_weights layout): a run as the transfer-learning
+                   tutorial's model (nested MobileNetV2 base + head; load it into that model with
+                   base_model.trainable = False, see KERAS.md), pretrained weights as Keras'
+                   MobileNetV2 with top (Keras layer names)
   --softmax        output probabilities instead of logits (multi-class heads)
   --seed N         seed for picking calibration images (default 1)
   --force          overwrite FILE if it exists
@@ -63,6 +71,8 @@ interface ExportSource {
   what: string;
   /** A run's training split, for calibration. */
   run?: { dataDir: string; valSplit: number; seed: number };
+  /** Trained by 'mnv2 train' (the tutorial's model: base + head); whether it had the augmentation layers. */
+  trained?: { augmentation: boolean };
 }
 
 const RUN_HINT = "pass the --out folder of 'mnv2 train' (it holds model.safetensors once the first epoch is done)";
@@ -77,14 +87,14 @@ async function trainedModelFile(file: string): Promise<ExportSource> {
   const bias = st.weights.get(`${denseName}/bias`);
   if (!bias) throw new Error(`export: ${file} has no classifier head (${denseName}/bias)`);
   const hidden = denseName === 'dense_1' ? (st.weights.get('dense/bias')?.data.length ?? null) : null;
-  return { weights: st.weights, alpha, inputSize, classes: bias.data.length, denseName, hidden, what: `trained model ${file}` };
+  return { weights: st.weights, alpha, inputSize, classes: bias.data.length, denseName, hidden, what: `trained model ${file}`, trained: { augmentation: false } };
 }
 
 async function runFolder(dir: string): Promise<ExportSource> {
   const run = await readRun(dir, 'export');
-  const cfg = JSON.parse(await readFile(join(run.dir, 'config.json'), 'utf8')) as { dataDir?: unknown; valSplit?: unknown; seed?: unknown };
+  const cfg = JSON.parse(await readFile(join(run.dir, 'config.json'), 'utf8')) as { dataDir?: unknown; valSplit?: unknown; seed?: unknown; augment?: unknown };
   const data = typeof cfg.dataDir === 'string' ? { dataDir: cfg.dataDir, valSplit: Number(cfg.valSplit ?? 0.2), seed: Number(cfg.seed ?? 42) } : undefined;
-  return { weights: run.weights, alpha: run.alpha, inputSize: run.imageSize, classes: run.classes, denseName: run.denseName, hidden: run.hidden, what: `trained run ${run.dir}`, run: data };
+  return { weights: run.weights, alpha: run.alpha, inputSize: run.imageSize, classes: run.classes, denseName: run.denseName, hidden: run.hidden, what: `trained run ${run.dir}`, run: data, trained: { augmentation: !!cfg.augment } };
 }
 
 async function source(arg: string | undefined): Promise<ExportSource> {
@@ -210,11 +220,11 @@ export async function exportModel(argv: string[]): Promise<number> {
   }
   const args = parseArgs(
     argv,
-    { values: ['onnx', 'tflite', 'calibration', 'calibration-size', 'input-type', 'output-type', 'seed'], booleans: ['nchw', 'softmax', 'fold-bn', 'force', 'int8'] },
+    { values: ['onnx', 'tflite', 'keras-h5', 'calibration', 'calibration-size', 'input-type', 'output-type', 'seed'], booleans: ['nchw', 'softmax', 'fold-bn', 'force', 'int8'] },
     'export',
   );
-  const targets = (['onnx', 'tflite'] as const).filter((f) => args.flags.has(f));
-  if (targets.length !== 1) throw new Error(`export: pass one of --onnx FILE or --tflite FILE (see 'mnv2 export --help')`);
+  const targets = (['onnx', 'tflite', 'keras-h5'] as const).filter((f) => args.flags.has(f));
+  if (targets.length !== 1) throw new Error(`export: pass one of --onnx FILE, --tflite FILE or --keras-h5 FILE (see 'mnv2 export --help')`);
   const format = targets[0];
   const out = args.flags.get(format);
   if (typeof out !== 'string') throw new Error(`export: --${format} needs a file name`);
@@ -241,6 +251,15 @@ export async function exportModel(argv: string[]): Promise<number> {
     bytes = encodeOnnxModel(graph);
     const layout = args.flags.has('nchw') ? `[N,3,${src.inputSize},${src.inputSize}]` : `[N,${src.inputSize},${src.inputSize},3]`;
     summary = `input ${layout} in [-1,1], ${src.classes} ${softmax ? 'probabilities' : 'logits'}`;
+  } else if (format === 'keras-h5') {
+    if (softmax) throw new Error('export: --softmax does not apply to --keras-h5 (weights only: the activation is part of the Keras model code)');
+    if (src.trained) {
+      bytes = await tutorialModelH5(src.weights, { alpha: src.alpha, inputSize: src.inputSize, classes: src.classes, hidden: src.hidden, denseName: src.denseName, augmentation: src.trained.augmentation });
+      summary = `Keras weights of the tutorial model (${kerasBaseModelName(src.alpha, src.inputSize)} base + ${src.hidden ? `dense(${src.hidden}, relu) + ` : ''}${src.denseName}(${src.classes}))`;
+    } else {
+      bytes = await writeKerasH5(kerasLayerSpecs(src.weights, { alpha: src.alpha, inputSize: src.inputSize, includeTop: true, classes: src.classes }));
+      summary = `Keras weights of MobileNetV2 with a ${src.classes}-class top (MobileNetV2(weights=FILE))`;
+    }
   } else {
     const int8 = args.flags.has('int8');
     const ioType = (name: 'input-type' | 'output-type') => {

@@ -126,7 +126,8 @@ type H5Module = Awaited<H5Lib['ready']>;
 let h5Loading: Promise<{ h5: H5Lib; mod: H5Module }> | null = null;
 let fileSeq = 0;
 
-async function loadH5(): Promise<{ h5: H5Lib; mod: H5Module }> {
+/** h5wasm and its ready module (loaded once; the .h5 writer shares it). */
+export async function loadH5(): Promise<{ h5: H5Lib; mod: H5Module }> {
   h5Loading ??= import('h5wasm').then(async (m) => ({ h5: m.default, mod: await m.default.ready }));
   return h5Loading;
 }
@@ -340,6 +341,8 @@ export interface KerasH5Import {
   sourceNames: Map<string, string>;
   /** Remarks (e.g. a file name that disagrees with the contents). */
   notes: string[];
+  /** With `otherLayers`: the weights of layers that are not MobileNetV2's (a head built on the base: `dense/kernel`). */
+  others?: WeightMap;
 }
 
 export interface KerasH5Options {
@@ -353,6 +356,12 @@ export interface KerasH5Options {
   inputSize?: number;
   /** Widths tried when inferring (default Keras' 0.35 … 1.4). */
   alphas?: number[];
+  /**
+   * Accept layers that are not MobileNetV2's, as in a model built on the base (the transfer-learning
+   * tutorial's `model.save_weights`: a nested base plus pooling/dropout/Dense): their weights come back
+   * in `others` instead of being refused as unexpected. Only for files with Keras' layer names.
+   */
+  otherLayers?: boolean;
 }
 
 const stripIndex = (s: string) => s.replace(/:\d+$/, '');
@@ -462,6 +471,15 @@ export async function importKerasH5(buffer: ArrayBuffer | ArrayBufferView, opts:
   const isKerasLayer = (l: H5Layer) => KERAS_LAYER_NAMES.has(l.name) || l.weights.every((w) => KERAS_LAYER_NAMES.has(stripIndex(w.name).split('/').slice(-2)[0]));
   const byName = weighted.filter(isKerasLayer).length * 2 >= weighted.length;
   const named = byName ? mapByName(contents.layers, file) : null;
+  let others: WeightMap | undefined;
+  if (named && opts.otherLayers) {
+    others = new Map();
+    for (const [k, v] of [...named.weights]) {
+      if (KERAS_LAYER_NAMES.has(k.slice(0, k.lastIndexOf('/')))) continue;
+      others.set(k, v);
+      named.weights.delete(k);
+    }
+  }
 
   // The head: from the names, or (legacy names) a last layer with a 1-D bias.
   const lastW = weighted[weighted.length - 1].weights;
@@ -519,5 +537,6 @@ export async function importKerasH5(buffer: ArrayBuffer | ArrayBufferView, opts:
     backend: contents.backend,
     sourceNames: clean.sourceNames,
     notes,
+    ...(others ? { others } : {}),
   };
 }
