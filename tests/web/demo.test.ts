@@ -11,6 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { buildClassifier, classifierInfo, importTflite, prepareImages, serializeSafetensors, type Engine } from '@mnv2/core';
 import { decodeImage } from '../../packages/cli/src/data/decode.js';
 import { gpuEngine, GPU } from '../helpers/gpu.js';
+import { liteRtModel } from '../helpers/litert.js';
 import { ARTIFACTS, SETUP_HINT, SHARED, ensureDemoBuilt, launchChromium, startServer, type Browser, type TestServer } from './harness.js';
 
 const TFLITE = 'weights/tflite/keras_mobilenetv2_1.00_224_imagenet_int8_ptq.tflite';
@@ -347,7 +348,7 @@ describe('web demo in Chromium (WebGPU on SwiftShader)', () => {
 });
 
 describe('web library API in the page (Mnv2Client, no demo UI)', () => {
-  it('three classes (softmax head) from fetched Blobs at 64x64: fit, evaluate, save, load into a new trainer, same outputs; saveOnnx runs in ONNX Runtime with the same outputs', async () => {
+  it('three classes (softmax head) from fetched Blobs at 64x64: fit, evaluate, save, load into a new trainer, same outputs; saveOnnx runs in ONNX Runtime and saveTflite in LiteRT.js with the same outputs', async () => {
     need();
     const page = await openDemo();
     const pix = await Promise.all(['alpaca/01ad3ff1d94eb557.jpg', 'not alpaca/002bdaf1c177effd.jpg', 'alpaca/' + readdirSync(join(ALPACA, 'alpaca')).sort()[5]].map((f) => thumbnail(join(ALPACA, f), 64)));
@@ -359,6 +360,7 @@ describe('web library API in the page (Mnv2Client, no demo UI)', () => {
         classify(ims: Blob[]): Promise<{ probabilities: number[]; top: { label: string }[] }[]>;
         save(): Promise<Uint8Array>;
         saveOnnx(o?: object): Promise<Uint8Array>;
+        saveTflite(o?: object): Promise<Uint8Array>;
         load(b: Uint8Array): Promise<{ classes: string[]; imageSize: number }>;
       };
       const d = (globalThis as unknown as { mnv2demo: { client: { createTrainer(o: object): Promise<T> } } }).mnv2demo;
@@ -380,11 +382,19 @@ describe('web library API in the page (Mnv2Client, no demo UI)', () => {
         { logits: true },
       );
       const softmaxLen = (await t.saveOnnx({ softmax: true, layout: 'nchw', foldBatchNorm: true })).length;
+      // TFLite, float and int8 (calibrated on the trainer's images, uint8 in/out), as the demo's buttons ask.
+      const b64 = (u: Uint8Array) => {
+        let s = '';
+        for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode(...u.subarray(i, i + 0x8000));
+        return btoa(s);
+      };
+      const tflite = b64(await t.saveTflite());
+      const tfliteInt8 = b64(await t.saveTflite({ int8: true, inputType: 'uint8', outputType: 'uint8' }));
       const bytes = await t.save();
       const t2 = await d.client.createTrainer({ base: './weights/tflite/keras_mobilenetv2_1.00_224_imagenet_int8_ptq.tflite', classes: ['x', 'y'] });
       const loaded = await t2.load(bytes);
       const after = await t2.classify(blobs);
-      return { errs, losses: fit.history.map((h) => h.loss), val: fit.history.map((h) => [h.valLoss, h.valAccuracy]), ev, before, after, loaded, bytes: bytes.length, onnx: btoa(bin), onnxOut, softmaxLen };
+      return { errs, losses: fit.history.map((h) => h.loss), val: fit.history.map((h) => [h.valLoss, h.valAccuracy]), ev, before, after, loaded, bytes: bytes.length, onnx: btoa(bin), onnxOut, softmaxLen, tflite, tfliteInt8 };
     }, pix.map((p) => Array.from(p)));
     expect(r.errs).toHaveLength(1);
     expect(r.errs[0]).toMatch(/cannot decode image 2 \(image\/png\)/);
@@ -418,6 +428,26 @@ describe('web library API in the page (Mnv2Client, no demo UI)', () => {
     expect(dl).toBeLessThan(1e-3);
     expect(dp).toBeLessThan(1e-3);
     expect(r.softmaxLen).toBeGreaterThan(1e6);
+    // TFLite from the page: LiteRT.js (Node) gives the page's logits (float); our importer reads both files;
+    // the int8 file runs on the raw pixels.
+    const f32 = Buffer.from(r.tflite, 'base64');
+    const i8 = Buffer.from(r.tfliteInt8, 'base64');
+    expect(importTflite(f32, 'page.tflite').info).toMatchObject({ inputSize: 64, classes: 3, inputQuantization: null });
+    expect(importTflite(i8, 'page-int8.tflite').info).toMatchObject({ inputSize: 64, classes: 3, inputQuantization: { type: 'UINT8', zeroPoint: 128 } });
+    const fm = await liteRtModel(f32);
+    const qm = await liteRtModel(i8);
+    const tfl: number[][] = [];
+    for (const p of pix) {
+      tfl.push(Array.from(await fm.run(Float32Array.from(p, (v) => v / 127.5 - 1), [1, 64, 64, 3])));
+      const q = await qm.run(new Uint8Array(p), [1, 64, 64, 3]);
+      expect(q).toBeInstanceOf(Uint8Array);
+      expect(q).toHaveLength(3);
+    }
+    fm.delete();
+    qm.delete();
+    const dt = maxAbsDiff(tfl, r.onnxOut.map((o) => o.logits));
+    console.log(`[web e2e] LiteRT vs page (3 classes, 64x64): logits max |diff| ${dt.toExponential(2)}; TFLite ${(f32.length / 2 ** 20).toFixed(1)} MB, int8 ${(i8.length / 2 ** 20).toFixed(1)} MB`);
+    expect(dt).toBeLessThan(1e-3);
     console.log(`[web e2e] 3-class API: losses ${r.losses.map((l) => l.toFixed(3)).join(' ')}, val ${JSON.stringify(r.val)}, accuracy ${r.ev.accuracy.toFixed(2)}, saved ${(r.bytes / 2 ** 20).toFixed(1)} MB`);
     await page.close();
   });

@@ -485,6 +485,20 @@ $('#save-onnx').onclick = async () => {
   const blob = await guarded('ONNX export failed', () => t.downloadOnnx('mnv2-model.onnx'));
   if (blob) $('#save-status').textContent = `saved mnv2-model.onnx (${(blob.size / 2 ** 20).toFixed(1)} MB; input [N,${t.summary.imageSize},${t.summary.imageSize},3] in [-1,1], output logits)`;
 };
+for (const int8 of [false, true]) {
+  $(int8 ? '#save-tflite-int8' : '#save-tflite').onclick = async () => {
+    const t = demo.trainer;
+    if (!t?.summary.trained) return showError('Train a model first: there is nothing to export yet.');
+    const name = int8 ? 'mnv2-model-int8.tflite' : 'mnv2-model.tflite';
+    const S = t.summary.imageSize;
+    if (int8) $('#save-status').textContent = 'calibrating int8 on your images…';
+    const blob = await guarded('TFLite export failed', () => t.downloadTflite(name, int8 ? { int8: true, inputType: 'uint8', outputType: 'uint8' } : {}));
+    if (blob) {
+      const io = int8 ? `input uint8 [1,${S},${S},3] (the pixels), output uint8 logits` : `input [1,${S},${S},3] in [-1,1], output logits`;
+      $('#save-status').textContent = `saved ${name} (${(blob.size / 2 ** 20).toFixed(1)} MB; ${io})`;
+    }
+  };
+}
 $<HTMLInputElement>('#load-file').onchange = async (ev) => {
   const input = ev.target as HTMLInputElement;
   const f = input.files?.[0];

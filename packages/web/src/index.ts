@@ -10,6 +10,7 @@
 //   await trainer.fit({ epochs: 5 }, (ev) => …);         // live loss/accuracy events
 //   const bytes = await trainer.save();                   // safetensors (mnv2 format, loads in the CLI)
 //   const onnx = await trainer.saveOnnx();                // ONNX (float, opset 13) for ONNX Runtime & co.
+//   const tflite = await trainer.saveTflite({ int8: true }); // TFLite int8 for phones, Coral, microcontrollers
 import * as Comlink from 'comlink';
 import type { EngineWorker } from './worker.js';
 import type {
@@ -25,6 +26,7 @@ import type {
   LoadProgress,
   ModelSummary,
   OnnxExportOptions,
+  TfliteExportOptions,
   RgbPixels,
   TrainEvent,
   TrainerOptions,
@@ -305,6 +307,19 @@ export class Trainer {
   /** `saveOnnx` offered as a download. */
   async downloadOnnx(fileName = 'mnv2-model.onnx', opts: OnnxExportOptions = {}): Promise<Blob> {
     return offerDownload(await this.saveOnnx(opts), fileName);
+  }
+  /**
+   * The trained network as a TFLite (LiteRT) model, as `mnv2 export --tflite` writes it: input 'input'
+   * [1,S,S,3] in [-1,1] (float32), or with `int8` full-integer int8 calibrated on this trainer's images,
+   * its input codes of scale 2/255 (`inputType: 'uint8'`: the raw pixels); output logits (or
+   * probabilities with `softmax`).
+   */
+  saveTflite(opts: TfliteExportOptions = {}): Promise<Uint8Array> {
+    return this.client.call(() => this.w.exportTflite(this.id, opts));
+  }
+  /** `saveTflite` offered as a download. */
+  async downloadTflite(fileName = 'mnv2-model.tflite', opts: TfliteExportOptions = {}): Promise<Blob> {
+    return offerDownload(await this.saveTflite(opts), fileName);
   }
   /** Loads a model saved by `save()` (or `mnv2 train`): replaces classes, input size and weights. */
   load(weights: string | URL | Blob | ArrayBuffer | Uint8Array, name?: string) {

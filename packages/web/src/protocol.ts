@@ -141,6 +141,20 @@ export interface OnnxExportOptions {
   foldBatchNorm?: boolean;
 }
 
+/** How `exportTflite` / `Trainer.saveTflite` writes the trained network (as `mnv2 export --tflite`). */
+export interface TfliteExportOptions {
+  /** Full-integer int8, calibrated on the trainer's images (default: float32). */
+  int8?: boolean;
+  /** How many of the trainer's images to calibrate on (default 100, spread over the classes). */
+  calibrationSize?: number;
+  /** int8 model input: 'int8' (default, as the CLI; pixel − 128) or 'uint8' (raw pixels); scale 2/255. */
+  inputType?: 'int8' | 'uint8';
+  /** int8 model output type (default 'int8'). */
+  outputType?: 'int8' | 'uint8';
+  /** Output softmax probabilities (three or more classes). */
+  softmax?: boolean;
+}
+
 export interface EvaluateResult {
   images: number;
   accuracy: number;

@@ -35,6 +35,7 @@ import {
 import { decodeToRgb } from './decode.js';
 import { fetchWeights, importWeights, clearWeightsCache, WeightsLoadError, type ImportedWeights, type WeightsInput } from './weights.js';
 import { runBench } from './bench.js';
+import { trainerTflite } from './export-tflite.js';
 import type {
   AdapterSummary,
   EngineInitOptions,
@@ -48,6 +49,7 @@ import type {
   LoadProgress,
   ModelSummary,
   OnnxExportOptions,
+  TfliteExportOptions,
   RgbPixels,
   TrainEvent,
   TrainerOptions,
@@ -717,6 +719,15 @@ class EngineWorker {
       docString: `MobileNetV2 alpha ${alpha} trained in the mnv2 web demo. Input 'input' ${input}: RGB resized to ${S}x${S}, scaled to [-1,1] (x / 127.5 - 1). Output ${output}. Classes: ${JSON.stringify(t.classes)}.`,
       metadata: { format: 'mnv2', alpha: String(alpha), input_size: String(S), input_layout: layout, preprocess: 'tf', classes: JSON.stringify(t.classes), label_mode: t.classes.length === 2 ? 'binary' : 'categorical', output: opts.softmax ? 'probabilities' : 'logits' },
     });
+    return Comlink.transfer(bytes, [bytes.buffer as ArrayBuffer]);
+  }
+
+  /** The trained network as a .tflite file (float32, or int8 calibrated on the trainer's images): export-tflite.ts. */
+  async exportTflite(id: number, opts: TfliteExportOptions = {}): Promise<Uint8Array> {
+    const t = this.trainer(id);
+    if (!t.snapshot) throw new Error('exportTflite: nothing trained yet: call fit() (or load()) first');
+    const images = t.images.map((h) => () => pixelsOf(h));
+    const bytes = await trainerTflite(this.eng(), { weights: t.snapshot, alpha: t.base.imported.alpha, inputSize: t.imageSize, images }, opts);
     return Comlink.transfer(bytes, [bytes.buffer as ArrayBuffer]);
   }
 
