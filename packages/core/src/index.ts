@@ -24,6 +24,7 @@ export * from './nn/keras-layers.js';
 export * from './io/index.js';
 export * from './model/classifier.js';
 export * from './model/memory.js';
+export * from './model/tune-network.js';
 export * from './model/labels.js';
 export * from './data/folder-dataset.js';
 export * from './data/cifar10.js';

@@ -530,6 +530,7 @@ async function renderAdapter(): Promise<void> {
     ['Device', a.device || '-'],
     ['Description', a.description || '-'],
     ['8-lane subgroup matmul', a.subgroups8 ? 'yes' : 'no (plain register-blocked form)'],
+    ['Matmul variants', a.matmulVariants],
     ['Device state', c.deviceLost ? `lost (${c.deviceLost.reason})` : 'ok'],
   ]);
   $('#adapter-features').replaceChildren(...a.features.map((f) => el('span', {}, f)));

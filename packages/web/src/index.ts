@@ -31,6 +31,7 @@ import type {
   TrainEvent,
   TrainerOptions,
   TrainerSummary,
+  TuneSummary,
   WorkerImage,
 } from './protocol.js';
 
@@ -199,6 +200,16 @@ export class Mnv2Client {
 
   async timings(): Promise<Record<string, number>> {
     return this.call(() => this.remote.getTimings());
+  }
+
+  /**
+   * Measures the fastest matmul variant of every product MobileNetV2 runs at this size and batch on
+   * this adapter (as `mnv2 tune`), uses it from now on, and keeps it in the Cache API for later visits.
+   */
+  async tune(opts: { imageSize?: number; batchSize?: number; alpha?: number; budgetSeconds?: number } = {}): Promise<TuneSummary> {
+    const r = await this.call(() => this.remote.tune(opts));
+    this.adapter = await this.call(() => this.remote.adapterSummary());
+    return r;
   }
 
   async bench(opts: { quick?: boolean } = {}, onRow?: (row: BenchRow) => void): Promise<BenchRow[]> {

@@ -22,6 +22,19 @@ export interface AdapterSummary {
   subgroups8: boolean;
   /** Bytes the engine binds per buffer (the device's limit, or the smaller forced one); larger tensors run in pages. */
   bindingLimit: number;
+  /** Which matmul variants run: 'tuned for this adapter (N products)' after `tune()` (kept in the Cache API), else 'built-in heuristic'. */
+  matmulVariants: string;
+}
+
+/** What `Mnv2Client.tune()` measured (see `mnv2 tune`). */
+export interface TuneSummary {
+  /** Matrix products MobileNetV2 runs at that size and batch, and how many were tuned within the budget. */
+  products: number;
+  tuned: number;
+  /** Sum of the tuned products' times with the heuristic's variant and with the chosen one (ms per run). */
+  heuristicMs: number;
+  tunedMs: number;
+  seconds: number;
 }
 
 /** Engine options chosen when the worker starts (kept across `recover()`). */

@@ -11,6 +11,10 @@ import {
   buildClassifier,
   encodeOnnxModel,
   hasSubgroups8,
+  adapterKey,
+  matmulTuningOf,
+  setMatmulTuning,
+  tuneNetworkMatmuls,
   labelsForClasses,
   layers,
   losses,
@@ -31,6 +35,7 @@ import {
   type Model,
   type Tensor,
   type WeightMap,
+  type MatmulTuning,
 } from '@mnv2/core';
 import { decodeToRgb } from './decode.js';
 import { fetchWeights, importWeights, clearWeightsCache, WeightsLoadError, type ImportedWeights, type WeightsInput } from './weights.js';
@@ -54,8 +59,12 @@ import type {
   TrainEvent,
   TrainerOptions,
   TrainerSummary,
+  TuneSummary,
   WorkerImage,
 } from './protocol.js';
+
+/** Cache API bucket of the per-adapter matmul tuning (`tune()`). */
+const TUNING_CACHE = 'mnv2-tuning';
 
 const WEBGPU_HINT =
   'Use Chrome or Edge 113+ (desktop), Chrome 121+ on Android, Safari 26+, or Firefox 141+ on Windows; on Linux start Chrome/Chromium with --enable-unsafe-webgpu --enable-features=Vulkan (or enable chrome://flags/#enable-unsafe-webgpu).';
@@ -166,6 +175,7 @@ class EngineWorker {
     });
     this.adapter = adapter;
     this.engine = new Engine(device, { maxBindingBytes: this.engineOptions.maxBindingBytes });
+    await this.loadTuning(this.engine);
     this.lost = null;
     device.lost.then((info) => {
       if (this.engine?.device !== device) return; // an old device after recover()
@@ -194,7 +204,37 @@ class EngineWorker {
       limits,
       subgroups8: hasSubgroups8(e),
       bindingLimit: e.bindingLimit,
+      matmulVariants: matmulTuningOf(e) ? `tuned for this adapter (${Object.keys(matmulTuningOf(e)!.choices).length} products)` : 'built-in heuristic',
     };
+  }
+
+  /** Where this adapter's matmul tuning is kept (Cache API: survives reloads, per origin). */
+  private static tuningUrl(e: Engine): string {
+    return `https://mnv2.invalid/tuning/matmul/${encodeURIComponent(adapterKey(e))}.json`;
+  }
+
+  private async loadTuning(e: Engine): Promise<void> {
+    if (typeof caches === 'undefined') return;
+    try {
+      const res = await (await caches.open(TUNING_CACHE)).match(EngineWorker.tuningUrl(e));
+      if (res) setMatmulTuning(e, (await res.json()) as MatmulTuning);
+    } catch {
+      // an unreadable entry: the heuristic runs (tune() writes a new one)
+    }
+  }
+
+  /**
+   * `mnv2 tune` in the page: times the matmul variants of every product MobileNetV2 runs at this size
+   * and batch on this adapter, uses the fastest from now on and keeps them in the Cache API.
+   */
+  async tune(opts: { imageSize?: number; batchSize?: number; alpha?: number; budgetSeconds?: number } = {}): Promise<TuneSummary> {
+    const e = this.eng();
+    const t0 = now();
+    const { tuning, shapes } = await tuneNetworkMatmuls(e, { alpha: opts.alpha ?? 1.0, inputSize: opts.imageSize ?? 224, batch: opts.batchSize ?? 1, budgetMs: (opts.budgetSeconds ?? 30) * 1000 });
+    setMatmulTuning(e, tuning);
+    if (typeof caches !== 'undefined') await (await caches.open(TUNING_CACHE)).put(EngineWorker.tuningUrl(e), new Response(JSON.stringify(tuning), { headers: { 'content-type': 'application/json' } }));
+    const c = Object.values(tuning.choices);
+    return { products: shapes.length, tuned: c.length, heuristicMs: c.reduce((a, t) => a + t.defaultMs, 0), tunedMs: c.reduce((a, t) => a + t.ms, 0), seconds: (now() - t0) / 1000 };
   }
 
   onDeviceLost(cb: (info: DeviceLostInfo) => void): void {

@@ -1,7 +1,7 @@
 // `mnv2 tune`: measures which matmul variant is fastest on this adapter for the products MobileNetV2
 // really runs (recorded from an inference pass and a whole-network training step at the given size
 // and batch), and stores the choice per adapter; every later command's engine uses it.
-import { MobileNetV2Net, adapterKey, recordMatmulShapes, sgd, trainStep, tuneMatmul, type TunedMatmul } from '@mnv2/core';
+import { adapterKey, tuneNetworkMatmuls, type TunedMatmul } from '@mnv2/core';
 import { matmulTileKey } from '@mnv2/kernels';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -49,24 +49,13 @@ export async function tune(argv: string[]): Promise<number> {
 
   const { engine: e, adapter } = await createNodeEngine();
   console.log(`[mnv2] adapter: ${describeAdapter(adapter)}`);
-  const net = new MobileNetV2Net(e, { alpha, inputSize: size, head: { classes: 2, pooling: 'avg', dropout: 0 }, seed: 1 });
-  const x = e.upload(new Float32Array(batch * size * size * 3).fill(0.1), [batch, size, size, 3]);
-  const y = e.upload(Int32Array.from({ length: batch }, (_, i) => i % 2), [batch], 'i32');
-  const shapes = await recordMatmulShapes(e, async () => {
-    e.tidy(() => net.forward(e, x, { training: false }));
-    net.setBaseTrainable(true);
-    const r = trainStep(e, net, sgd({ learningRate: 0 }), x, y, { loss: 'sparse-categorical', seed: 1, bnInference: true });
-    await r.loss.read();
-    r.loss.dispose();
-    r.correct.dispose();
-    await e.sync();
-  });
-  x.dispose();
-  y.dispose();
-  console.log(`Tuning ${shapes.length} matrix products of MobileNetV2 ${alpha} at ${size}x${size}, batch ${batch} (budget ${budget} s):`);
+  console.log(`Tuning the matrix products of MobileNetV2 ${alpha} at ${size}x${size}, batch ${batch} (inference and a training step; budget ${budget} s):`);
   const rows: [string, TunedMatmul][] = [];
   const t0 = Date.now();
-  const tuning = await tuneMatmul(e, shapes, {
+  const { tuning, shapes } = await tuneNetworkMatmuls(e, {
+    alpha,
+    inputSize: size,
+    batch,
     budgetMs: budget * 1000,
     reps,
     onShape: (done, total, key, t) => {

@@ -79,3 +79,4 @@ export async function tuneMatmul(e: Engine, shapes: readonly MatmulDims[], o: Tu
   }
   return { version: 1, adapter: adapterKey(e), date: new Date().toISOString(), choices };
 }
+
