@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SHARED = resolve(ROOT, '../shared');
@@ -181,6 +181,42 @@ export async function launchChromium(extraArgs: string[] = [], opts: { webgpu?: 
     close: async () => {
       await context.close();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The hooks of a test file that drives the demo page: builds it if needed, serves it, starts
+ * Chromium (before all), closes both (after all). A setup failure is kept and thrown by `open` with
+ * the setup hint, so each test fails loudly instead of being skipped behind a failed hook.
+ */
+export function demoPageSuite(hooks: { beforeAll: (fn: () => Promise<void>, timeout?: number) => void; afterAll: (fn: () => Promise<void>) => void }): { open(query?: string): Promise<Page> } {
+  let server: TestServer | undefined;
+  let browser: Browser | undefined;
+  let setupError: Error | null = null;
+  hooks.beforeAll(async () => {
+    try {
+      ensureDemoBuilt();
+      server = await startServer();
+      browser = await launchChromium();
+    } catch (e) {
+      setupError = e instanceof Error ? e : new Error(String(e));
+    }
+  }, 180_000);
+  hooks.afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+  return {
+    async open(query = '') {
+      if (setupError || !browser || !server) throw new Error(`${setupError?.message ?? 'the browser did not start'}\n${SETUP_HINT}`);
+      const page = await browser.context.newPage();
+      await page.goto(`${server.url}/${query}`);
+      await page.waitForFunction(() => {
+        const d = (globalThis as unknown as { mnv2demo?: { ready: boolean; errors: string[] } }).mnv2demo;
+        return !!d && (d.ready || d.errors.length > 0);
+      }, undefined, { timeout: 90_000 });
+      return page;
     },
   };
 }

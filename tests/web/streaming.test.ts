@@ -3,42 +3,14 @@
 import { describe, it, beforeAll, afterAll, expect } from 'vitest';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
-import { SETUP_HINT, SHARED, ensureDemoBuilt, launchChromium, startServer, type Browser, type TestServer } from './harness.js';
+import { SHARED, demoPageSuite } from './harness.js';
 
 const ALPACA = join(SHARED, 'datasets/alpaca/dataset');
-let server: TestServer;
-let browser: Browser;
-let setupError: Error | null = null;
-
-beforeAll(async () => {
-  try {
-    ensureDemoBuilt();
-    server = await startServer();
-    browser = await launchChromium();
-  } catch (e) {
-    setupError = e instanceof Error ? e : new Error(String(e));
-  }
-}, 180_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-async function openDemo(query = ''): Promise<Page> {
-  const page = await browser.context.newPage();
-  await page.goto(`${server.url}/${query}`);
-  await page.waitForFunction(() => {
-    const d = (globalThis as unknown as { mnv2demo?: { ready: boolean; errors: string[] } }).mnv2demo;
-    return !!d && (d.ready || d.errors.length > 0);
-  }, undefined, { timeout: 90_000 });
-  return page;
-}
+const demo = demoPageSuite({ beforeAll, afterAll });
+const openDemo = (query = '') => demo.open(query);
 
 describe('web trainer under a small cache budget (WebGPU on SwiftShader)', () => {
   it('trains on 240 files: inputs stream, features are recomputed, the plan events say so', async () => {
-    if (setupError) throw new Error(`${setupError.message}\n${SETUP_HINT}`);
     const files = (c: string, n: number) => readdirSync(join(ALPACA, c)).sort().slice(0, n).map((f) => `${c}/${f}`);
     const list = [...files('alpaca', 120), ...files('not alpaca', 120)];
     const page = await openDemo();
@@ -66,7 +38,6 @@ describe('web trainer under a small cache budget (WebGPU on SwiftShader)', () =>
   });
 
   it('trains with the binding limit forced to 4 MiB (still holding the largest photo, 1024x768): the base runs in pages, same losses as unforced (issue 12)', async () => {
-    if (setupError) throw new Error(`${setupError.message}\n${SETUP_HINT}`);
     const files = (c: string, n: number) => readdirSync(join(ALPACA, c)).sort().slice(0, n).map((f) => `${c}/${f}`);
     const list = [...files('alpaca', 8), ...files('not alpaca', 8)];
     const run = async (query: string) => {
