@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import {
   calibrateBatch,
+  channelMeans,
   encodeOnnxModel,
   encodeTflite,
   kerasBaseModelName,
@@ -20,6 +21,7 @@ import {
   prepareImages,
   type ActivationRanges,
   type CalibrationHead,
+  type ChannelSums,
   type Engine,
   type RgbImage,
   type WeightMap,
@@ -47,6 +49,8 @@ DIR) or its model.safetensors, or any classifier weights 'mnv2 classify' reads (
     --calibration-size N how many of them (default 100, picked with --seed)
     --input-type T       int8 (default) or uint8: uint8 takes raw pixel values 0..255
     --output-type T      int8 (default) or uint8
+    --no-bias-correction biases exactly as TFLite's converter sets them; by default each conv bias
+                         also absorbs the mean error its int8 weights make on the calibration images
   --keras-h5 FILE  Keras weights (model.save_weights layout): a run as the transfer-learning
                    tutorial's model (nested MobileNetV2 base + head; load it into that model with
                    base_model.trainable = False, see KERAS.md), pretrained weights as Keras'
@@ -191,17 +195,18 @@ async function calibrationImages(src: ExportSource, paths: string[], count: numb
   };
 }
 
-async function calibrate(e: Engine, src: ExportSource, calib: Awaited<ReturnType<typeof calibrationImages>>): Promise<ActivationRanges> {
+async function calibrate(e: Engine, src: ExportSource, calib: Awaited<ReturnType<typeof calibrationImages>>): Promise<{ ranges: ActivationRanges; sums: ChannelSums }> {
   const weight = weightOf(src);
   const net = new MobileNetV2Net(e, { alpha: src.alpha, inputSize: src.inputSize, weights: (name) => src.weights.get(name)?.data });
   const head: CalibrationHead = { classes: src.classes, hidden: src.hidden, hiddenName: 'dense', denseName: src.denseName, weight };
   const ranges: ActivationRanges = new Map();
+  const sums: ChannelSums = new Map();
   let done = 0;
   for await (const imgs of calib.images()) {
     if (!imgs.length) continue;
     const x = prepareImages(e, imgs, { size: src.inputSize, crop: 'none', preprocess: 'tf' });
     try {
-      await calibrateBatch(e, net, head, x, ranges);
+      await calibrateBatch(e, net, head, x, ranges, sums);
     } finally {
       x.dispose();
     }
@@ -210,7 +215,7 @@ async function calibrate(e: Engine, src: ExportSource, calib: Awaited<ReturnType
   }
   if (process.stderr.isTTY) process.stderr.write('\n');
   if (done === 0) throw new Error(`export: none of the calibration images could be decoded (${calib.what})`);
-  return ranges;
+  return { ranges, sums };
 }
 
 export async function exportModel(argv: string[]): Promise<number> {
@@ -220,7 +225,7 @@ export async function exportModel(argv: string[]): Promise<number> {
   }
   const args = parseArgs(
     argv,
-    { values: ['onnx', 'tflite', 'keras-h5', 'calibration', 'calibration-size', 'input-type', 'output-type', 'seed'], booleans: ['nchw', 'softmax', 'fold-bn', 'force', 'int8'] },
+    { values: ['onnx', 'tflite', 'keras-h5', 'calibration', 'calibration-size', 'input-type', 'output-type', 'seed'], booleans: ['nchw', 'softmax', 'fold-bn', 'force', 'int8', 'no-bias-correction'] },
     'export',
   );
   const targets = (['onnx', 'tflite', 'keras-h5'] as const).filter((f) => args.flags.has(f));
@@ -282,9 +287,10 @@ export async function exportModel(argv: string[]): Promise<number> {
       const { createNodeEngine } = await import('../node-gpu.js');
       const { engine } = await createNodeEngine();
       const t0 = performance.now();
-      const ranges = await calibrate(engine, src, calib);
+      const { ranges, sums } = await calibrate(engine, src, calib);
       calibWhat = `; calibrated on ${calib.what} in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
-      quantize = { ranges, inputType, outputType } as const;
+      // Bias correction on by default (measured: bench/results/export-tflite-lavapipe.md).
+      quantize = { ranges, inputType, outputType, means: args.flags.has('no-bias-correction') ? undefined : channelMeans(sums) } as const;
     }
     const graph = mobileNetV2Tflite({
       alpha: src.alpha,

@@ -34,8 +34,27 @@ function observe(ranges: ActivationRanges, name: string, data: ArrayLike<number>
 
 const unitName = (u: ConvBn) => u.spec.reluName ?? u.spec.bnName;
 
-/** Adds one preprocessed batch [N,S,S,3] (values in [-1,1]) to `ranges`; the caller keeps `x`. */
-export async function calibrateBatch(e: Engine, net: MobileNetV2Net, head: CalibrationHead, x: Tensor, ranges: ActivationRanges): Promise<void> {
+/** Per-channel sums of activations (NHWC, last axis), for their means: `sum[c] / count`. */
+export type ChannelSums = Map<string, { sum: Float64Array; count: number }>;
+
+function accumulate(sums: ChannelSums, name: string, data: ArrayLike<number>, channels: number): void {
+  let s = sums.get(name);
+  if (!s) sums.set(name, (s = { sum: new Float64Array(channels), count: 0 }));
+  for (let i = 0; i < data.length; i++) s.sum[i % channels] += data[i];
+  s.count += data.length / channels;
+}
+
+/** Channel means by activation name, from `ChannelSums`. */
+export function channelMeans(sums: ChannelSums): Map<string, Float64Array> {
+  return new Map([...sums].map(([k, v]) => [k, v.sum.map((x) => x / Math.max(1, v.count))]));
+}
+
+/**
+ * Adds one preprocessed batch [N,S,S,3] (values in [-1,1]) to `ranges` (and, given `sums`, the
+ * per-channel sums of every activation and of the input, for bias correction); the caller keeps `x`.
+ */
+export async function calibrateBatch(e: Engine, net: MobileNetV2Net, head: CalibrationHead, x: Tensor, ranges: ActivationRanges, sums?: ChannelSums): Promise<void> {
+  if (sums) accumulate(sums, 'input', await x.read(), 3);
   const ctx = { training: false };
   const outs = e.tidy(() => {
     const list: [string, Tensor][] = [];
@@ -61,6 +80,7 @@ export async function calibrateBatch(e: Engine, net: MobileNetV2Net, head: Calib
     for (const [name, t] of outs) {
       const data = await t.read();
       observe(ranges, name, data);
+      if (sums) accumulate(sums, name, data, t.shape[t.shape.length - 1]);
       last = data;
     }
     // Head on the host: mean over H·W, then the Dense layers.

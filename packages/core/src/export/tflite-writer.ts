@@ -268,6 +268,12 @@ export interface TfliteQuantizeOptions {
   inputType?: 'int8' | 'uint8';
   /** Model output type (default 'int8'). */
   outputType?: 'int8' | 'uint8';
+  /**
+   * Per-channel means of the activations (`channelMeans` of the calibration): with them each
+   * convolution's bias absorbs the mean error its int8 weights make on its input, E[(W − Wq)·x]
+   * (bias correction). The file format is unchanged.
+   */
+  means?: Map<string, Float64Array>;
 }
 
 export interface MobileNetV2TfliteOptions {
@@ -437,7 +443,23 @@ export function mobileNetV2Tflite(o: MobileNetV2TfliteOptions): TfliteWriterGrap
       bt = add({ name: `${u.conv}/bias_folded`, shape: [outC], type: 'FLOAT32', data: f32bytes(Float32Array.from(bias)) });
     } else {
       const sIn = scaleOf(x);
-      const q = quantizeWeights(w, outC, index, perChannel, sIn, bias);
+      let q = quantizeWeights(w, outC, index, perChannel, sIn, bias);
+      const inMean = qo.means?.get(tensors[x].name === 'input_int8' ? 'input' : tensors[x].name);
+      if (inMean) {
+        // Bias correction: the output's expected shift from rounding the weights, E[(W − Wq)·x].
+        const corrected = Float64Array.from(bias);
+        for (let c = 0; c < outC; c++) {
+          const s = q.scales[c];
+          let err = 0;
+          for (let j = 0; j < perChannel; j++) {
+            const i = index(c, j);
+            const inC = kind === 'depthwise' ? c : i % u.inC;
+            err += (w[i] - q.q[i] * s) * inMean[inC];
+          }
+          corrected[c] += err;
+        }
+        q = quantizeWeights(w, outC, index, perChannel, sIn, corrected);
+      }
       const dimension = kind === 'depthwise' ? 3 : 0;
       wt = add({ name: `${u.conv}/kernel_folded`, shape, type: 'INT8', data: i8bytes(q.q), quant: { scale: q.scales, zeroPoint: q.scales.map(() => 0), dimension } });
       bt = add({ name: `${u.conv}/bias_folded`, shape: [outC], type: 'INT32', data: i32bytes(q.bias), quant: { scale: q.scales.map((s) => s * sIn), zeroPoint: q.scales.map(() => 0), dimension: 0 } });
