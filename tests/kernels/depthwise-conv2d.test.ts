@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { depthwiseConv2d, depthwiseConv2dBackwardInput, depthwiseConv2dBackwardFilter, type Engine, type PaddingMode } from '@mnv2/core';
+import { depthwiseConv2d, depthwiseConv2dBackwardInput, depthwiseConv2dBackwardFilter, DEPTHWISE_VARIANTS, DEFAULT_DEPTHWISE_VARIANT, type Engine, type PaddingMode } from '@mnv2/core';
 import { gpuEngine, GPU } from '../helpers/gpu.js';
 import { randArray, f32 } from '../helpers/random.js';
 import { expectClose } from '../helpers/allclose.js';
@@ -49,6 +49,10 @@ const CASES: Case[] = [
   { x: [1, 10, 11, 16], stride: 1, padding: 'symmetric', ep: 'shift' },
   { x: [2, 14, 14, 32], stride: 1, padding: 'same', ep: 'scale-shift+relu6' },
   { x: [1, 13, 14, 24], stride: 2, padding: 'same' },
+  // Ragged strips and runs (the strip form splits rows into strips and columns into runs).
+  { x: [1, 23, 19, 4], stride: 1, padding: 'same', ep: 'scale-shift+relu6' },
+  { x: [1, 23, 21, 4], stride: 2, padding: 'same', ep: 'scale-shift+relu6' },
+  { x: [1, 22, 19, 4], stride: 2, padding: 'symmetric' },
   // Generic k (MobileNetV2 only needs 3). Scalar C: vec4 k5 kernels take seconds to compile on lavapipe.
   { x: [1, 7, 6, 3], stride: 2, padding: 'same', k: 5 },
   { x: [1, 6, 5, 3], stride: 1, padding: 'symmetric', k: 5 },
@@ -61,10 +65,15 @@ describe(`${GPU} depthwise-conv2d`, () => {
     e = await gpuEngine();
   });
 
-  for (const c of CASES) {
+  it(`the default variant is one of the variants`, () => {
+    expect(DEPTHWISE_VARIANTS).toContain(DEFAULT_DEPTHWISE_VARIANT);
+  });
+
+  // Every variant on every case, not only the default (the forward and dx kernels differ per variant).
+  for (const c of CASES) for (const variant of DEPTHWISE_VARIANTS) {
     const k = c.k ?? 3;
-    it(`k${k} x=[${c.x}] s${c.stride} ${c.padding}${c.ep ? ` +${c.ep}` : ''}: forward, dx, dw`, async () => {
-      const o = { stride: c.stride, padding: c.padding };
+    it(`${variant}: k${k} x=[${c.x}] s${c.stride} ${c.padding}${c.ep ? ` +${c.ep}` : ''}: forward, dx, dw`, async () => {
+      const o = { stride: c.stride, padding: c.padding, depthwiseVariant: variant };
       const C = c.x[3];
       const x = randArray(prod(c.x), 21);
       const w = randArray(k * k * C, 22);

@@ -22,6 +22,8 @@ import {
   batchNormTrainingBackward,
   add,
   addInPlace,
+  copyByKernel,
+  DEPTHWISE_VARIANTS,
   relu6,
   relu6Backward,
   globalAvgPool,
@@ -104,8 +106,10 @@ describe(`${GPU} ops on tensors larger than the binding limit (forced to ${LIMIT
       const w = input([3, 3, C]);
       const dy = input([N, oh, ow, C]);
       const opts = { stride, padding: 'same' } as const;
-      await same(`depthwise ${shape}`, (e) => depthwiseConv2d(e, x(e), w(e), opts));
-      await same(`depthwiseBackwardInput ${shape}`, (e) => depthwiseConv2dBackwardInput(e, dy(e), w(e), [...shape], opts));
+      for (const depthwiseVariant of DEPTHWISE_VARIANTS) {
+        await same(`depthwise ${depthwiseVariant} ${shape}`, (e) => depthwiseConv2d(e, x(e), w(e), { ...opts, depthwiseVariant }));
+        await same(`depthwiseBackwardInput ${depthwiseVariant} ${shape}`, (e) => depthwiseConv2dBackwardInput(e, dy(e), w(e), [...shape], { ...opts, depthwiseVariant }));
+      }
       await same(`depthwiseBackwardFilter ${shape}`, (e) => depthwiseConv2dBackwardFilter(e, x(e), dy(e), opts), { rtol: 1e-4, atol: 1e-5 });
     }
   });
@@ -151,10 +155,11 @@ describe(`${GPU} ops on tensors larger than the binding limit (forced to ${LIMIT
     }
   });
 
-  it('add, addInPlace, relu6 and its backward', async () => {
+  it('add, addInPlace, copyByKernel, relu6 and its backward', async () => {
     const a = input([12, 5, 5, 4], -2, 8);
     const b = input([12, 5, 5, 4]);
     await same('add', (e) => add(e, a(e), b(e)));
+    await same('copyByKernel', (e) => copyByKernel(e, a(e)));
     await same('addInPlace', (e) => {
       const t = a(e);
       addInPlace(e, t, b(e), 0.5);

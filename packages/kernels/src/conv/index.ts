@@ -6,3 +6,13 @@ export { conv2dBackwardFilter, conv2dFilterDispatch, convFilterReduce, type Conv
 export { depthwiseConv2d, type DepthwiseConv2dConfig } from './depthwise-conv2d.js';
 export { depthwiseConv2dBackwardInput } from './depthwise-conv2d.backward-input.js';
 export { depthwiseConv2dBackwardFilter, depthwiseFilterDispatch } from './depthwise-conv2d.backward-filter.js';
+export {
+  depthwiseConv2dStrip,
+  depthwiseStripForwardDispatch,
+  stripPlan,
+  type DepthwiseStripConfig,
+  type DepthwiseStripForwardConfig,
+  STRIP_TARGET_INVOCATIONS,
+  STRIP_MIN_ROWS,
+} from './depthwise-conv2d-strip.js';
+export { depthwiseConv2dStripBackwardInput, depthwiseStripBackwardInputDispatch } from './depthwise-conv2d-strip.backward-input.js';

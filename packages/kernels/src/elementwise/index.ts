@@ -9,3 +9,4 @@ export * from './global-pool.js';
 export * from './global-avg-pool.backward.js';
 export * from './global-max-pool.backward.js';
 export * from './dropout.js';
+export * from './copy.js';

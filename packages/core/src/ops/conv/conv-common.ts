@@ -26,7 +26,21 @@ export interface ConvOptions {
    * forward and backward-input ops take it from the filter and check it against this when given.
    */
   kernelSize?: number;
+  /**
+   * Depthwise forward and backward-input only: which kernel form runs (default {@link DEFAULT_DEPTHWISE_VARIANT}).
+   * 'strip' streams each invocation down a strip of rows, one channel per lane (fewest loads per
+   * output and few live registers: the faster form on lavapipe); 'strip-vec4' is the same with a
+   * vec4 of channels per lane (wider loads, which GPUs favour); 'run' is the earlier form, one output
+   * row per invocation with a vec4 of channels, kept because its many short invocations may suit a
+   * GPU better.
+   */
+  depthwiseVariant?: DepthwiseVariant;
 }
+
+export type DepthwiseVariant = 'strip' | 'strip-vec4' | 'run';
+export const DEPTHWISE_VARIANTS: readonly DepthwiseVariant[] = ['strip', 'strip-vec4', 'run'];
+/** The deterministic default (measured on lavapipe: bench/results/kernels-depthwise-bn-lavapipe.md). */
+export const DEFAULT_DEPTHWISE_VARIANT: DepthwiseVariant = 'strip';
 
 export interface ConvGeometry {
   outH: number;

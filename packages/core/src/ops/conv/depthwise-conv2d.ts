@@ -5,13 +5,15 @@ import {
   depthwiseConv2d as depthwiseKernel,
   depthwiseConv2dBackwardInput as depthwiseBackwardInputKernel,
   depthwiseConv2dBackwardFilter as depthwiseBackwardFilterKernel,
+  depthwiseConv2dStrip as depthwiseStripKernel,
+  depthwiseConv2dStripBackwardInput as depthwiseStripBackwardInputKernel,
   depthwiseFilterDispatch,
   vecConfig,
 } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { resolveEpilogue } from '../epilogue.js';
-import { type ConvOptions, checkConvOptions, checkDyShape, checkFilter, checkRank, convGeometry, convShapes, withPartials } from './conv-common.js';
+import { type ConvOptions, DEFAULT_DEPTHWISE_VARIANT, checkConvOptions, checkDyShape, checkFilter, checkRank, convGeometry, convShapes, withPartials } from './conv-common.js';
 import { run } from '../run.js';
 import { reducePartials, convOutShape } from './conv2d.js';
 import { paged } from '../paging.js';
@@ -25,6 +27,17 @@ const FWD_RUN = { 1: 8, 2: 4 } as const;
 /** Inputs along W per invocation of the backward-input (a multiple of the stride). */
 const BWD_RUN = 8;
 const FILTER_RUN = { 1: 2, 2: 1 } as const;
+/**
+ * 'strip' forms: outputs along W per invocation (forward; stride-1 backward-input, which is a forward
+ * with the rotated filter) and dy columns per invocation (stride-2 backward-input, 2 dx columns each).
+ * One channel per lane even when C % 4 == 0: the streamed accumulators (3 rows x run at stride 1) and
+ * the 9 weights then fit the 32 vector registers lavapipe's LLVM has (AVX-512VL), and the per-lane
+ * loads are assembled in registers. Measured with 8x56x56x144 s1, 8x112x112x96 s2 and 8x28x28x192 s2
+ * (bench/results/kernels-depthwise-bn-lavapipe.md): scalar run 8 beat vec4 run 8 by 1.2-1.5x at s1
+ * and run 4/6/8 were within noise at s2. 'strip-vec4' (vec4 of channels per lane) is kept for GPUs.
+ */
+const STRIP_FWD_RUN = { 1: 8, 2: 4 } as const;
+const STRIP_BWD_RUN = { 1: 8, 2: 2 } as const;
 
 /** y = epilogue(depthwise(x, w)): x [N,H,W,C], w [k,k,C] → [N,outH,outW,C]. */
 export function depthwiseConv2d(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions): Tensor {
@@ -42,8 +55,15 @@ function depthwiseConv2dPage(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions)
   const g = convGeometry(H, W, k, opts.stride, opts.padding);
   const ep = resolveEpilogue(e, op, opts.epilogue, C);
   const y = e.alloc([N, g.outH, g.outW, C]);
-  const cfg = { k, stride: opts.stride, run: FWD_RUN[opts.stride], ...vecConfig(C), epilogue: ep.cfg };
-  run(e, depthwiseKernel, cfg, convShapes(N, H, W, C, g, C), { x, w, scale: ep.scale, shift: ep.shift, y });
+  const shapes4 = convShapes(N, H, W, C, g, C);
+  const buffers = { x, w, scale: ep.scale, shift: ep.shift, y };
+  const variant = opts.depthwiseVariant ?? DEFAULT_DEPTHWISE_VARIANT;
+  if (variant !== 'run') {
+    const vec4 = variant === 'strip-vec4' && vecConfig(C).vec4;
+    run(e, depthwiseStripKernel, { k, stride: opts.stride, run: STRIP_FWD_RUN[opts.stride], vec4, epilogue: ep.cfg }, shapes4, buffers);
+  } else {
+    run(e, depthwiseKernel, { k, stride: opts.stride, run: FWD_RUN[opts.stride], ...vecConfig(C), epilogue: ep.cfg }, shapes4, buffers);
+  }
   return y;
 }
 
@@ -69,8 +89,14 @@ function depthwiseConv2dBackwardInputPage(e: Engine, dy: Tensor, w: Tensor, xSha
   checkDyShape(op, dy.shape, N, g, C, 'filter', shapes);
   const S = opts.stride;
   const dx = e.alloc([N, H, W, C]);
-  const cfg = { k, stride: S, run: BWD_RUN - (BWD_RUN % S), ...vecConfig(C) };
-  run(e, depthwiseBackwardInputKernel, cfg, convShapes(N, H, W, C, g, C), { dy, w, dx });
+  const shapes4 = convShapes(N, H, W, C, g, C);
+  const variant = opts.depthwiseVariant ?? DEFAULT_DEPTHWISE_VARIANT;
+  if (variant !== 'run') {
+    const vec4 = variant === 'strip-vec4' && vecConfig(C).vec4;
+    run(e, depthwiseStripBackwardInputKernel, { k, stride: S, run: STRIP_BWD_RUN[S], vec4 }, shapes4, { dy, w, dx });
+  } else {
+    run(e, depthwiseBackwardInputKernel, { k, stride: S, run: BWD_RUN - (BWD_RUN % S), ...vecConfig(C) }, shapes4, { dy, w, dx });
+  }
   return dx;
 }
 

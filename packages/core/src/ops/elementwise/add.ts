@@ -4,6 +4,7 @@
 import {
   elementwiseAdd,
   elementwiseAddInPlace,
+  copyKernel,
   elementwiseFill,
   elementwiseScale,
   elementwiseScaleInPlace,
@@ -15,6 +16,18 @@ import { assertSameShape } from './shared.js';
 import { run } from '../run.js';
 import { paged, pagedInPlace } from '../paging.js';
 
+
+/**
+ * y = x through a compute kernel (one load and one store per element). The engine copies tensors with
+ * buffer copies; this op exists as the memory-bound yardstick of `mnv2 bench kernels`.
+ */
+export function copyByKernel(e: Engine, x: Tensor): Tensor {
+  return paged(e, 'copyByKernel', [x], [{ batch: x.shape }], ([xp]) => {
+    const y = e.alloc(xp.shape);
+    run(e, copyKernel, vecConfig(xp.size), { size: xp.size }, { x: xp, y });
+    return [y];
+  })[0];
+}
 
 /** y = a + b (same shapes, no broadcasting). */
 export function add(e: Engine, a: Tensor, b: Tensor): Tensor {
