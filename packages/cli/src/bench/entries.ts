@@ -81,6 +81,11 @@ export interface BenchEntry {
   setup: (ctx: SetupContext, l: Layer) => () => void;
   /** Independent of the input size: time it once per batch (or once per run for 'model'). */
   sizeIndependent?: boolean;
+  /**
+   * A non-default kernel variant of the entry named here (e.g. the old depthwise kernels): timed only
+   * with `bench kernels --variants`, interleaved with that entry on every shape, in its own group.
+   */
+  variantOf?: string;
 }
 
 const POINTWISE: LayerKind[] = ['expand', 'project', 'conv_1'];
@@ -100,6 +105,9 @@ const pwBytes = (l: Layer) => F * (sizeOf(l.x) + cin(l) * cout(l) + sizeOf(l.y))
 const dwFlops = (l: Layer) => 2 * l.k * l.k * sizeOf(l.y);
 const dwBytes = (l: Layer) => F * (sizeOf(l.x) + sizeOf(l.y) + l.k * l.k * cin(l));
 const convOpts = (l: Layer) => ({ stride: l.stride, padding: 'same' as const, kernelSize: l.k });
+
+const DW_FWD = 'depthwiseConv2d (+BN+ReLU6 fused)';
+const DW_BWD = 'depthwiseConv2dBackwardInput';
 
 /** Every conv/BN layer (BatchNorm follows each convolution). */
 const CONV_KINDS: LayerKind[] = ['stem', 'expand', 'depthwise', 'project', 'conv_1'];
@@ -173,9 +181,10 @@ export const ENTRIES: BenchEntry[] = [
     },
   },
   // ---- depthwise 3x3
-  {
-    name: 'depthwiseConv2d (+BN+ReLU6 fused)',
-    group: 'depthwise fwd',
+  ...(['default', 'run'] as const).map((v): BenchEntry => ({
+    name: v === 'default' ? DW_FWD : `depthwiseConv2d [${v}] (+BN+ReLU6 fused)`,
+    group: v === 'default' ? 'depthwise fwd' : `depthwise fwd [${v}]`,
+    variantOf: v === 'default' ? undefined : DW_FWD,
     kinds: ['depthwise'],
     flops: dwFlops,
     bytes: dwBytes,
@@ -183,21 +192,24 @@ export const ENTRIES: BenchEntry[] = [
       const x = ctx.rand(l.x);
       const w = ctx.rand([l.k, l.k, cin(l)]);
       const epilogue = { scale: ctx.rand([cout(l)], 0.5, 1.5), shift: ctx.rand([cout(l)]), relu6: true };
-      return () => ctx.e.tidy(() => void depthwiseConv2d(ctx.e, x, w, { ...convOpts(l), epilogue }));
+      const depthwiseVariant = v === 'default' ? undefined : v;
+      return () => ctx.e.tidy(() => void depthwiseConv2d(ctx.e, x, w, { ...convOpts(l), epilogue, depthwiseVariant }));
     },
-  },
-  {
-    name: 'depthwiseConv2dBackwardInput',
-    group: 'depthwise bwd-input',
+  })),
+  ...(['default', 'run'] as const).map((v): BenchEntry => ({
+    name: v === 'default' ? DW_BWD : `depthwiseConv2dBackwardInput [${v}]`,
+    group: v === 'default' ? 'depthwise bwd-input' : `depthwise bwd-input [${v}]`,
+    variantOf: v === 'default' ? undefined : DW_BWD,
     kinds: ['depthwise'],
     flops: dwFlops,
     bytes: dwBytes,
     setup: (ctx, l) => {
       const dy = ctx.rand(l.y);
       const w = ctx.rand([l.k, l.k, cin(l)]);
-      return () => ctx.e.tidy(() => void depthwiseConv2dBackwardInput(ctx.e, dy, w, l.x, convOpts(l)));
+      const depthwiseVariant = v === 'default' ? undefined : v;
+      return () => ctx.e.tidy(() => void depthwiseConv2dBackwardInput(ctx.e, dy, w, l.x, { ...convOpts(l), depthwiseVariant }));
     },
-  },
+  })),
   {
     name: 'depthwiseConv2dBackwardFilter',
     group: 'depthwise bwd-filter',

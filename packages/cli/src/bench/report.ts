@@ -1,5 +1,6 @@
 // Rows, per-group totals and their text / markdown rendering for `mnv2 bench kernels`.
 import type { CeilingResult } from './ceiling.js';
+import type { CopyCeilingResult } from './copy-ceiling.js';
 import { type BenchConfig, type Layer, configLabel } from './layers.js';
 
 export interface Row {
@@ -22,6 +23,7 @@ export interface GroupTotal {
   layers: number;
   ms: number;
   flops: number;
+  bytes: number;
   matmulLike: boolean;
 }
 
@@ -39,10 +41,11 @@ export function shapeOf(l: Layer): string {
 export function totals(rows: Row[]): GroupTotal[] {
   const m = new Map<string, GroupTotal>();
   for (const r of rows) {
-    const t = m.get(r.group) ?? { group: r.group, layers: 0, ms: 0, flops: 0, matmulLike: r.matmulLike };
+    const t = m.get(r.group) ?? { group: r.group, layers: 0, ms: 0, flops: 0, bytes: 0, matmulLike: r.matmulLike };
     t.layers += r.layers.length;
     t.ms += r.ms * r.layers.length;
     t.flops += r.flops * r.layers.length;
+    t.bytes += r.bytes * r.layers.length;
     m.set(r.group, t);
   }
   return [...m.values()];
@@ -54,18 +57,41 @@ export const INFERENCE_GROUPS = ['stem conv fwd', 'pointwise fwd', 'depthwise fw
 const pct = (x: number, ceiling: number) => `${((100 * x) / ceiling).toFixed(0)}%`;
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 
-export function rowCells(r: Row, ceiling: number): string[] {
+/** "% ceil": compute-bound rows against the matmul ceiling (GFLOP/s), the others against the copy ceiling (GB/s). */
+export function rowCells(r: Row, ceiling: number, copyGbs: number): string[] {
   const gf = gflops(r.flops, r.ms);
+  const gb = gbs(r.bytes, r.ms);
   const name = r.layers.length > 1 ? `${r.layers[0]} (+${r.layers.length - 1})` : r.layers[0];
-  return [r.entry, name, r.shape, f(r.ms, 3), f(gf, 1), f(gbs(r.bytes, r.ms), 1), r.matmulLike ? pct(gf, ceiling) : '', r.reused ? 'reused' : ''];
+  return [r.entry, name, r.shape, f(r.ms, 3), f(gf, 1), f(gb, 1), r.matmulLike ? pct(gf, ceiling) : `${pct(gb, copyGbs)} copy`, r.reused ? 'reused' : ''];
 }
 export const ROW_HEAD = ['kernel', 'layer', 'shape', 'ms', 'GFLOP/s', 'GB/s', '% ceil', 'note'];
 
-export function totalCells(t: GroupTotal, ceiling: number): string[] {
+export function totalCells(t: GroupTotal, ceiling: number, copyGbs: number): string[] {
   const gf = gflops(t.flops, t.ms);
-  return [t.group, String(t.layers), f(t.ms, 2), f(t.flops / 1e9, 3), f(gf, 1), t.matmulLike ? pct(gf, ceiling) : ''];
+  return [t.group, String(t.layers), f(t.ms, 2), f(t.flops / 1e9, 3), f(gf, 1), f(gbs(t.bytes, t.ms), 1), t.matmulLike ? pct(gf, ceiling) : `${pct(gbs(t.bytes, t.ms), copyGbs)} copy`];
 }
-export const TOTAL_HEAD = ['layer type', 'layers', 'ms (sum)', 'GFLOP', 'GFLOP/s', '% ceil'];
+export const TOTAL_HEAD = ['layer type', 'layers', 'ms (sum)', 'GFLOP', 'GFLOP/s', 'GB/s', '% ceil'];
+
+/** "whole network vs sum of kernels": the timed inference forward against the sum of the inference groups. */
+export function networkLine(tot: GroupTotal[], networkMs: number | undefined): string | null {
+  if (networkMs === undefined) return null;
+  const inf = tot.filter((t) => INFERENCE_GROUPS.includes(t.group));
+  if (!inf.length) return null;
+  const sum = inf.reduce((s, t) => s + t.ms, 0);
+  return `whole network vs sum of kernels (inference forward): ${networkMs.toFixed(1)} ms vs ${sum.toFixed(1)} ms = ${(networkMs / sum).toFixed(2)}x`;
+}
+
+/** Per variant group ('<group> [variant]'): its time against the default's, as old/new ratios. */
+export function variantLines(tot: GroupTotal[]): string[] {
+  const out: string[] = [];
+  for (const v of tot) {
+    const m = /^(.*) \[(.+)\]$/.exec(v.group);
+    const base = m && tot.find((t) => t.group === m[1]);
+    if (!m || !base) continue;
+    out.push(`variant ${m[2]} vs default, ${base.group}: ${v.ms.toFixed(2)} ms vs ${base.ms.toFixed(2)} ms = default ${(v.ms / base.ms).toFixed(2)}x faster`);
+  }
+  return out;
+}
 
 /** Fixed-width text table (right-aligned numbers). */
 export function textTable(head: string[], rows: string[][]): string {
@@ -92,6 +118,13 @@ export interface ReportInput {
   ceilingStart: CeilingResult[];
   ceilingEnd: CeilingResult[];
   ceiling: number;
+  copyStart: CopyCeilingResult;
+  copyEnd: CopyCeilingResult | null;
+  copyGbs: number;
+  /** Whole-network inference forward per configuration (ms). */
+  network: Map<BenchConfig, number>;
+  /** os.loadavg() at the start and the end. */
+  load: [number[], number[]];
   configs: BenchConfig[];
   rows: Row[];
   timing: string;
@@ -104,6 +137,10 @@ export function markdown(r: ReportInput): string {
   out.push(`- adapter: ${r.adapter}`);
   out.push(`- command: \`${r.command}\` (${r.wallS.toFixed(0)} s wall)`);
   out.push(`- timing: ${r.timing}`);
+  out.push(`- load average (1/5/15 min) at start ${r.load[0].map((x) => x.toFixed(2)).join(' / ')}, at end ${r.load[1].map((x) => x.toFixed(2)).join(' / ')} (shared host: compare only within one run)`);
+  out.push(
+    `- adapter copy ceiling (copy kernel, bytes read + written, best of start and end): **${r.copyGbs.toFixed(1)} GB/s**; "% ceil … copy" compares a memory-bound kernel's GB/s (compulsory traffic) with it`,
+  );
   out.push(
     `- adapter matmul ceiling (best of the candidates below, start and end of the run): **${r.ceiling.toFixed(1)} GFLOP/s**; "% ceil" compares a compute-bound kernel's GFLOP/s with it`,
     '',
@@ -118,6 +155,12 @@ export function markdown(r: ReportInput): string {
       .join(', '),
   ]);
   out.push(mdTable(['when', 'matmul', 'best block', 'GFLOP/s', 'all candidates (GFLOP/s)'], cRows), '');
+  const copyRows = [['start', r.copyStart] as const, ...(r.copyEnd ? [['end', r.copyEnd] as const] : [])].map(([when, c]) => [
+    when,
+    Object.entries(c.all).map(([n, v]) => `${Number(n) / 2 ** 20} Mi floats ${v.toFixed(1)}`).join(', '),
+    c.gbs.toFixed(1),
+  ]);
+  out.push(mdTable(['when', 'copy kernel (GB/s)', 'best GB/s'], copyRows), '');
   out.push(...summary(r), '');
   for (const cfg of r.configs) {
     const rows = r.rows.filter((x) => x.config === cfg);
@@ -125,12 +168,16 @@ export function markdown(r: ReportInput): string {
     out.push(`## alpha ${cfg.alpha}, ${configLabel(cfg)}`, '');
     const tot = totals(rows);
     const inf = tot.filter((t) => INFERENCE_GROUPS.includes(t.group));
-    out.push(mdTable(TOTAL_HEAD, tot.map((t) => totalCells(t, r.ceiling))), '');
+    out.push(mdTable(TOTAL_HEAD, tot.map((t) => totalCells(t, r.ceiling, r.copyGbs))), '');
     if (inf.length) {
       const ms = inf.reduce((s, t) => s + t.ms, 0);
       out.push(`Inference forward estimate (sum of ${inf.map((t) => t.group).join(', ')}): **${ms.toFixed(1)} ms** (dispatch overhead not included).`, '');
     }
-    out.push(mdTable(ROW_HEAD, rows.map((x) => rowCells(x, r.ceiling))), '');
+    const nl = networkLine(tot, r.network.get(cfg));
+    if (nl) out.push(`${nl[0].toUpperCase()}${nl.slice(1)}.`, '');
+    const vl = variantLines(tot);
+    if (vl.length) out.push(...vl.map((l) => `- ${l}`), '');
+    out.push(mdTable(ROW_HEAD, rows.map((x) => rowCells(x, r.ceiling, r.copyGbs))), '');
   }
   return out.join('\n');
 }

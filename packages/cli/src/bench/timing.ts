@@ -45,3 +45,31 @@ export async function timeRuns(e: Engine, run: () => void, opts: TimingOptions):
   }
   return { ms: median(samples), n, samples };
 }
+
+/**
+ * Times several runs against each other: each is warmed up and sized like timeRuns, then the repeats
+ * alternate between them (A, B, A, B, ...), so a slow spell of a shared host hits all of them alike.
+ * Returns one Timing per run (median of its repeats).
+ */
+export async function timeInterleaved(e: Engine, runs: (() => void)[], opts: TimingOptions): Promise<Timing[]> {
+  const ns: number[] = [];
+  for (const run of runs) {
+    run();
+    await e.sync();
+    const t0 = performance.now();
+    run();
+    await e.sync();
+    const once = performance.now() - t0;
+    ns.push(Math.max(1, Math.min(opts.maxN ?? 200, Math.ceil(opts.minMs / Math.max(once, 0.02)))));
+  }
+  const samples: number[][] = runs.map(() => []);
+  for (let r = 0; r < opts.repeats; r++) {
+    for (let k = 0; k < runs.length; k++) {
+      const t0 = performance.now();
+      for (let i = 0; i < ns[k]; i++) runs[k]();
+      await e.sync();
+      samples[k].push((performance.now() - t0) / ns[k]);
+    }
+  }
+  return samples.map((s, k) => ({ ms: median(s), n: ns[k], samples: s }));
+}

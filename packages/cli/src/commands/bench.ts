@@ -6,31 +6,43 @@ import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { parseArgs, numberFlag } from '../util/args.js';
 import { ENTRIES, SetupContext } from '../bench/entries.js';
 import { type BenchConfig, type Layer, configLabel, mobilenetV2Layers } from '../bench/layers.js';
-import { type TimingOptions, timeRuns } from '../bench/timing.js';
+import { loadavg } from 'node:os';
+import { type TimingOptions, timeInterleaved } from '../bench/timing.js';
 import { type CeilingResult, matmulCeiling } from '../bench/ceiling.js';
+import { type CopyCeilingResult, copyCeiling } from '../bench/copy-ceiling.js';
+import { networkForwardMs } from '../bench/network.js';
 import {
   type Row,
   INFERENCE_GROUPS,
   ROW_HEAD,
   TOTAL_HEAD,
   markdown,
+  networkLine,
   rowCells,
   shapeOf,
+  variantLines,
   textTable,
   totalCells,
   totals,
 } from '../bench/report.js';
 
-const HELP = `mnv2 bench kernels [--quick] [--out FILE] [--filter REGEX] [--repeats N]
+const HELP = `mnv2 bench kernels [--quick] [--out FILE] [--filter REGEX] [--repeats N] [--variants] [--no-network]
 
 Times every kernel on MobileNetV2's layer shapes (alpha 1.0; 224 and 160; batch 1 and 8): median ms,
-GFLOP/s and GB/s per layer shape, totals per layer type, and the adapter's best plain matmul
-GFLOP/s (512³ and 1024³) measured in the same run ("% ceil" = share of that ceiling).
+GFLOP/s and GB/s per layer shape, totals per layer type, and two ceilings measured in the same run:
+the adapter's best plain matmul GFLOP/s (512³ and 1024³) and its copy bandwidth (GB/s of a copy
+kernel, bytes read + written). "% ceil" is the share of the matmul ceiling for compute-bound kernels
+and of the copy ceiling (GB/s of compulsory traffic) for the others. Per configuration it also times
+the whole network's inference forward and compares it with the sum of its kernels.
 
   --quick          batch 1 at 224 only, fewer repeats (~1-2 min on a software adapter)
-  --out FILE       also write the results as markdown (date, adapter, tables)
+  --out FILE       also write the results as markdown (date, adapter, load, tables)
   --filter REGEX   only kernels/layers matching, e.g. 'pointwise' or 'block_1_' or 'Backward'
   --repeats N      timed repeats per measurement (default 7, quick 5); the median is reported
+  --variants       also time the non-default kernel variants (e.g. the old depthwise kernels,
+                   'depthwise fwd [run]'), interleaved with the default on every shape, and print
+                   old/new ratios per layer type
+  --no-network     skip the whole-network forward (it is skipped anyway with --filter)
 
 Timing: the op is recorded n times (n chosen so one repeat lasts >= 50 ms, 20 ms with --quick),
 then engine.sync() (one submit, sleeping wait), wall clock / n; the first run (pipeline
@@ -64,12 +76,13 @@ export async function bench(argv: string[]): Promise<number> {
     console.log(argv[0] === 'kernels' ? HELP : BENCH_HELP);
     return 0;
   }
-  const args = parseArgs(argv, { values: ['out', 'filter', 'repeats'], booleans: ['quick'] }, 'bench');
+  const args = parseArgs(argv, { values: ['out', 'filter', 'repeats'], booleans: ['quick', 'variants', 'no-network'] }, 'bench');
   if (args.positionals[0] !== 'kernels' || args.positionals.length > 1) {
     console.error(`mnv2 bench: expected 'mnv2 bench kernels [options]' or 'mnv2 bench infer [options]', got '${args.positionals.join(' ')}'. See 'mnv2 bench --help'.`);
     return 2;
   }
   const quick = args.flags.get('quick') === true;
+  const withVariants = args.flags.get('variants') === true;
   const out = args.flags.get('out');
   const filterSrc = args.flags.get('filter');
   let filter: RegExp | null = null;
@@ -86,7 +99,9 @@ export async function bench(argv: string[]): Promise<number> {
   const ceilTiming: TimingOptions = { repeats, minMs: quick ? 30 : 80, maxN: 20 };
   const configs = quick ? QUICK : FULL;
 
+  const withNetwork = args.flags.get('no-network') !== true && !filter;
   const started = performance.now();
+  const loadStart = loadavg();
   const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)}s`;
   const { engine: e, adapter } = await createNodeEngine();
   const adapterName = describeAdapter(adapter);
@@ -103,8 +118,19 @@ export async function bench(argv: string[]): Promise<number> {
     }
     return res;
   };
+  const copyRun = async (when: string): Promise<CopyCeilingResult> => {
+    const c = await copyCeiling(e, ceilTiming);
+    const all = Object.entries(c.all).map(([n, v]) => `${Number(n) / 2 ** 20} Mi floats ${v.toFixed(1)}`).join(', ');
+    console.log(`[mnv2] copy ceiling (${when}): ${c.gbs.toFixed(1)} GB/s read+written (${all}) [${elapsed()}]`);
+    return c;
+  };
   const ceilingStart = await ceilingRun('start');
   let ceiling = Math.max(...ceilingStart.map((c) => c.gflops));
+  const copyStart = await copyRun('start');
+  let copyGbs = copyStart.gbs;
+  const network = new Map<BenchConfig, number>();
+  const entries = ENTRIES.filter((en) => !en.variantOf);
+  const variantsOf = (en: (typeof ENTRIES)[number]) => (withVariants ? ENTRIES.filter((v) => v.variantOf === en.name) : []);
 
   const rows: Row[] = [];
   const measured = new Map<string, { ms: number }>();
@@ -112,7 +138,7 @@ export async function bench(argv: string[]): Promise<number> {
     console.log(`\n== MobileNetV2 alpha ${cfg.alpha}, ${configLabel(cfg)} [${elapsed()}]`);
     const layers = mobilenetV2Layers(cfg);
     const cfgRows: Row[] = [];
-    for (const entry of ENTRIES) {
+    for (const entry of entries) {
       // distinct shapes of the layers this entry runs on, in network order
       const groups = new Map<string, Layer[]>();
       for (const l of layers) {
@@ -121,52 +147,67 @@ export async function bench(argv: string[]): Promise<number> {
         const k = shapeKey(l);
         groups.set(k, [...(groups.get(k) ?? []), l]);
       }
+      const timed = [entry, ...variantsOf(entry)];
       for (const [k, ls] of groups) {
         const l = ls[0];
-        const cacheKey = `${entry.name}|${k}`;
-        let hit = measured.get(cacheKey);
-        const reused = !!hit;
-        if (!hit) {
+        const cacheKeys = timed.map((en) => `${en.name}|${k}`);
+        const reused = cacheKeys.every((ck) => measured.has(ck));
+        if (!reused) {
+          // the entry and its variants, interleaved (one setup context: all freed after)
           const ctx = new SetupContext(e);
           try {
-            const run = entry.setup(ctx, l);
-            hit = { ms: (await timeRuns(e, run, timing)).ms };
+            const runs = timed.map((en) => en.setup(ctx, l));
+            const ts = await timeInterleaved(e, runs, timing);
+            ts.forEach((t, i) => measured.set(cacheKeys[i], { ms: t.ms }));
           } finally {
             ctx.dispose();
           }
-          measured.set(cacheKey, hit);
         }
-        const row: Row = {
-          config: cfg,
-          entry: entry.name,
-          group: entry.group,
-          matmulLike: !!entry.matmulLike,
-          layers: ls.map((x) => x.name),
-          shape: shapeOf(l),
-          ms: hit.ms,
-          flops: entry.flops(l),
-          bytes: entry.bytes(l),
-          reused,
-        };
-        cfgRows.push(row);
-        console.log(`  ${rowCells(row, ceiling).filter((c) => c !== '').join('  ')}`);
+        timed.forEach((en, i) => {
+          const row: Row = {
+            config: cfg,
+            entry: en.name,
+            group: en.group,
+            matmulLike: !!en.matmulLike,
+            layers: ls.map((x) => x.name),
+            shape: shapeOf(l),
+            ms: measured.get(cacheKeys[i])!.ms,
+            flops: en.flops(l),
+            bytes: en.bytes(l),
+            reused,
+          };
+          cfgRows.push(row);
+          console.log(`  ${rowCells(row, ceiling, copyGbs).filter((c) => c !== '').join('  ')}`);
+        });
       }
     }
     rows.push(...cfgRows);
+    if (withNetwork) {
+      const ms = await networkForwardMs(e, cfg, timing);
+      network.set(cfg, ms);
+      console.log(`  whole-network inference forward: ${ms.toFixed(2)} ms [${elapsed()}]`);
+    }
   }
   const ceilingEnd = filter ? [] : await ceilingRun('end'); // a filtered run is a quick look
   ceiling = Math.max(ceiling, ...ceilingEnd.map((c) => c.gflops));
+  const copyEnd = filter ? null : await copyRun('end');
+  copyGbs = Math.max(copyGbs, copyEnd?.gbs ?? 0);
+  const loadEnd = loadavg();
   const wallS = (performance.now() - started) / 1000;
 
-  console.log(`\n[mnv2] matmul ceiling: ${ceiling.toFixed(1)} GFLOP/s (best of start and end)`);
+  console.log(`\n[mnv2] matmul ceiling: ${ceiling.toFixed(1)} GFLOP/s, copy ceiling: ${copyGbs.toFixed(1)} GB/s (best of start and end)`);
+  console.log(`[mnv2] load average (1 min) at start ${loadStart[0].toFixed(2)}, at end ${loadEnd[0].toFixed(2)}`);
   for (const cfg of configs) {
     const cr = rows.filter((r) => r.config === cfg);
     if (cr.length === 0) continue;
     console.log(`\n== totals, alpha ${cfg.alpha}, ${configLabel(cfg)}`);
     const tot = totals(cr);
-    console.log(textTable(TOTAL_HEAD, tot.map((t) => totalCells(t, ceiling))));
+    console.log(textTable(TOTAL_HEAD, tot.map((t) => totalCells(t, ceiling, copyGbs))));
     const inf = tot.filter((t) => INFERENCE_GROUPS.includes(t.group));
     if (inf.length) console.log(`inference forward estimate (kernel time only): ${inf.reduce((s, t) => s + t.ms, 0).toFixed(1)} ms`);
+    const line = networkLine(tot, network.get(cfg));
+    if (line) console.log(line);
+    for (const v of variantLines(tot)) console.log(v);
   }
   const pw = totals(rows.filter((r) => r.config === configs[0])).find((t) => t.group === 'pointwise fwd');
   if (pw) {
@@ -186,6 +227,11 @@ export async function bench(argv: string[]): Promise<number> {
       ceilingStart,
       ceilingEnd,
       ceiling,
+      copyStart,
+      copyEnd,
+      copyGbs,
+      network,
+      load: [loadStart, loadEnd],
       configs,
       rows,
       timing: `median of ${repeats} repeats, each >= ${timing.minMs} ms of back-to-back runs in one submit, after a warm-up run`,
