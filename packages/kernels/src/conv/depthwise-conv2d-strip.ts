@@ -11,7 +11,7 @@
 // s1, run 8) and the weights once per strip, so it approaches one load and one store per output.
 // Rows outside the input and columns outside it read 0 (clamped address, selected away).
 import { defineKernel } from '../define-kernel.js';
-import { type EpilogueConfig, epilogueKey, epilogueWgsl } from '../epilogue.js';
+import { type EpilogueConfig, epilogueKey } from '../epilogue.js';
 import { MAIN_1D, ceilDiv, flatIndex, grid1d, vecCount, wgsl } from '../wgsl.js';
 import { CONV_WG, type ConvShapes, convVecType, convZero } from './conv-common.js';
 
@@ -138,8 +138,16 @@ export function stripForwardBody(cfg: DepthwiseStripConfig & { epilogue?: Epilog
       ${lines.join('\n      ')}
     }`;
   };
-  const ep = cfg.epilogue ? (cfg.vec4 ? 'epilogue4' : 'epilogue') : '';
-  const c0 = cfg.vec4 ? 'c * 4u' : 'c';
+  // The epilogue's per-channel scale and shift are loaded once per invocation, before the row loop
+  // (epilogue.ts's epilogue(v, c) would load them per output: two more per-lane loads each).
+  const e = cfg.epilogue;
+  const perCh = (arr: string) => (cfg.vec4 ? `${T}(${arr}[c * 4u], ${arr}[c * 4u + 1u], ${arr}[c * 4u + 2u], ${arr}[c * 4u + 3u])` : `${arr}[c]`);
+  const epLoads = [e && e.affine === 'scale-shift' ? `let epScale = ${perCh('scale')};` : '', e && e.affine !== 'none' ? `let epShift = ${perCh('shift')};` : ''].join(' ');
+  const epApply = (v: string) => {
+    if (!e) return v;
+    const aff = e.affine === 'scale-shift' ? `${v} * epScale + epShift` : e.affine === 'shift' ? `${v} + epShift` : v;
+    return e.relu6 ? `clamp(${aff}, ${T}(0.0), ${T}(6.0))` : aff;
+  };
   const accDecl = Array.from({ length: L }, (_, t) => Array.from({ length: R }, (_, r) => `var a${t}_${r}: ${T};`).join(' ')).join('\n  ');
   const rotate = Array.from({ length: L }, (_, t) =>
     Array.from({ length: R }, (_, r) => (t + 1 < L ? `a${t}_${r} = a${t + 1}_${r};` : `a${t}_${r} = ${Z};`)).join(' '),
@@ -147,7 +155,6 @@ export function stripForwardBody(cfg: DepthwiseStripConfig & { epilogue?: Epilog
   const prologue = Array.from({ length: Math.max(0, K - S) }, (_, p) => consume(p));
   const steady = Array.from({ length: Math.min(S, K) }, (_, q) => consume(Math.max(0, K - S) + q));
   return wgsl`
-${cfg.epilogue ? epilogueWgsl(cfg.epilogue) : ''}
 ${STRIP_MAIN_HEAD}
   let oh0 = strip * u.rowsPerStrip;
   let oh1 = min(oh0 + u.rowsPerStrip, u.OH);
@@ -155,13 +162,14 @@ ${STRIP_MAIN_HEAD}
   let iw0 = i32(ow0 * ${S}u) - u.padLeft;
   ${Array.from({ length: span }, (_, j) => `let ok${j} = u32(iw0 + ${j}) < u.W;`).join('\n  ')}
   ${Array.from({ length: K * K }, (_, t) => `let w${Math.floor(t / K)}_${t % K} = w[${wIdx(Math.floor(t / K), t % K)}u * u.cv + c];`).join('\n  ')}
+  ${epLoads}
   ${accDecl}
   var oh = oh0;
   ${prologue.join('\n  ')}
   for (; oh < oh1; oh++) {
     ${steady.join('\n    ')}
     let ob = (n * u.OH + oh) * u.OW + ow0;
-    ${Array.from({ length: R }, (_, r) => `if (ow0 + ${r}u < u.OW) { ${ys}[(ob + ${r}u) * u.cv + c] = ${ep}(a0_${r}${ep ? `, ${c0}` : ''}); }`).join('\n    ')}
+    ${Array.from({ length: R }, (_, r) => `if (ow0 + ${r}u < u.OW) { ${ys}[(ob + ${r}u) * u.cv + c] = ${epApply(`a0_${r}`)}; }`).join('\n    ')}
     ${rotate}
   }
 }`;
