@@ -90,8 +90,9 @@ describe(`${GPU} optimizers`, () => {
   });
 
   for (const c of CASES) {
-    it(`${c.name}: ${STEPS} steps, sizes 1, 5, 8, 1001, vs f64 reference`, async () => {
-      const sizes = [1, 5, 8, 1001];
+    // 70001 (scalar) and 70000 (vec4) elements: several rows per flat-loop part, a ragged last part
+    it(`${c.name}: ${STEPS} steps, sizes 1, 5, 8, 1001, 70001, 70000, vs f64 reference`, async () => {
+      const sizes = [1, 5, 8, 1001, 70001, 70000];
       const opt = c.make();
       const p64 = sizes.map((n, k) => randArray(n, 10 + k));
       const slots64 = sizes.map((n) => Object.fromEntries(c.slots.map((s) => [s, new Float64Array(n)])));
