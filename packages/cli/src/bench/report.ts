@@ -12,6 +12,8 @@ export interface Row {
   layers: string[];
   shape: string;
   ms: number;
+  /** Process CPU ms per run (median), where measured. */
+  cpuMs?: number;
   flops: number;
   bytes: number;
   /** Re-used from an earlier configuration with the same shapes. */
@@ -22,6 +24,8 @@ export interface GroupTotal {
   group: string;
   layers: number;
   ms: number;
+  /** Sum of the rows' CPU ms (NaN when a row has none). */
+  cpuMs: number;
   flops: number;
   bytes: number;
   matmulLike: boolean;
@@ -41,9 +45,10 @@ export function shapeOf(l: Layer): string {
 export function totals(rows: Row[]): GroupTotal[] {
   const m = new Map<string, GroupTotal>();
   for (const r of rows) {
-    const t = m.get(r.group) ?? { group: r.group, layers: 0, ms: 0, flops: 0, bytes: 0, matmulLike: r.matmulLike };
+    const t = m.get(r.group) ?? { group: r.group, layers: 0, ms: 0, cpuMs: 0, flops: 0, bytes: 0, matmulLike: r.matmulLike };
     t.layers += r.layers.length;
     t.ms += r.ms * r.layers.length;
+    t.cpuMs += (r.cpuMs ?? NaN) * r.layers.length;
     t.flops += r.flops * r.layers.length;
     t.bytes += r.bytes * r.layers.length;
     m.set(r.group, t);
@@ -62,9 +67,9 @@ export function rowCells(r: Row, ceiling: number, copyGbs: number): string[] {
   const gf = gflops(r.flops, r.ms);
   const gb = gbs(r.bytes, r.ms);
   const name = r.layers.length > 1 ? `${r.layers[0]} (+${r.layers.length - 1})` : r.layers[0];
-  return [r.entry, name, r.shape, f(r.ms, 3), f(gf, 1), f(gb, 1), r.matmulLike ? pct(gf, ceiling) : `${pct(gb, copyGbs)} copy`, r.reused ? 'reused' : ''];
+  return [r.entry, name, r.shape, f(r.ms, 3), r.cpuMs === undefined ? '' : f(r.cpuMs, 3), f(gf, 1), f(gb, 1), r.matmulLike ? pct(gf, ceiling) : `${pct(gb, copyGbs)} copy`, r.reused ? 'reused' : ''];
 }
-export const ROW_HEAD = ['kernel', 'layer', 'shape', 'ms', 'GFLOP/s', 'GB/s', '% ceil', 'note'];
+export const ROW_HEAD = ['kernel', 'layer', 'shape', 'ms', 'cpu ms', 'GFLOP/s', 'GB/s', '% ceil', 'note'];
 
 export function totalCells(t: GroupTotal, ceiling: number, copyGbs: number): string[] {
   const gf = gflops(t.flops, t.ms);
@@ -88,7 +93,8 @@ export function variantLines(tot: GroupTotal[]): string[] {
     const m = /^(.*) \[(.+)\]$/.exec(v.group);
     const base = m && tot.find((t) => t.group === m[1]);
     if (!m || !base) continue;
-    out.push(`variant ${m[2]} vs default, ${base.group}: ${v.ms.toFixed(2)} ms vs ${base.ms.toFixed(2)} ms = default ${(v.ms / base.ms).toFixed(2)}x faster`);
+    const cpu = Number.isFinite(v.cpuMs) && Number.isFinite(base.cpuMs) ? `; process CPU ${v.cpuMs.toFixed(2)} vs ${base.cpuMs.toFixed(2)} ms = ${(v.cpuMs / base.cpuMs).toFixed(2)}x` : '';
+    out.push(`variant ${m[2]} vs default, ${base.group}: ${v.ms.toFixed(2)} ms vs ${base.ms.toFixed(2)} ms = default ${(v.ms / base.ms).toFixed(2)}x faster (wall${cpu})`);
   }
   return out;
 }

@@ -16,6 +16,12 @@ export interface TimingOptions {
 export interface Timing {
   /** Median ms per run. */
   ms: number;
+  /**
+   * Median process CPU ms (user + system, all threads: a software adapter's workers run in this
+   * process) per run, where measured. On a shared host it is less inflated than wall time by other
+   * processes' load (waiting for a core costs no CPU time).
+   */
+  cpuMs?: number;
   /** Runs recorded per repeat. */
   n: number;
   /** All repeats (ms per run). */
@@ -63,13 +69,17 @@ export async function timeInterleaved(e: Engine, runs: (() => void)[], opts: Tim
     ns.push(Math.max(1, Math.min(opts.maxN ?? 200, Math.ceil(opts.minMs / Math.max(once, 0.02)))));
   }
   const samples: number[][] = runs.map(() => []);
+  const cpu: number[][] = runs.map(() => []);
   for (let r = 0; r < opts.repeats; r++) {
     for (let k = 0; k < runs.length; k++) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       for (let i = 0; i < ns[k]; i++) runs[k]();
       await e.sync();
       samples[k].push((performance.now() - t0) / ns[k]);
+      const c = process.cpuUsage(c0);
+      cpu[k].push((c.user + c.system) / 1000 / ns[k]);
     }
   }
-  return samples.map((s, k) => ({ ms: median(s), n: ns[k], samples: s }));
+  return samples.map((s, k) => ({ ms: median(s), cpuMs: median(cpu[k]), n: ns[k], samples: s }));
 }

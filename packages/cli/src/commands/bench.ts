@@ -133,7 +133,7 @@ export async function bench(argv: string[]): Promise<number> {
   const variantsOf = (en: (typeof ENTRIES)[number]) => (withVariants ? ENTRIES.filter((v) => v.variantOf === en.name) : []);
 
   const rows: Row[] = [];
-  const measured = new Map<string, { ms: number }>();
+  const measured = new Map<string, { ms: number; cpuMs?: number }>();
   for (const cfg of configs) {
     console.log(`\n== MobileNetV2 alpha ${cfg.alpha}, ${configLabel(cfg)} [${elapsed()}]`);
     const layers = mobilenetV2Layers(cfg);
@@ -158,7 +158,7 @@ export async function bench(argv: string[]): Promise<number> {
           try {
             const runs = timed.map((en) => en.setup(ctx, l));
             const ts = await timeInterleaved(e, runs, timing);
-            ts.forEach((t, i) => measured.set(cacheKeys[i], { ms: t.ms }));
+            ts.forEach((t, i) => measured.set(cacheKeys[i], { ms: t.ms, cpuMs: t.cpuMs }));
           } finally {
             ctx.dispose();
           }
@@ -172,6 +172,7 @@ export async function bench(argv: string[]): Promise<number> {
             layers: ls.map((x) => x.name),
             shape: shapeOf(l),
             ms: measured.get(cacheKeys[i])!.ms,
+            cpuMs: measured.get(cacheKeys[i])!.cpuMs,
             flops: en.flops(l),
             bytes: en.bytes(l),
             reused,

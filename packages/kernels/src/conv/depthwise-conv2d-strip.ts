@@ -1,15 +1,18 @@
-// Depthwise 2D convolution forward, "strip" form: each invocation owns a vec4 of channels (scalar when
-// C % 4 != 0) x a run of `run` outputs along W x a strip of output rows, and slides down the strip
-// keeping the input rows it shares with the next output row in registers. Same math and fused
-// epilogue as depthwise-conv2d.ts (the "run" form, one output row per invocation):
+// Depthwise 2D convolution forward, "strip" form: each invocation owns one channel (or a vec4 of
+// channels) x a run of `run` outputs along W x a strip of output rows, and streams down the strip:
+// every input row is loaded once and feeds the accumulators of all the output rows that use it
+// (stripForwardBody below). Same math and fused epilogue as depthwise-conv2d.ts (the "run" form, one
+// output row per invocation):
 //   y[n,oh,ow,c] = epilogue(sum over (kh,kw) of x[n, oh*s - padTop + kh, ow*s - padLeft + kw, c] * w[kh,kw,c]).
 //
 // Why (lavapipe, LAVAPIPE.md / CONVENTIONS.md): every storage access with a lane-varying address is
-// a per-lane gather there, so the time is the number of loads and stores per output. The run form
-// loads k rows x ((run-1)*s + k) columns for `run` outputs (3.75 loads per output at s1, run 8) plus
-// the k*k weights; sliding down a strip loads only the s new rows per output row (1.25 per output at
-// s1, run 8) and the weights once per strip, so it approaches one load and one store per output.
-// Rows outside the input and columns outside it read 0 (clamped address, selected away).
+// a per-lane gather there (per lane: mask test, bounds check, scalar load, insert), so the time goes
+// with the loads and stores per output. The run form loads k rows x ((run-1)*s + k) columns for `run`
+// outputs (3.75 loads per output at s1, run 8) plus the k*k weights, and keeps the loaded values
+// live, so LLVM assembles each gathered vector through a spilled stack slot. Streaming down a strip
+// loads only the s new rows per output row (1.25 per output at s1, run 8), the weights and the
+// epilogue's scale/shift once per strip, and consumes each loaded value at once. Rows and columns
+// outside the input read 0 (selected away; the address is clamped at 0).
 import { defineKernel } from '../define-kernel.js';
 import { type EpilogueConfig, epilogueKey } from '../epilogue.js';
 import { MAIN_1D, ceilDiv, flatIndex, grid1d, vecCount, wgsl } from '../wgsl.js';
