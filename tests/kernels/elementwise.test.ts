@@ -2,6 +2,7 @@ import { describe, it, beforeAll, expect } from 'vitest';
 import {
   add,
   addInPlace,
+  copyByKernel,
   fillInPlace,
   mulScalar,
   mulScalarInPlace,
@@ -89,6 +90,16 @@ describe(`${GPU} elementwise`, () => {
 
   // [70001] and [4,33,33,16] give several rows per workgroup with ragged last rows (flat-loop.ts).
   for (const shape of [[1], [5], [3, 5], [2, 3, 3, 8], [1001], [70001], [4, 33, 33, 16]]) {
+    it(`copyByKernel [${shape}]`, async () => {
+      const a = f32(randArray(size(shape), 7 * size(shape)));
+      const at = e.upload(a, shape);
+      const y = copyByKernel(e, at);
+      expect(y.shape).toEqual(shape);
+      expect(y.buffer).not.toBe(at.buffer);
+      expect(Array.from(await y.read())).toEqual(Array.from(a)); // bit-exact
+      [at, y].forEach((t) => t.dispose());
+    });
+
     it(`add, addInPlace, fill, mulScalar [${shape}]`, async () => {
       const n = size(shape);
       const a = randArray(n, n);
