@@ -198,7 +198,8 @@ function summary(r: ReportInput): string[] {
     const mm = tot.filter((t) => t.matmulLike && t.group.startsWith('pointwise'));
     const all = tot.reduce((s, t) => s + t.ms, 0);
     const top = [...tot].sort((a, b) => b.ms - a.ms).slice(0, 4);
-    out.push(`- **${configLabel(cfg)}**: ` + mm.map((t) => `${t.group} ${gflops(t.flops, t.ms).toFixed(1)} GFLOP/s (${pct(gflops(t.flops, t.ms), r.ceiling)})`).join(', ') + '.');
+    const mmText = mm.map((t) => `${t.group} ${gflops(t.flops, t.ms).toFixed(1)} GFLOP/s (${pct(gflops(t.flops, t.ms), r.ceiling)})`).join(', ');
+    out.push(`- **${configLabel(cfg)}**:${mmText ? ` ${mmText}.` : ''}`);
     out.push(`  Most time (of ${all.toFixed(0)} ms for one pass of every op): ` + top.map((t) => `${t.group} ${t.ms.toFixed(1)} ms`).join(', ') + '.');
     const gaps = rows
       .filter((x) => x.matmulLike && x.ms >= 0.2)
