@@ -131,6 +131,8 @@ export interface ReportInput {
   network: Map<BenchConfig, number>;
   /** os.loadavg() at the start and the end. */
   load: [number[], number[]];
+  /** Which kernel variants ran. */
+  variants: string;
   configs: BenchConfig[];
   rows: Row[];
   timing: string;
@@ -143,6 +145,7 @@ export function markdown(r: ReportInput): string {
   out.push(`- adapter: ${r.adapter}`);
   out.push(`- command: \`${r.command}\` (${r.wallS.toFixed(0)} s wall)`);
   out.push(`- timing: ${r.timing}`);
+  out.push(`- kernel variants: ${r.variants}`);
   out.push(`- load average (1/5/15 min) at start ${r.load[0].map((x) => x.toFixed(2)).join(' / ')}, at end ${r.load[1].map((x) => x.toFixed(2)).join(' / ')} (shared host: compare only within one run)`);
   out.push(
     `- adapter copy ceiling (copy kernel, bytes read + written, best of start and end): **${r.copyGbs.toFixed(1)} GB/s**; "% ceil … copy" compares a memory-bound kernel's GB/s (compulsory traffic) with it`,

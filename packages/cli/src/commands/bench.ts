@@ -7,6 +7,7 @@ import { parseArgs, numberFlag } from '../util/args.js';
 import { ENTRIES, SetupContext } from '../bench/entries.js';
 import { type BenchConfig, type Layer, configLabel, mobilenetV2Layers } from '../bench/layers.js';
 import { loadavg } from 'node:os';
+import { DEFAULT_DEPTHWISE_VARIANT } from '@mnv2/core';
 import { type TimingOptions, timeInterleaved } from '../bench/timing.js';
 import { type CeilingResult, matmulCeiling } from '../bench/ceiling.js';
 import { type CopyCeilingResult, copyCeiling } from '../bench/copy-ceiling.js';
@@ -107,6 +108,8 @@ export async function bench(argv: string[]): Promise<number> {
   const adapterName = describeAdapter(adapter);
   console.log(`[mnv2] adapter: ${adapterName}`);
   console.log(`[mnv2] timing: median of ${repeats} repeats of >= ${timing.minMs} ms each after a warm-up`);
+  const variantsText = `depthwise '${DEFAULT_DEPTHWISE_VARIANT}' (default${withVariants ? "; also 'run', the old kernels" : ''})`;
+  console.log(`[mnv2] kernel variants: ${variantsText}`);
 
   const ceilingRun = async (when: string): Promise<CeilingResult[]> => {
     const res: CeilingResult[] = [];
@@ -233,6 +236,7 @@ export async function bench(argv: string[]): Promise<number> {
       copyGbs,
       network,
       load: [loadStart, loadEnd],
+      variants: variantsText,
       configs,
       rows,
       timing: `median of ${repeats} repeats, each >= ${timing.minMs} ms of back-to-back runs in one submit, after a warm-up run`,
