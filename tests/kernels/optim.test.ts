@@ -90,9 +90,10 @@ describe(`${GPU} optimizers`, () => {
   });
 
   for (const c of CASES) {
-    // 70001 (scalar) and 70000 (vec4) elements: several rows per flat-loop part, a ragged last part
-    it(`${c.name}: ${STEPS} steps, sizes 1, 5, 8, 1001, 70001, 70000, vs f64 reference`, async () => {
-      const sizes = [1, 5, 8, 1001, 70001, 70000];
+    // 70001 (scalar) and 70000 (vec4) elements: several rows per flat-loop part, a ragged last part;
+    // the small ones make Adam's multi-tensor groups of 4, 3 and 2 (vec4 and scalar)
+    it(`${c.name}: ${STEPS} steps, 15 sizes from 1 to 70001, vs f64 reference`, async () => {
+      const sizes = [1, 5, 8, 1001, 70001, 70000, 3, 4, 7, 12, 16, 20, 33, 64, 100];
       const opt = c.make();
       const p64 = sizes.map((n, k) => randArray(n, 10 + k));
       const slots64 = sizes.map((n) => Object.fromEntries(c.slots.map((s) => [s, new Float64Array(n)])));
@@ -171,8 +172,10 @@ describe(`${GPU} optimizers`, () => {
     [pa, pb, ...gt].forEach((t) => t.dispose());
   });
 
-  it('weightDecay: false on a parameter excludes it from decay', async () => {
-    const opt = sgd({ learningRate: 0.1, weightDecay: 0.5 });
+  // (adam: p and q share one multi-tensor dispatch, each with its own decay)
+  for (const make of [() => sgd({ learningRate: 0.1, weightDecay: 0.5 }), () => adam({ learningRate: 0.1, weightDecay: 0.5 })])
+  it(`weightDecay: false on a parameter excludes it from decay (${make().name})`, async () => {
+    const opt = make();
     const p = e.upload(f32([1, 2, 3, 4]), [4]);
     const q = e.upload(f32([1, 2, 3, 4]), [4]);
     const g = e.upload(new Float32Array(4), [4]);

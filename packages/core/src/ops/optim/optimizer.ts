@@ -99,6 +99,7 @@ export abstract class BaseOptimizer implements Optimizer {
   step(e: Engine, params: readonly ParamGrad[]): void {
     const seen = new Set<string>();
     const t = this.iterations + 1;
+    const ctxs: UpdateCtx[] = [];
     for (const p of params) {
       if (seen.has(p.key)) throw new Error(`${this.name}.step: parameter key '${p.key}' appears twice`);
       seen.add(p.key);
@@ -108,9 +109,15 @@ export abstract class BaseOptimizer implements Optimizer {
       if (p.param.dtype !== 'f32' || p.grad.dtype !== 'f32') throw new Error(`${this.name}.step: '${p.key}' param and grad must be f32`);
       const { slots, init } = this.slotsFor(e, p);
       const decay = p.weightDecay === false ? 0 : this.weightDecay * this._learningRate;
-      this.update({ e, p, slots, init, t, decay });
+      ctxs.push({ e, p, slots, init, t, decay });
     }
+    this.updateAll(ctxs);
     this.iterations = t;
+  }
+
+  /** Records the updates of one step; an optimizer may group parameters into fewer dispatches. */
+  protected updateAll(ctxs: UpdateCtx[]): void {
+    for (const c of ctxs) this.update(c);
   }
 
   private slotsFor(e: Engine, p: ParamGrad): { slots: Record<string, Tensor>; init: number } {
