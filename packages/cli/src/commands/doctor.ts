@@ -1,5 +1,5 @@
 // `mnv2 doctor`: which adapter, which limits and features; exits 1 with the setup hint if none.
-import { hasSubgroups8 } from '@mnv2/core';
+import { DEFAULT_DEPTHWISE_VARIANT, DEPTHWISE_VARIANTS, hasSubgroups8 } from '@mnv2/core';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { loadTuning } from '../tuning-file.js';
 
@@ -35,6 +35,7 @@ export async function doctor(args: string[]): Promise<number> {
   console.log('  variants:');
   console.log(`    matmul             ${t.loaded ? `tuned for this adapter (${t.shapes} products, ${t.file})` : `built-in heuristic (tuning: ${t.why}; ${t.file})`}`);
   console.log(`    subgroup matmul    ${hasSubgroups8(engine) ? 'yes (8-lane subgroups)' : 'no (needs 8-lane subgroups)'}`);
+  console.log(`    depthwise          ${DEFAULT_DEPTHWISE_VARIANT} (also ${DEPTHWISE_VARIANTS.filter((v) => v !== DEFAULT_DEPTHWISE_VARIANT).join(', ')}: ConvOptions.depthwiseVariant)`);
   engine.destroy();
   return 0;
 }
