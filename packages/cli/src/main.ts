@@ -34,7 +34,7 @@ Commands:
   export (--onnx | --tflite | --keras-h5) FILE [WEIGHTS | RUN-DIR] [--int8] …
                           Write the model (pretrained, or trained with 'mnv2 train') as float ONNX,
                           TFLite float32 / full-integer int8 (calibrated on the run's images), or
-                          Keras .h5 weights (the tutorial model's model.save_weights; KERAS.md).
+                          Keras .h5 weights (the tutorial model's model.save_weights; docs/KERAS.md).
   tune [--image-size S] [--batch-size B] [--budget SEC]
                           Measure the fastest matmul variant of every product MobileNetV2 runs on
                           this adapter and keep it (per adapter, in the cache); 'mnv2 tune --help'.

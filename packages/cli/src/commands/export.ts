@@ -53,7 +53,7 @@ DIR) or its model.safetensors, or any classifier weights 'mnv2 classify' reads (
                          also absorbs the mean error its int8 weights make on the calibration images
   --keras-h5 FILE  Keras weights (model.save_weights layout): a run as the transfer-learning
                    tutorial's model (nested MobileNetV2 base + head; load it into that model with
-                   base_model.trainable = False, see KERAS.md), pretrained weights as Keras'
+                   base_model.trainable = False, see docs/KERAS.md), pretrained weights as Keras'
                    MobileNetV2 with top (Keras layer names)
   --softmax        output probabilities instead of logits (multi-class heads)
   --seed N         seed for picking calibration images (default 1)
