@@ -81,6 +81,15 @@ export function convFilterDispatch(cfg: ConvTileConfig, s: ConvShapes, lanes: nu
 
 export const convTileKey = (c: ConvTileConfig) => `k${c.k}s${c.stride}r${c.run}${c.vec4 ? 'v4' : 'f1'}`;
 export const convVecType = (cfg: { vec4: boolean }) => (cfg.vec4 ? 'vec4<f32>' : 'f32');
+
+/** The buffers of a depthwise forward kernel (every form): input, filter, the epilogue's scale/shift, output. */
+export const DEPTHWISE_FORWARD_BINDINGS = {
+  x: { access: 'read', type: convVecType },
+  w: { access: 'read', type: convVecType },
+  scale: 'read',
+  shift: 'read',
+  y: { access: 'read_write', type: convVecType },
+} as const;
 export const convZero = (cfg: { vec4: boolean }) => (cfg.vec4 ? 'vec4<f32>(0.0)' : '0.0');
 
 /** Number of input columns a run of `run` outputs reads: (run-1)*stride + k. */

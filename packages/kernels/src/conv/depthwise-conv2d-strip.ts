@@ -16,7 +16,7 @@
 import { defineKernel } from '../define-kernel.js';
 import { type EpilogueConfig, epilogueKey } from '../epilogue.js';
 import { MAIN_1D, ceilDiv, flatIndex, grid1d, vecCount, wgsl } from '../wgsl.js';
-import { CONV_WG, type ConvShapes, convVecType, convZero } from './conv-common.js';
+import { CONV_WG, type ConvShapes, convVecType, convZero, DEPTHWISE_FORWARD_BINDINGS } from './conv-common.js';
 
 /** Specialization of the strip kernels (forward and backward-input). */
 export interface DepthwiseStripConfig {
@@ -83,13 +83,7 @@ export function depthwiseStripForwardDispatch(cfg: DepthwiseStripConfig, s: Conv
 export const depthwiseConv2dStrip = defineKernel({
   name: 'depthwise-conv2d-strip',
   uniforms: { total: 'u32', H: 'u32', W: 'u32', OH: 'u32', OW: 'u32', runs: 'u32', strips: 'u32', rowsPerStrip: 'u32', padTop: 'i32', padLeft: 'i32', cv: 'u32' },
-  bindings: {
-    x: { access: 'read', type: convVecType },
-    w: { access: 'read', type: convVecType },
-    scale: 'read',
-    shift: 'read',
-    y: { access: 'read_write', type: convVecType },
-  },
+  bindings: DEPTHWISE_FORWARD_BINDINGS,
   workgroupSize: () => [CONV_WG, 1, 1],
   dispatch: (cfg: DepthwiseStripForwardConfig, s: ConvShapes) => depthwiseStripForwardDispatch(cfg, s),
   key: (cfg: DepthwiseStripForwardConfig) => `${depthwiseStripKey(cfg)}|${epilogueKey(cfg.epilogue)}`,

@@ -5,7 +5,7 @@
 // fallback (one channel) when C % 4 != 0. Taps outside the input read 0.
 import { defineKernel } from '../define-kernel.js';
 import { epilogueKey } from '../epilogue.js';
-import { CONV_WG, convTileKey, convVecType, convZero, forwardMain, forwardRow, tapBlock, tapsByInputColumn, validateConvTile, convForwardDispatch, type ConvShapes, CONV_FORWARD_UNIFORMS } from './conv-common.js';
+import { CONV_WG, convTileKey, convZero, forwardMain, forwardRow, tapBlock, tapsByInputColumn, validateConvTile, convForwardDispatch, type ConvShapes, CONV_FORWARD_UNIFORMS, DEPTHWISE_FORWARD_BINDINGS } from './conv-common.js';
 import type { Conv2dConfig } from './conv2d.js';
 
 export type DepthwiseConv2dConfig = Conv2dConfig;
@@ -13,13 +13,7 @@ export type DepthwiseConv2dConfig = Conv2dConfig;
 export const depthwiseConv2d = defineKernel({
   name: 'depthwise-conv2d',
   uniforms: { ...CONV_FORWARD_UNIFORMS, cv: 'u32' /* channels in units of the bound type */ },
-  bindings: {
-    x: { access: 'read', type: convVecType },
-    w: { access: 'read', type: convVecType },
-    scale: 'read',
-    shift: 'read',
-    y: { access: 'read_write', type: convVecType },
-  },
+  bindings: DEPTHWISE_FORWARD_BINDINGS,
   workgroupSize: () => [CONV_WG, 1, 1],
   dispatch: (cfg: DepthwiseConv2dConfig, s: ConvShapes) => {
     const d = convForwardDispatch(cfg, s);
