@@ -153,7 +153,7 @@ export async function transferLearning(model: Model, train: ImageDataset, o: Tra
     for (const [name, t] of Object.entries(opt.state())) optimizerSlots.set(name, { shape: [...t.shape], data: await t.read() });
     Object.assign(state, { epochsDone, within: inEpoch, phase, iterations: opt.iterations });
     state.best = best && { epoch: best.epoch, valLoss: best.valLoss };
-    await o.onCheckpoint?.({ state: structuredCloneState(state), weights, optimizerSlots, bestWeights: restoreBest && best ? best.weights : null });
+    await o.onCheckpoint?.({ state: snapshotState(state), weights, optimizerSlots, bestWeights: restoreBest && best ? best.weights : null });
   };
 
   type Outcome = TransferLearningResult['outcome'];
@@ -240,10 +240,11 @@ export async function transferLearning(model: Model, train: ImageDataset, o: Tra
       outcome = await runPhase('fine-tune', Math.max(from, startEpoch), total, fineTuneLr, startEpoch >= from ? within : null);
     }
   }
-  return { outcome, diverged, history: state.history, best, state: structuredCloneState(state) };
+  return { outcome, diverged, history: state.history, best, state: snapshotState(state) };
 }
 
-function structuredCloneState(s: RecipeState): RecipeState {
+/** A detached copy of the state as it would be stored (JSON: NaN/Infinity become null). */
+function snapshotState(s: RecipeState): RecipeState {
   return JSON.parse(JSON.stringify(s)) as RecipeState;
 }
 
