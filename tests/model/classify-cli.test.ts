@@ -56,6 +56,26 @@ describe(`${GPU} mnv2 classify (built CLI)`, () => {
   });
 });
 
+describe(`${GPU} mnv2 classify --image-size`, () => {
+  it('runs the network at the size asked (the document says so, the probabilities differ from 224), and refuses a size below 32', () => {
+    const at = (size?: number) => {
+      const r = mnv2('classify', CAT, '--json', '--top', '1', ...(size ? ['--image-size', String(size)] : []));
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { weights: { inputSize: number }; results: { top: { label: string; probability: number }[] }[] };
+    };
+    const full = at();
+    const small = at(160);
+    expect(full.weights.inputSize).toBe(224);
+    expect(small.weights.inputSize).toBe(160);
+    expect(small.results[0].top[0].label).toMatch(/cat/);
+    expect(Math.abs(small.results[0].top[0].probability - full.results[0].top[0].probability)).toBeGreaterThan(1e-4);
+    const bad = mnv2('classify', CAT, '--image-size', '16');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--image-size must be 32 or more/);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
 describe(`${GPU} mnv2 classify with a Keras .h5 file`, () => {
   it('the same weights in the published .h5 layout (legacy layer names) give the same answer', async () => {
     const { weights } = importTflite(readFileSync(TFLITE_KERAS), TFLITE_KERAS);

@@ -17,6 +17,7 @@ import { IMAGE_EXTENSIONS } from '../data/decode.js';
 
 const HELP = `mnv2 bench scale [--sizes 1k,10k,30k] [--modes default,stream] [--cache-budget SIZE]
                  [--source DIR] [--keep DIR] [--image-size 160] [--batch-size 32] [--out FILE]
+                 [--predict] [--classify [--classify-size 224]] [--inference-only]
 
 Generates JPEG datasets of the given sizes (about 500x375, two classes, random crops, flips and colour
 jitter of the images in --source) in a temporary folder (removed at the end unless --keep DIR, which
@@ -37,7 +38,13 @@ peak RSS and the engine's peak device bytes.
   --predict            also run 'mnv2 predict <run> <data> --json' over each dataset (results
                        streamed to /dev/null) and record its peak RSS and images/s: inference must
                        stay flat in memory too
-  --predict-only       only the predict runs, with the run left in --keep DIR by an earlier bench`;
+  --classify           also run 'mnv2 classify <data> --json' (the ImageNet classifier) over each
+                       dataset, likewise
+  --classify-size N    the classifier's input size (default 224, its weights' size; 96 is ~5x
+                       faster, for the largest sizes on a software adapter)
+  --inference-only     no training: only the inference runs asked for (the predict runs need the
+                       run left in --keep DIR by an earlier bench)
+  --predict-only       = --predict --inference-only`;
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const MAIN = join(ROOT, 'packages/cli/dist/main.js');
@@ -144,7 +151,7 @@ interface RunStats {
 
 interface Row {
   images: number;
-  /** 'default' | 'stream' (training), 'predict' (inference over the same folder). */
+  /** 'default' | 'stream' (training), 'predict' | 'classify' (inference over the same folder). */
   mode: string;
   budget: string;
   stats?: RunStats;
@@ -156,6 +163,8 @@ interface Row {
 }
 
 interface PredictStats {
+  /** The command's input size (absent in rows of earlier reports: the training size). */
+  imageSize?: number;
   seconds: number;
   maxRssBytes: number;
   devicePeakBytes: number;
@@ -163,16 +172,20 @@ interface PredictStats {
   errors: number;
 }
 
-function predictOnce(dir: string, work: string, batch: number): { stats?: PredictStats; wall: number; error?: string } {
-  const statsFile = join(work, `predict-stats-${Date.now()}.json`);
+/** One inference command over a dataset's class folders in its own process: `predict` with the bench's run, or `classify` with the ImageNet classifier. */
+function inferOnce(kind: 'predict' | 'classify', dir: string, work: string, o: { batch: number; size: number }): { stats?: PredictStats; wall: number; error?: string } {
+  const statsFile = join(work, `${kind}-stats-${Date.now()}.json`);
   const classDirs = readdirSync(dir).sort().map((c) => join(dir, c));
-  const args = [MAIN, 'predict', join(work, 'run'), ...classDirs, '--json', '--batch-size', String(batch)];
+  const args =
+    kind === 'predict'
+      ? [MAIN, 'predict', join(work, 'run'), ...classDirs, '--json', '--batch-size', String(o.batch)]
+      : [MAIN, 'classify', ...classDirs, '--json', '--batch-size', String(o.batch), '--image-size', String(o.size)];
   const t0 = Date.now();
   // stdout (the streamed JSON document) goes nowhere: only the process's own memory counts.
   const r = spawnSync(process.execPath, args, { env: { ...process.env, MNV2_STATS_FILE: statsFile }, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 << 20 });
   const wall = (Date.now() - t0) / 1000;
   if (r.status !== 0 || !existsSync(statsFile)) return { wall, error: `exit ${r.status}: ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}` };
-  const stats = JSON.parse(readFileSync(statsFile, 'utf8')) as PredictStats;
+  const stats = { ...(JSON.parse(readFileSync(statsFile, 'utf8')) as PredictStats), imageSize: o.size };
   rmSync(statsFile, { force: true });
   return { stats, wall };
 }
@@ -206,7 +219,7 @@ function markdown(rows: Row[], meta: { size: number; batch: number; budget: stri
     '| images | cache budget | input path | epoch s | epoch img/s | process s | end-to-end img/s | peak RSS | peak device bytes | load |',
     '|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
-  for (const r of rows.filter((x) => x.mode !== 'predict')) {
+  for (const r of rows.filter((x) => x.mode === 'default' || x.mode === 'stream')) {
     if (!r.stats) {
       lines.push(`| ${fmtInt(r.images)} | ${r.budget} | failed: ${r.error ?? '?'} | | | | | | | |`);
       continue;
@@ -216,24 +229,30 @@ function markdown(rows: Row[], meta: { size: number; batch: number; budget: stri
     const path = s.plans.filter((p) => p.what === 'inputs').map((p) => p.message.replace(/^inputs \(train\): /, '')).join('; ');
     lines.push(`| ${fmtInt(r.images)} | ${r.budget} | ${path} | ${ep.toFixed(0)} | ${(r.images / ep).toFixed(2)} | ${r.wall.toFixed(0)} | ${(r.images / r.wall).toFixed(2)} | ${mib(s.maxRssBytes)} | ${mib(s.devicePeakBytes)} | ${r.load?.toFixed(1) ?? '—'} |`);
   }
-  const pr = rows.filter((r) => r.mode === 'predict');
-  if (pr.length) {
+  for (const kind of ['predict', 'classify'] as const) {
+    const pr = rows.filter((r) => r.mode === kind);
+    if (!pr.length) continue;
     lines.push(
       '',
-      `Inference: \`mnv2 predict <run> <data> --json --batch-size ${meta.batch}\` over the same folders with the run trained above, in its own process, the JSON streamed to /dev/null.`,
+      kind === 'predict'
+        ? `Inference: \`mnv2 predict <run> <data> --json --batch-size ${meta.batch}\` over the same folders with the run trained above, in its own process, the JSON streamed to /dev/null.`
+        : `Inference: \`mnv2 classify <data> --json --batch-size ${meta.batch} --image-size <size>\` (the ImageNet classifier, 1,000 classes) over the same folders, in its own process, the JSON streamed to /dev/null.`,
       '',
-      '| images | predict s | img/s | peak RSS | peak device bytes | load |',
-      '|---:|---:|---:|---:|---:|---:|',
+      `| images | size | ${kind} s | img/s | peak RSS | peak device bytes | load |`,
+      '|---:|---:|---:|---:|---:|---:|---:|',
     );
     for (const r of pr) {
       const p = r.predict;
-      lines.push(p ? `| ${fmtInt(r.images)} | ${p.seconds.toFixed(0)} | ${(r.images / p.seconds).toFixed(2)} | ${mib(p.maxRssBytes)} | ${mib(p.devicePeakBytes)} | ${r.load?.toFixed(1) ?? '—'} |` : `| ${fmtInt(r.images)} | failed: ${r.error ?? '?'} | | | | |`);
+      lines.push(p ? `| ${fmtInt(r.images)} | ${p.imageSize ?? meta.size} | ${p.seconds.toFixed(0)} | ${(r.images / p.seconds).toFixed(2)} | ${mib(p.maxRssBytes)} | ${mib(p.devicePeakBytes)} | ${r.load?.toFixed(1) ?? '—'} |` : `| ${fmtInt(r.images)} | | failed: ${r.error ?? '?'} | | | | |`);
     }
-    const okp = pr.filter((r) => r.predict).sort((a, b) => a.images - b.images);
-    if (okp.length >= 2) {
-      const [a, b] = [okp[0].predict!, okp[okp.length - 1].predict!];
+    // Growth between the smallest and the largest dataset run at one size.
+    const ok = pr.filter((r) => r.predict);
+    for (const size of new Set(ok.map((r) => r.predict!.imageSize ?? meta.size))) {
+      const same = ok.filter((r) => (r.predict!.imageSize ?? meta.size) === size).sort((a, b) => a.images - b.images);
+      if (same.length < 2) continue;
+      const [a, b] = [same[0].predict!, same[same.length - 1].predict!];
       const g = (x: number, y: number) => `${(((y - x) / x) * 100).toFixed(1)} %`;
-      lines.push('', `Inference growth from ${fmtInt(okp[0].images)} to ${fmtInt(okp[okp.length - 1].images)} images: peak RSS ${g(a.maxRssBytes, b.maxRssBytes)}, peak device bytes ${g(a.devicePeakBytes, b.devicePeakBytes)}.`);
+      lines.push('', `${kind} growth at ${size}² from ${fmtInt(same[0].images)} to ${fmtInt(same[same.length - 1].images)} images: peak RSS ${g(a.maxRssBytes, b.maxRssBytes)}, peak device bytes ${g(a.devicePeakBytes, b.devicePeakBytes)}.`);
     }
   }
   const ok = rows.filter((r) => r.stats);
@@ -268,10 +287,14 @@ export async function benchScale(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const args = parseArgs(argv, { values: ['sizes', 'modes', 'cache-budget', 'source', 'keep', 'image-size', 'batch-size', 'out'], booleans: ['merge', 'predict', 'predict-only'] }, 'bench scale');
-  const predictOnly = args.flags.has('predict-only');
-  const doPredict = predictOnly || args.flags.has('predict');
-  if (predictOnly && !args.flags.has('keep')) throw new Error('bench scale: --predict-only needs --keep DIR (the folder of an earlier bench, holding its run)');
+  const args = parseArgs(argv, { values: ['sizes', 'modes', 'cache-budget', 'source', 'keep', 'image-size', 'batch-size', 'out', 'classify-size'], booleans: ['merge', 'predict', 'predict-only', 'classify', 'inference-only'] }, 'bench scale');
+  const inferenceOnly = args.flags.has('inference-only') || args.flags.has('predict-only');
+  const inference: ('predict' | 'classify')[] = [];
+  if (args.flags.has('predict') || args.flags.has('predict-only')) inference.push('predict');
+  if (args.flags.has('classify')) inference.push('classify');
+  if (inferenceOnly && inference.length === 0) throw new Error('bench scale: --inference-only runs nothing without --predict or --classify');
+  if (inferenceOnly && inference.includes('predict') && !args.flags.has('keep')) throw new Error('bench scale: predict runs without training need --keep DIR (the folder of an earlier bench, holding its run)');
+  const classifySize = numberFlag(args, 'classify-size', 224, 'bench scale');
   const sizes = parseSizes(String(args.flags.get('sizes') ?? '1k,10k,30k')).sort((a, b) => a - b);
   const budget = String(args.flags.get('cache-budget') ?? '512M');
   parseBytes(budget);
@@ -299,7 +322,7 @@ export async function benchScale(argv: string[]): Promise<number> {
       generated.splice(0, generated.length, `Generating ${fmtInt(n)} images took ${gs.toFixed(0)} s in this run (less where --keep reused earlier ones)`);
       const dir = join(work, `data-${n}`);
       subset(pool, dir, n, sources);
-      for (const mode of predictOnly ? [] : modesFor(n)) {
+      for (const mode of inferenceOnly ? [] : modesFor(n)) {
         const b = mode === 'stream' ? '0' : budget;
         const load = loadavg()[0];
         console.log(`  ${fmtInt(n)} images, cache budget ${b} (load average ${load.toFixed(1)}):`);
@@ -313,17 +336,18 @@ export async function benchScale(argv: string[]): Promise<number> {
         mkdirSync(dirname(outFile), { recursive: true });
         writeFileSync(outFile, markdown(rows, { size, batch, budget, generated, source: 'the shared alpaca images' }));
       }
-      if (doPredict) {
+      for (const kind of inference) {
         const load = loadavg()[0];
-        console.log(`  predict over ${fmtInt(n)} images (load average ${load.toFixed(1)}):`);
-        if (!existsSync(join(work, 'run', 'model.safetensors'))) throw new Error(`bench scale: no trained run in ${join(work, 'run')}: run the training of this bench first (without --predict-only)`);
-        const r = predictOnce(dir, work, batch);
-        const same = rows.findIndex((x) => x.images === n && x.mode === 'predict');
+        console.log(`  ${kind} over ${fmtInt(n)} images (load average ${load.toFixed(1)}):`);
+        if (kind === 'predict' && !existsSync(join(work, 'run', 'model.safetensors'))) throw new Error(`bench scale: no trained run in ${join(work, 'run')}: run the training of this bench first (without --inference-only)`);
+        const r = inferOnce(kind, dir, work, { batch, size: kind === 'predict' ? size : classifySize });
+        const same = rows.findIndex((x) => x.images === n && x.mode === kind && (x.predict?.imageSize ?? size) === (r.stats?.imageSize ?? size));
         if (same >= 0) rows.splice(same, 1);
-        rows.push({ images: n, mode: 'predict', budget: '-', wall: r.wall, predict: r.stats, error: r.error, load });
+        rows.push({ images: n, mode: kind, budget: '-', wall: r.wall, predict: r.stats, error: r.error, load });
         rows.sort((a, c) => a.images - c.images || (a.mode === 'default' ? -1 : 1));
         if (r.stats) console.log(`    peak RSS ${mib(r.stats.maxRssBytes)}, peak device ${mib(r.stats.devicePeakBytes)}, ${r.stats.seconds.toFixed(0)} s`);
         else console.log(`    failed: ${r.error}`);
+        mkdirSync(dirname(outFile), { recursive: true });
         writeFileSync(outFile, markdown(rows, { size, batch, budget, generated, source: 'the shared alpaca images' }));
       }
       if (!keep) rmSync(dir, { recursive: true, force: true });
