@@ -161,6 +161,8 @@ export async function startServer(): Promise<TestServer> {
 
 export interface Browser {
   context: BrowserContext;
+  /** The profile folder (its path is on the browser process's command line). */
+  profile: string;
   close(): Promise<void>;
 }
 
@@ -178,6 +180,7 @@ export async function launchChromium(extraArgs: string[] = [], opts: { webgpu?: 
   }
   return {
     context,
+    profile: dir,
     close: async () => {
       await context.close();
       rmSync(dir, { recursive: true, force: true });

@@ -153,6 +153,12 @@ class EngineWorker {
     return { ...this.engine.paging };
   }
 
+  /** The engine's device memory: bytes its buffer pool holds now, and the most it has held (benchmarks read it). */
+  memory(): { deviceBytes: number; devicePeakBytes: number } {
+    if (!this.engine) throw new Error('the engine is not initialised: call init() first');
+    return { deviceBytes: this.engine.pool.allocatedBytes, devicePeakBytes: this.engine.pool.peakBytes };
+  }
+
   async init(opts?: EngineInitOptions): Promise<AdapterSummary> {
     if (opts) this.engineOptions = { ...opts };
     const gpu = (self.navigator as Navigator).gpu;
