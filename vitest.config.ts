@@ -13,6 +13,9 @@ export default defineConfig({
     pool: 'forks',
     fileParallelism: false,
     testTimeout: 120_000,
+    // Kernel choices must not depend on timing or on a developer's tuning cache: the tuning tests
+    // set MNV2_TUNING themselves.
+    env: { MNV2_TUNING: 'off' },
     hookTimeout: 120_000,
     reporters: ['default', './tests/helpers/gpu-reporter.ts'],
   },

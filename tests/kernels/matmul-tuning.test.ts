@@ -87,7 +87,7 @@ describe(`${GPU} matmul tuning`, () => {
   it('mnv2 tune writes one file for this adapter; doctor says the tuning is used, MNV2_TUNING=off that it is not', () => {
     buildCli();
     const dir = mkdtempSync(join(tmpdir(), 'mnv2-tune-'));
-    const env = { MNV2_TUNING_DIR: dir };
+    const env = { MNV2_TUNING_DIR: dir, MNV2_TUNING: 'load' };
     const before = mnv2With(env, 'doctor');
     expect(before.code, before.stderr).toBe(0);
     expect(before.stdout).toMatch(/matmul +built-in heuristic \(tuning: none yet/);

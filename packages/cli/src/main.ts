@@ -52,8 +52,10 @@ Commands:
 Environment:
   VK_ICD_FILENAMES        Pick a Vulkan driver (e.g. /usr/share/vulkan/icd.d/lvp_icd.json).
   MNV2_CACHE              Folder for downloaded weights (default ~/.cache/mnv2/weights).
-  MNV2_TUNING_DIR         Folder of 'mnv2 tune' results (default ~/.cache/mnv2/tuning);
-                          MNV2_TUNING=off ignores them.
+  MNV2_TUNING_DIR         Folder of 'mnv2 tune' results (default ~/.cache/mnv2/tuning).
+  MNV2_TUNING             auto (default): the first train/classify/predict/evaluate on an adapter
+                          without results measures them (at most MNV2_TUNING_BUDGET s, default 30)
+                          and saves them; load: only use saved ones; off: the built-in heuristic.
   MNV2_VERBOSE=1          Same as --verbose: also show the WebGPU driver's own notices (Dawn's
                           'Warning: maxDynamic…BuffersPerPipelineLayout artificially reduced …'),
                           hidden by default. Errors are always shown.

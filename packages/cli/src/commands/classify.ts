@@ -3,6 +3,7 @@
 // inference path in batches; the next batch decodes while the GPU works on the current one.
 import { buildClassifier, classify as classifyBatch, estimateStepMemory, largestBatch, pagingSummary, prepareImages, topK, type ClassLabels, type CropMode, type RgbImage } from '@mnv2/core';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
+import { tuneOnFirstUse } from '../tuning-file.js';
 import { decodeImage } from '../data/decode.js';
 import { JsonStreamWriter } from '../util/json-stream.js';
 import { writeStatsFile } from '../util/stats-file.js';
@@ -128,6 +129,7 @@ export async function classify(argv: string[]): Promise<number> {
     }
   }
 
+  await tuneOnFirstUse(e, { alpha: info.alpha, inputSize: info.inputSize, batch: batchSize, log });
   const errors: { file: string; error: string }[] = [];
   // --json streams one document: results are written as their batch finishes (any folder size).
   const out = json ? new JsonStreamWriter() : null;

@@ -3,6 +3,7 @@
 import { CacheBudget, ImageDataset } from '@mnv2/core';
 import { resolve } from 'node:path';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
+import { tuneOnFirstUse } from '../tuning-file.js';
 import { numberFlag, parseArgs } from '../util/args.js';
 import { openDataset } from '../data/open-dataset.js';
 import { buildRunModel, readRun } from '../run/load-run.js';
@@ -58,6 +59,7 @@ export async function evaluate(argv: string[]): Promise<number> {
 
   const { engine: e, adapter } = await createNodeEngine();
   console.error(`[mnv2] adapter: ${describeAdapter(adapter)}`);
+  await tuneOnFirstUse(e, { alpha: run.alpha, inputSize: run.imageSize, batch: batchSize, log: (s) => console.error(s) });
   const model = buildRunModel(e, run);
   // One pass: nothing to cache. Images stream (decoded a batch ahead), memory flat in the folder's size.
   const data = new ImageDataset(ds.train, { batchSize, classNames: ds.classNames, imageSize: [run.imageSize, run.imageSize], name: dataDir, cacheBudget: new CacheBudget(0) });

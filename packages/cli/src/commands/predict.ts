@@ -2,6 +2,7 @@
 // trained run's model (binary head: sigmoid; more classes: softmax). Same preprocessing as training.
 import type { FitImage, ImageSplitSource } from '@mnv2/core';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
+import { tuneOnFirstUse } from '../tuning-file.js';
 import { JsonStreamWriter } from '../util/json-stream.js';
 import { writeStatsFile } from '../util/stats-file.js';
 import { decodeImage } from '../data/decode.js';
@@ -57,6 +58,7 @@ export async function predict(argv: string[]): Promise<number> {
   const t0 = Date.now();
   const { engine: e, adapter } = await createNodeEngine();
   console.error(`[mnv2] adapter: ${describeAdapter(adapter)}`);
+  await tuneOnFirstUse(e, { alpha: run.alpha, inputSize: run.imageSize, batch: batchSize, log: (s) => console.error(s) });
   const model = buildRunModel(e, run);
   // --json streams one document: results are written as their batch finishes (any folder size).
   const out = json ? new JsonStreamWriter() : null;

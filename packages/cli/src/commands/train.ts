@@ -39,6 +39,7 @@ import { openDataset } from '../data/open-dataset.js';
 import { defaultCacheBudget, parseBytes } from '../data/cache-budget.js';
 import { defaultBaseWeightsPath, loadBaseWeights } from '../weights/base-weights.js';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
+import { tuneOnFirstUse } from '../tuning-file.js';
 import { numberFlag, parseArgs } from '../util/args.js';
 
 const HELP = `mnv2 train <data> [options]
@@ -355,6 +356,7 @@ export async function train(argv: string[]): Promise<number> {
       baseModel.trainable = false;
     }
   }
+  await tuneOnFirstUse(e, { alpha, inputSize: size, batch: batchSize, log: (s) => console.log(s) });
   // --force: the previous run stays (set aside) until this one commits its first checkpoint; any
   // exit before that (an error, Ctrl-C twice, nothing trained) puts it back.
   let aside = clearOldRun ? await setAside(outDir) : null;

@@ -18,6 +18,9 @@ convolutions forward and backward, the dense head) and keeps the fastest per pro
 adapter, in a JSON file in the cache ($MNV2_TUNING_DIR, else ~/.cache/mnv2/tuning). Every command
 then uses it (see 'mnv2 doctor'); MNV2_TUNING=off ignores it. Without it a built-in heuristic
 (measured on lavapipe) decides. Results do not change beyond float rounding, only speed.
+The first train, classify, predict or evaluate on an adapter without a file already does this for
+the network it runs (MNV2_TUNING=auto, the default): run 'mnv2 tune' for other sizes and batches,
+or to measure again (it replaces the file).
 
 Options:
   --image-size S   input size whose products are tuned (default 224)
