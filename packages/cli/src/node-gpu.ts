@@ -4,7 +4,7 @@
 //    so GPU promises are awaited with a wait that sleeps in ~1 ms slices.
 import { totalmem } from 'node:os';
 import { create, globals } from 'webgpu';
-import { Engine } from '@mnv2/core';
+import { Engine, type Precision } from '@mnv2/core';
 import { parseBytes } from './data/cache-budget.js';
 import { loadTuning } from './tuning-file.js';
 
@@ -43,6 +43,8 @@ export interface NodeEngineOptions {
   maxBindingBytes?: number;
   /** Device memory in bytes (default: env MNV2_DEVICE_MEMORY; else the host's memory on a software adapter, unknown on a GPU). */
   deviceMemoryBytes?: number;
+  /** Storage type of network activations (`--precision`; f16 needs the adapter's 'shader-f16', else a PrecisionError names it). */
+  precision?: Precision;
 }
 
 const envBytes = (name: string) => {
@@ -81,7 +83,7 @@ export async function createNodeEngine(opts: NodeEngineOptions = {}): Promise<{ 
   );
   const maxBindingBytes = opts.maxBindingBytes ?? envBytes('MNV2_MAX_BINDING_BYTES');
   const deviceMemoryBytes = opts.deviceMemoryBytes ?? envBytes('MNV2_DEVICE_MEMORY') ?? (isSoftwareAdapter(adapter) ? totalmem() : undefined);
-  const engine = new Engine(device, { wait: sleepyWait, maxBindingBytes, deviceMemoryBytes });
+  const engine = new Engine(device, { wait: sleepyWait, maxBindingBytes, deviceMemoryBytes, precision: opts.precision, adapterName: describeAdapter(adapter) });
   loadTuning(engine); // this adapter's measured matmul variants, when 'mnv2 tune' has run
   return { engine, adapter };
 }

@@ -2,6 +2,7 @@ export * from './gpu/engine.js';
 export * from './gpu/tensor.js';
 export * from './gpu/errors.js';
 export * from './gpu/buffer-pool.js';
+export * from './gpu/half.js';
 export * from './ops/epilogue.js';
 export * from './ops/paging.js';
 export * from './ops/relu6.js';

@@ -2,6 +2,7 @@
 // a spec into a pipeline (cached per device by name + config key) and dispatches it. Kernels never
 // touch a device, so this package is platform-neutral and testable without one.
 import { type UniformSchema, type UniformLayout, type UniformValues, uniformLayout, uniformStructWgsl } from './uniforms.js';
+import { halfKey, halfType, rewriteHalfAccess } from './half.js';
 
 export type Access = 'read' | 'read_write';
 export interface BindingDecl {
@@ -46,9 +47,13 @@ export interface Kernel<U extends UniformSchema = UniformSchema, B extends Bindi
   extends KernelDef<U, B, C, S> {
   layout: UniformLayout;
   bindingNames: (keyof B & string)[];
-  cacheKey: (cfg: C) => string;
-  /** Full WGSL source for a config. */
-  source: (cfg: C) => string;
+  /** Cache key of a config and the bindings stored as f16 (see half.ts; none: the f32 key). */
+  cacheKey: (cfg: C, half?: readonly string[]) => string;
+  /**
+   * Full WGSL source for a config. `half` names bindings stored as f16 (activations at
+   * `--precision f16`): declared as f16 arrays, loaded into f32 and stored back as f16 (half.ts).
+   */
+  source: (cfg: C, half?: readonly string[]) => string;
 }
 
 function decl(b: Access | BindingDecl, cfg?: unknown): { access: Access; type: string } {
@@ -63,15 +68,17 @@ export function defineKernel<U extends UniformSchema, B extends BindingSchema, C
 ): Kernel<U, B, C, S> {
   const layout = uniformLayout(def.uniforms);
   const bindingNames = Object.keys(def.bindings) as (keyof B & string)[];
-  const header = (cfg: C) => {
+  const header = (cfg: C, half: readonly string[]) => {
     const [x, y, z] = def.workgroupSize(cfg);
     const lines = [
+      ...(half.length ? ['enable f16;'] : []),
       def.preamble?.(cfg) ?? '',
       uniformStructWgsl(def.uniforms),
       '@group(0) @binding(0) var<uniform> u: Uniforms;',
       ...bindingNames.map((n, i) => {
         const d = decl(def.bindings[n], cfg);
-        return `@group(0) @binding(${i + 1}) var<storage, ${d.access}> ${n}: array<${d.type}>;`;
+        const type = half.includes(n) ? halfType(def.name, n, d.type) : d.type;
+        return `@group(0) @binding(${i + 1}) var<storage, ${d.access}> ${n}: array<${type}>;`;
       }),
       `const WG_X: u32 = ${x}u;\nconst WG_Y: u32 = ${y}u;\nconst WG_Z: u32 = ${z}u;`,
     ];
@@ -81,8 +88,16 @@ export function defineKernel<U extends UniformSchema, B extends BindingSchema, C
     ...def,
     layout,
     bindingNames,
-    cacheKey: (cfg: C) => `${def.name}|${def.key ? def.key(cfg) : JSON.stringify(cfg ?? {})}`,
-    source: (cfg: C) => `${header(cfg)}\n${def.body(cfg)}`,
+    cacheKey: (cfg: C, half?: readonly string[]) => `${def.name}|${def.key ? def.key(cfg) : JSON.stringify(cfg ?? {})}${halfKey(half)}`,
+    source: (cfg: C, half: readonly string[] = []) => {
+      for (const n of half) if (!bindingNames.includes(n as keyof B & string)) throw new Error(`${def.name}: no binding '${n}' to store as f16`);
+      let body = def.body(cfg);
+      for (const n of half) {
+        const t = decl(def.bindings[n as keyof B & string], cfg).type;
+        body = rewriteHalfAccess(body, n, t.replace(/\s+/g, ''), halfType(def.name, n, t));
+      }
+      return `${header(cfg, half)}\n${body}`;
+    },
   };
 }
 

@@ -2,6 +2,7 @@ export * from './uniforms.js';
 export * from './wgsl.js';
 export * from './split-plan.js';
 export * from './define-kernel.js';
+export * from './half.js';
 export * from './epilogue.js';
 export * from './activation/relu6.js';
 export * from './activation/relu6.backward.js';

@@ -5,8 +5,12 @@
 import { type Kernel, type UniformSchema, type BindingSchema, type UniformValues, packUniforms, bindingAccess } from '@mnv2/kernels';
 import { BufferPool } from './buffer-pool.js';
 import { BatchReuse } from './batch-reuse.js';
-import { Tensor, type DType } from './tensor.js';
-import { DeviceLostError, GpuValidationError, DeviceMemoryError } from './errors.js';
+import { Tensor, bytesPerElement, type DType } from './tensor.js';
+import { DeviceLostError, GpuValidationError, DeviceMemoryError, PrecisionError } from './errors.js';
+import { floatArrayToHalf } from './half.js';
+
+/** Storage type of activations: f32, or f16 (half the bytes, arithmetic still in f32; needs 'shader-f16'). */
+export type Precision = 'f32' | 'f16';
 
 export interface EngineOptions {
   /**
@@ -28,6 +32,14 @@ export interface EngineOptions {
    * adapters, from the host's memory.
    */
   deviceMemoryBytes?: number;
+  /**
+   * Storage type of the activations of networks built on this engine (default 'f32'). 'f16' needs
+   * the device feature 'shader-f16' (requested by the CLI and the web worker when the adapter has
+   * it): without it the constructor throws a PrecisionError naming the adapter.
+   */
+  precision?: Precision;
+  /** The adapter's name, for messages (e.g. the precision error). */
+  adapterName?: string;
 }
 
 /** Counters of the paged paths (tests assert that splitting actually happened). */
@@ -70,6 +82,9 @@ export class Engine {
   readonly maxBufferBytes: number;
   readonly deviceMemoryBytes: number | undefined;
   readonly paging: PagingStats = { pagedOps: 0, pages: 0 };
+  /** Storage type of network activations (EngineOptions.precision). */
+  readonly precision: Precision;
+  readonly adapterName: string | undefined;
 
   constructor(
     readonly device: GPUDevice,
@@ -88,6 +103,10 @@ export class Engine {
     this.offsetAlignment = lim.minStorageBufferOffsetAlignment || 256;
     this.maxBufferBytes = lim.maxBufferSize;
     this.deviceMemoryBytes = opts.deviceMemoryBytes;
+    this.precision = opts.precision ?? 'f32';
+    if (this.precision !== 'f32' && this.precision !== 'f16') throw new PrecisionError(`precision must be 'f32' or 'f16', got '${String(this.precision)}'`);
+    this.adapterName = opts.adapterName;
+    if (this.precision === 'f16') this.requireF16();
     device.lost.then((info) => {
       this.lostInfo = { reason: String(info.reason), message: info.message };
     });
@@ -95,6 +114,21 @@ export class Engine {
     device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
       this.firstError ??= ev.error?.message ?? String(ev.error);
     };
+  }
+
+  /** Whether the device can store tensors as f16 (feature 'shader-f16'). */
+  get hasF16(): boolean {
+    return this.device.features.has('shader-f16');
+  }
+
+  /** Throws a PrecisionError naming the adapter unless the device has 'shader-f16'. */
+  requireF16(): void {
+    if (this.device.features.has('shader-f16')) return;
+    const info = (this.device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+    const name = this.adapterName ?? ([info?.vendor, info?.architecture, info?.description].filter((x) => x).join(' / ') || 'this adapter');
+    throw new PrecisionError(
+      `--precision f16 needs the WebGPU feature 'shader-f16', which the adapter '${name || 'unknown'}' does not offer (or the device was created without it): use --precision f32`,
+    );
   }
 
   /** Throws if the device was lost or a WebGPU validation error was reported. */
@@ -109,11 +143,12 @@ export class Engine {
 
   // ---- pipelines -------------------------------------------------------------------------------
 
-  compile<U extends UniformSchema, B extends BindingSchema, C>(kernel: Kernel<U, B, C>, cfg: C): CompiledKernel {
-    const key = kernel.cacheKey(cfg);
+  compile<U extends UniformSchema, B extends BindingSchema, C>(kernel: Kernel<U, B, C>, cfg: C, half: readonly string[] = []): CompiledKernel {
+    const key = kernel.cacheKey(cfg, half);
     const hit = this.pipelines.get(key);
     if (hit) return hit;
-    const code = kernel.source(cfg);
+    if (half.length) this.requireF16();
+    const code = kernel.source(cfg, half);
     const module = this.device.createShaderModule({ code, label: kernel.name });
     const entries: GPUBindGroupLayoutEntry[] = [
       { binding: 0, visibility: 4 /* COMPUTE */, buffer: { type: 'uniform' } },
@@ -188,7 +223,12 @@ export class Engine {
     workgroups: readonly [number, number?, number?],
   ): void {
     this.checkHealthy();
-    const { pipeline, layout } = this.compile(kernel, cfg);
+    // f16 tensors are bound as f16 arrays: the kernel's source is generated for exactly these bindings.
+    const half = kernel.bindingNames.filter((n) => {
+      const b = buffers[n];
+      return b instanceof Tensor && b.dtype === 'f16';
+    });
+    const { pipeline, layout } = this.compile(kernel, cfg, half);
     const ub = this.uniformBuffer(kernel as unknown as Kernel, uniforms as Record<string, unknown>);
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: ub } }];
     kernel.bindingNames.forEach((n, i) => {
@@ -206,7 +246,8 @@ export class Engine {
         }
         // Every tensor binds exactly its own bytes: page views their range, and a tensor may sit in a
         // larger pooled buffer (a partial batch reusing the full batch's buffers, see BufferPool.fitLarger).
-        const resource = b.bytes > 0 ? { buffer: b.buffer, offset: b.byteOffset, size: b.bytes } : { buffer: b.buffer };
+        // (an f16 tensor of odd length binds 2 bytes more: binding sizes are multiples of 4, the buffer has them)
+        const resource = b.bytes > 0 ? { buffer: b.buffer, offset: b.byteOffset, size: Math.ceil(b.bytes / 4) * 4 } : { buffer: b.buffer };
         entries.push({ binding: i + 1, resource });
       } else entries.push({ binding: i + 1, resource: { buffer: b } });
     });
@@ -224,6 +265,9 @@ export class Engine {
     const d = dst instanceof Tensor ? dst.buffer : dst;
     if (src instanceof Tensor) srcOffset += src.byteOffset;
     if (dst instanceof Tensor) dstOffset += dst.byteOffset;
+    if (bytes % 4 || srcOffset % 4 || dstOffset % 4) {
+      throw new Error(`copy: ${bytes} bytes at offsets ${srcOffset} -> ${dstOffset} are not multiples of 4 (an f16 tensor with an odd number of values per sample cannot be split or copied in pages)`);
+    }
     this.commandEncoder().copyBufferToBuffer(s, srcOffset, d, dstOffset, bytes);
   }
 
@@ -270,7 +314,7 @@ export class Engine {
   /** A new (uninitialised) tensor from the pool, tracked by the innermost scope. */
   alloc(shape: readonly number[], dtype: DType = 'f32', label?: string): Tensor {
     const n = shape.reduce((a, b) => a * b, 1);
-    const t = new Tensor(this, this.acquire(n * 4, shape, label), shape, dtype);
+    const t = new Tensor(this, this.acquire(n * bytesPerElement(dtype), shape, label), shape, dtype);
     this.scopes[this.scopes.length - 1]?.add(t);
     return t;
   }
@@ -281,11 +325,13 @@ export class Engine {
     const n = shape.reduce((a, b) => a * b, 1);
     if (arr.length !== n) throw new Error(`upload: data has ${arr.length} values but shape [${shape}] needs ${n}`);
     const dt: DType = dtype ?? (arr instanceof Int32Array ? 'i32' : arr instanceof Uint32Array ? 'u32' : 'f32');
-    const t = new Tensor(this, this.acquire(n * 4, shape), shape, dt);
+    if (dt === 'f16') this.requireF16();
+    const t = new Tensor(this, this.acquire(n * bytesPerElement(dt), shape), shape, dt);
     // queue.writeBuffer runs before commands recorded but not yet submitted; a pooled buffer may
     // still be written by such a command (released after its last use), so submit them first.
     this.flush();
-    this.device.queue.writeBuffer(t.buffer, 0, arr.buffer, arr.byteOffset, arr.byteLength);
+    const src = dt === 'f16' ? padTo4(floatArrayToHalf(arr)) : arr;
+    this.device.queue.writeBuffer(t.buffer, 0, src.buffer, src.byteOffset, src.byteLength);
     return t;
   }
 
@@ -309,13 +355,13 @@ export class Engine {
   /** A tensor outside any tidy scope (weights, optimizer slots): lives until disposed. */
   allocPersistent(shape: readonly number[], dtype: DType = 'f32', label?: string): Tensor {
     const n = shape.reduce((a, b) => a * b, 1);
-    return new Tensor(this, this.acquire(n * 4, shape, label), shape, dtype);
+    return new Tensor(this, this.acquire(n * bytesPerElement(dtype), shape, label), shape, dtype);
   }
 
-  /** Bytes of one sample (the leading axis) of `t`. */
-  sampleBytes(t: Tensor | readonly number[]): number {
+  /** Bytes of one sample (the leading axis) of `t` (of a shape: as `dtype`, default f32). */
+  sampleBytes(t: Tensor | readonly number[], dtype: DType = 'f32'): number {
     const shape = t instanceof Tensor ? t.shape : t;
-    return (shape.slice(1).reduce((a, b) => a * b, 1) * 4);
+    return shape.slice(1).reduce((a, b) => a * b, 1) * bytesPerElement(t instanceof Tensor ? t.dtype : dtype);
   }
 
   /** Whether samples [start, …) of `t` can be bound in place (the offset meets the device's alignment). */
@@ -340,7 +386,8 @@ export class Engine {
   write(t: Tensor, data: Float32Array | Int32Array | Uint32Array): void {
     if (data.length !== t.size) throw new Error(`write: ${data.length} values for tensor of shape [${t.shape}]`);
     this.flush(); // keep earlier recorded work ordered before this write
-    this.device.queue.writeBuffer(t.buffer, t.byteOffset, data.buffer, data.byteOffset, data.byteLength);
+    const src = t.dtype === 'f16' ? padTo4(floatArrayToHalf(data)) : data;
+    this.device.queue.writeBuffer(t.buffer, t.byteOffset, src.buffer, src.byteOffset, src.byteLength);
   }
 
   /** A second Tensor over the same buffer (not pooled separately; disposing it does nothing). */
@@ -395,6 +442,14 @@ export class Engine {
 class ViewTensor extends Tensor {}
 /** A view of a range of samples (bound with offset and size). */
 class SliceTensor extends ViewTensor {}
+
+/** f16 data padded to a multiple of 4 bytes (writeBuffer's unit; the pooled buffer has the room). */
+const padTo4 = (h: Uint16Array): Uint16Array => {
+  if (h.length % 2 === 0) return h;
+  const p = new Uint16Array(h.length + 1);
+  p.set(h);
+  return p;
+};
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(b < 2 ** 20 ? 2 : 0)} MiB`;
 

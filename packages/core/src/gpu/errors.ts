@@ -53,3 +53,11 @@ export class DeviceMemoryError extends Error {
     this.name = 'DeviceMemoryError';
   }
 }
+
+/** A precision the engine cannot run (f16 storage without the device feature 'shader-f16'). */
+export class PrecisionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PrecisionError';
+  }
+}

@@ -1,7 +1,12 @@
-// A tensor is a GPU buffer plus a shape. Activations are NHWC, f32. Int tensors hold labels.
+// A tensor is a GPU buffer plus a shape. Activations are NHWC, f32 (or f16 at `--precision f16`:
+// storage only, kernels compute in f32, see kernels/src/half.ts). Int tensors hold labels.
 import type { Engine } from './engine.js';
+import { halfArrayToFloat } from './half.js';
 
-export type DType = 'f32' | 'i32' | 'u32';
+export type DType = 'f32' | 'f16' | 'i32' | 'u32';
+
+/** Bytes per element of a dtype. */
+export const bytesPerElement = (d: DType): number => (d === 'f16' ? 2 : 4);
 
 export class Tensor {
   private disposed = false;
@@ -18,7 +23,7 @@ export class Tensor {
     return this.shape.reduce((a, b) => a * b, 1);
   }
   get bytes(): number {
-    return this.size * 4;
+    return this.size * bytesPerElement(this.dtype);
   }
   get isDisposed(): boolean {
     return this.disposed;
@@ -31,8 +36,10 @@ export class Tensor {
     return this.engine.view(this, shape);
   }
 
+  /** The values as f32 (f16 tensors are widened exactly). */
   async read(): Promise<Float32Array> {
-    return new Float32Array(await this.engine.readBytes(this.buffer, this.bytes, this.byteOffset));
+    const bytes = await this.engine.readBytes(this.buffer, this.bytes, this.byteOffset);
+    return this.dtype === 'f16' ? halfArrayToFloat(new Uint16Array(bytes)) : new Float32Array(bytes);
   }
   async readInt(): Promise<Int32Array> {
     return new Int32Array(await this.engine.readBytes(this.buffer, this.bytes, this.byteOffset));

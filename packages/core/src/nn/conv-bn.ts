@@ -6,7 +6,7 @@
 //    moving statistics; backward gives dgamma/dbeta if BN is trainable;
 //  - training with BN in training mode: batch statistics, moving averages updated.
 import type { Engine } from '../gpu/engine.js';
-import type { Tensor } from '../gpu/tensor.js';
+import type { DType, Tensor } from '../gpu/tensor.js';
 import { conv2d, conv2dBackwardFilter, conv2dBackwardInput, depthwiseConv2d, depthwiseConv2dBackwardFilter, depthwiseConv2dBackwardInput, type PaddingMode } from '../ops/conv/index.js';
 import { pointwiseConv2d, pointwiseConv2dBackwardFilter, pointwiseConv2dBackwardInput } from '../ops/matmul/index.js';
 import {
@@ -55,6 +55,8 @@ export class ConvBn implements Unit {
   readonly movingVariance: Param;
   /** Set by the model before a training forward: keep what backward needs. */
   recordForBackward = false;
+  /** Storage type of this unit's outputs (the network's precision; f16: computed in f32, stored as f16). */
+  dtype: DType = 'f32';
   private saved: Saved | null = null;
 
   constructor(
@@ -96,9 +98,10 @@ export class ConvBn implements Unit {
   private conv(e: Engine, x: Tensor, epilogue?: Epilogue): Tensor {
     const { kind, stride, padding } = this.spec;
     const w = this.kernel.value;
-    if (kind === 'pointwise') return pointwiseConv2d(e, x, w, { epilogue });
-    if (kind === 'depthwise') return depthwiseConv2d(e, x, w, { stride, padding, epilogue });
-    return conv2d(e, x, w, { stride, padding, epilogue });
+    const dtype = this.dtype;
+    if (kind === 'pointwise') return pointwiseConv2d(e, x, w, { epilogue, dtype });
+    if (kind === 'depthwise') return depthwiseConv2d(e, x, w, { stride, padding, epilogue, dtype });
+    return conv2d(e, x, w, { stride, padding, epilogue, dtype });
   }
 
   forward(e: Engine, x: Tensor, ctx: ForwardContext): Tensor {

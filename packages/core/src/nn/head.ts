@@ -65,7 +65,8 @@ export class Head implements Unit {
     const acts: Tensor[] = [];
     for (const l of this.layers) {
       acts.push(h);
-      h = dense(e, h, l.w.value, l.b.value, { relu: l.relu });
+      // hidden activations keep the input's storage (f16 at --precision f16); logits are f32
+      h = dense(e, h, l.w.value, l.b.value, { relu: l.relu, dtype: l === this.layers[this.layers.length - 1] ? 'f32' : h.dtype });
     }
     acts.push(h);
     this.saved = ctx.training && this.recordForBackward ? { x, pooled, dropped, acts, seed } : null;

@@ -2,6 +2,7 @@
 // 1x1 ConvBn, and an optional classifier head. Weight names are Keras' (`block_3_expand/kernel`).
 import type { Engine } from '../gpu/engine.js';
 import type { Tensor } from '../gpu/tensor.js';
+import type { Precision } from '../gpu/engine.js';
 import type { PaddingMode } from '../ops/conv/index.js';
 import { architecture, blockPrefix, unitKernel, units, type Architecture, type UnitSpec } from './architecture.js';
 import { ConvBn, type ConvBnSpec } from './conv-bn.js';
@@ -22,6 +23,12 @@ export interface MobileNetV2Options {
   /** Weight values by Keras name; missing names are initialised like Keras (Glorot, BN 1/0/0/1). */
   weights?: (name: string, shape: number[]) => Float32Array | undefined;
   seed?: number;
+  /**
+   * Storage type of the activations (default: the engine's `precision`). 'f16' stores every
+   * activation as f16 and computes in f32 (weights, logits, gradients and optimizer state stay f32);
+   * it needs the device feature 'shader-f16'.
+   */
+  precision?: Precision;
 }
 
 export class MobileNetV2Net {
@@ -36,6 +43,7 @@ export class MobileNetV2Net {
     return this._head;
   }
   readonly inputSize: number;
+  private _precision: Precision = 'f32';
 
   constructor(e: Engine, opts: MobileNetV2Options = {}) {
     const alpha = opts.alpha ?? 1.0;
@@ -76,6 +84,20 @@ export class MobileNetV2Net {
     });
     this.last = unit(seq[seq.length - 1]);
     this._head = opts.head ? new Head(e, { ...opts.head, inChannels: this.arch.lastChannels }, (opts.seed ?? 1) + 7) : null;
+    this.setPrecision(e, opts.precision ?? e.precision);
+  }
+
+  /** Storage type of the activations (see MobileNetV2Options.precision). */
+  get precision(): Precision {
+    return this._precision;
+  }
+
+  /** Switches the activations' storage type (f16 needs 'shader-f16': throws a PrecisionError naming the adapter otherwise). */
+  setPrecision(e: Engine, p: Precision): void {
+    if (p !== 'f32' && p !== 'f16') throw new Error(`MobileNetV2: precision must be 'f32' or 'f16', got '${String(p)}'`);
+    if (p === 'f16') e.requireF16();
+    this._precision = p;
+    for (const u of this.convUnits()) u.dtype = p;
   }
 
   /** ConvBn units in execution order (stem, blocks' units, last). */

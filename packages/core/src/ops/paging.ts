@@ -10,7 +10,7 @@
 // copied into a temporary (copies have no binding limit). When every tensor fits, the op runs
 // exactly as before: same kernels, same dispatch count.
 import type { Engine } from '../gpu/engine.js';
-import type { Tensor } from '../gpu/tensor.js';
+import type { DType, Tensor } from '../gpu/tensor.js';
 import { elementwiseAddInPlace, vecConfig } from '@mnv2/kernels';
 import { run } from './run.js';
 
@@ -62,8 +62,11 @@ export function pageOf(e: Engine, t: Tensor, page: Page): Tensor {
   return tmp;
 }
 
-/** How an output of a paged op is assembled: per-sample pages of a full tensor, or a sum over pages. */
-export type PagedOut = { batch: readonly number[] } | 'sum';
+/**
+ * How an output of a paged op is assembled: per-sample pages of a full tensor (stored as `dtype`,
+ * default f32; f16 activations take half the bytes, so twice the samples fit a page), or a sum over pages.
+ */
+export type PagedOut = { batch: readonly number[]; dtype?: DType } | 'sum';
 
 /**
  * Runs `fn` (an op on tensors that fit one binding) over the batch: `inputs` all have the batch as
@@ -76,11 +79,11 @@ export function paged(e: Engine, op: string, inputs: readonly Tensor[], outs: re
   for (const t of inputs) {
     if (t.shape[0] !== batch) throw new Error(`${op}: paged inputs must share the batch axis ([${inputs.map((i) => `[${i.shape}]`).join(', ')}])`);
   }
-  const outShapes = outs.map((o) => (o === 'sum' ? null : o.batch));
-  const sizes = [...inputs.map((t) => e.sampleBytes(t)), ...outShapes.filter((s): s is readonly number[] => s !== null).map((s) => e.sampleBytes(s))];
+  const outShapes = outs.map((o) => (o === 'sum' ? null : o));
+  const sizes = [...inputs.map((t) => e.sampleBytes(t)), ...outShapes.filter((s) => s !== null).map((s) => e.sampleBytes(s.batch, s.dtype))];
   const pages = planPages(e, op, batch, sizes);
   if (pages.length === 1) return fn([...inputs], pages[0]);
-  const full = outShapes.map((s) => (s ? e.alloc(s) : null));
+  const full = outShapes.map((s) => (s ? e.alloc(s.batch, s.dtype ?? 'f32') : null));
   let sums: (Tensor | null)[] = outs.map(() => null);
   for (const page of pages) {
     sums = e.tidy(() => {

@@ -7,11 +7,11 @@ import { paged } from './paging.js';
 import { run } from './run.js';
 
 export function relu6(e: Engine, x: Tensor): Tensor {
-  return paged(e, 'relu6', [x], [{ batch: x.shape }], ([xp]) => [relu6Page(e, xp)])[0];
+  return paged(e, 'relu6', [x], [{ batch: x.shape, dtype: x.dtype }], ([xp]) => [relu6Page(e, xp)])[0];
 }
 
 function relu6Page(e: Engine, x: Tensor): Tensor {
-  const y = e.alloc(x.shape);
+  const y = e.alloc(x.shape, x.dtype);
   run(e, relu6Kernel, vecConfig(x.size), { size: x.size }, { x, y });
   return y;
 }

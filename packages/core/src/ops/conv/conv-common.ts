@@ -6,7 +6,7 @@
 //   'symmetric' = PyTorch padding=k//2 on both sides: out = floor((in + 2*(k//2) - k) / s) + 1.
 // Kernels take padTop/padLeft and the output size; taps outside the input read 0.
 import type { Engine } from '../../gpu/engine.js';
-import type { Tensor } from '../../gpu/tensor.js';
+import type { DType, Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
 import type { Epilogue } from '../epilogue.js';
 import type { ConvShapes } from '@mnv2/kernels';
@@ -21,6 +21,8 @@ export interface ConvOptions {
    * the caller applies the epilogue's backward (ReLU6 mask, scale) to dy first.
    */
   epilogue?: Epilogue;
+  /** Storage type of the FORWARD ops' output (default: the input's; f16 activations, see kernels/src/half.ts). */
+  dtype?: DType;
   /**
    * Kernel size for the filter-gradient ops, which have no filter to read it from (default 3). The
    * forward and backward-input ops take it from the filter and check it against this when given.

@@ -26,7 +26,7 @@ const FILTER_RUN = 2;
 /** y = epilogue(conv(x, w)): x [N,H,W,Cin], w [k,k,Cin,Cout] → [N,outH,outW,Cout]. Paged over the batch. */
 export function conv2d(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions): Tensor {
   const yShape = convOutShape('conv2d', x, w, opts);
-  return paged(e, 'conv2d', [x], [{ batch: yShape }], ([xp]) => [conv2dPage(e, xp, w, opts)])[0];
+  return paged(e, 'conv2d', [x], [{ batch: yShape, dtype: opts.dtype ?? x.dtype }], ([xp]) => [conv2dPage(e, xp, w, opts)])[0];
 }
 
 /** [N, outH, outW, w's last dim] for input x; x's shape when the arguments are invalid (the page op names the error). */
@@ -47,7 +47,7 @@ function conv2dPage(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions): Tensor 
   const Cout = w.shape[3];
   const g = convGeometry(H, W, k, opts.stride, opts.padding);
   const ep = resolveEpilogue(e, op, opts.epilogue, Cout);
-  const y = e.alloc([N, g.outH, g.outW, Cout]);
+  const y = e.alloc([N, g.outH, g.outW, Cout], opts.dtype ?? x.dtype);
   const cfg = { k, stride: opts.stride, run: RUN, ...vecConfig(Cout), epilogue: ep.cfg };
   run(e, conv2dKernel, cfg, convShapes(N, H, W, Cin, g, Cout), { x, w, scale: ep.scale, shift: ep.shift, y });
   return y;

@@ -42,7 +42,7 @@ const STRIP_BWD_RUN = { 1: 8, 2: 2 } as const;
 /** y = epilogue(depthwise(x, w)): x [N,H,W,C], w [k,k,C] → [N,outH,outW,C]. */
 export function depthwiseConv2d(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions): Tensor {
   const yShape = convOutShape('depthwiseConv2d', x, w, opts);
-  return paged(e, 'depthwiseConv2d', [x], [{ batch: yShape }], ([xp]) => [depthwiseConv2dPage(e, xp, w, opts)])[0];
+  return paged(e, 'depthwiseConv2d', [x], [{ batch: yShape, dtype: opts.dtype ?? x.dtype }], ([xp]) => [depthwiseConv2dPage(e, xp, w, opts)])[0];
 }
 
 function depthwiseConv2dPage(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions): Tensor {
@@ -54,7 +54,7 @@ function depthwiseConv2dPage(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions)
   const k = checkFilter(op, opts, w.shape, C, 'x', shapes);
   const g = convGeometry(H, W, k, opts.stride, opts.padding);
   const ep = resolveEpilogue(e, op, opts.epilogue, C);
-  const y = e.alloc([N, g.outH, g.outW, C]);
+  const y = e.alloc([N, g.outH, g.outW, C], opts.dtype ?? x.dtype);
   const shapes4 = convShapes(N, H, W, C, g, C);
   const buffers = { x, w, scale: ep.scale, shift: ep.shift, y };
   const variant = opts.depthwiseVariant ?? DEFAULT_DEPTHWISE_VARIANT;

@@ -22,8 +22,8 @@ import { paged, pagedInPlace } from '../paging.js';
  * buffer copies; this op exists as the memory-bound yardstick of `mnv2 bench kernels`.
  */
 export function copyByKernel(e: Engine, x: Tensor): Tensor {
-  return paged(e, 'copyByKernel', [x], [{ batch: x.shape }], ([xp]) => {
-    const y = e.alloc(xp.shape);
+  return paged(e, 'copyByKernel', [x], [{ batch: x.shape, dtype: x.dtype }], ([xp]) => {
+    const y = e.alloc(xp.shape, xp.dtype);
     run(e, copyKernel, vecConfig(xp.size), { size: xp.size }, { x: xp, y });
     return [y];
   })[0];
@@ -32,11 +32,11 @@ export function copyByKernel(e: Engine, x: Tensor): Tensor {
 /** y = a + b (same shapes, no broadcasting). */
 export function add(e: Engine, a: Tensor, b: Tensor): Tensor {
   assertSameShape('add', a, b);
-  return paged(e, 'add', [a, b], [{ batch: a.shape }], ([ap, bp]) => [addPage(e, ap, bp)])[0];
+  return paged(e, 'add', [a, b], [{ batch: a.shape, dtype: a.dtype }], ([ap, bp]) => [addPage(e, ap, bp)])[0];
 }
 
 function addPage(e: Engine, a: Tensor, b: Tensor): Tensor {
-  const y = e.alloc(a.shape);
+  const y = e.alloc(a.shape, a.dtype);
   run(e, elementwiseAdd, vecConfig(a.size), { size: a.size }, { a, b, y });
   return y;
 }
@@ -70,11 +70,11 @@ function fillPage(e: Engine, t: Tensor, value: number): void {
 /** y = s·x. */
 export function mulScalar(e: Engine, x: Tensor, s: number): Tensor {
   if (!Number.isFinite(s)) throw new RangeError(`mulScalar: scalar must be finite, got ${s}`);
-  return paged(e, 'mulScalar', [x], [{ batch: x.shape }], ([xp]) => [mulScalarPage(e, xp, s)])[0];
+  return paged(e, 'mulScalar', [x], [{ batch: x.shape, dtype: x.dtype }], ([xp]) => [mulScalarPage(e, xp, s)])[0];
 }
 
 function mulScalarPage(e: Engine, x: Tensor, s: number): Tensor {
-  const y = e.alloc(x.shape);
+  const y = e.alloc(x.shape, x.dtype);
   run(e, elementwiseScale, vecConfig(x.size), { size: x.size, s }, { x, y });
   return y;
 }

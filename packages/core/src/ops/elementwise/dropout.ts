@@ -11,7 +11,7 @@ function run(e: Engine, op: string, x: Tensor, rate: number, seed: number): Tens
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
     throw new RangeError(`${op}: seed must be an integer in [0, 2^32), got ${seed}`);
   }
-  const y = e.alloc(x.shape);
+  const y = e.alloc(x.shape, x.dtype);
   runKernel(e, dropoutKernel, vecConfig(x.size), { size: x.size, seed, rate }, { x, y });
   return y;
 }

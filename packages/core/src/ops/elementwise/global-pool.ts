@@ -20,7 +20,7 @@ const POOL_MIN_ROWS_PER_PART = 64;
 
 function pool(e: Engine, op: string, x: Tensor, mode: 'avg' | 'max'): Tensor {
   assertShape(op, 'x', x.shape, 4);
-  return paged(e, op, [x], [{ batch: [x.shape[0], x.shape[3]] }], ([xp]) => [poolPage(e, xp, mode)])[0];
+  return paged(e, op, [x], [{ batch: [x.shape[0], x.shape[3]], dtype: x.dtype }], ([xp]) => [poolPage(e, xp, mode)])[0];
 }
 
 function poolPage(e: Engine, x: Tensor, mode: 'avg' | 'max'): Tensor {
@@ -28,7 +28,8 @@ function poolPage(e: Engine, x: Tensor, mode: 'avg' | 'max'): Tensor {
   const hw = h * w;
   const cfg = { ...vecConfig(channels), mode };
   const { parts, rowsPerPart } = splitPlan(hw, batch * vecCount(cfg, channels), POOL_MIN_ROWS_PER_PART);
-  const y = e.alloc([batch, channels]);
+  const y = e.alloc([batch, channels], x.dtype);
+  // the parts' partial results stay f32 (a sum of up to H*W/parts values)
   const first = parts === 1 ? y : e.alloc([batch, parts, channels]);
   const scale = mode === 'avg' ? 1 / hw : 1;
   run(e, globalPool, cfg, { batch, hw, channels, parts, rowsPerPart, scale }, { x, y: first });

@@ -4,7 +4,7 @@
 // pass), dx = dz·Wᵀ, dW = xᵀ·dz (transposes read in place).
 import { colsum, colsumReluMask, vecConfig } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
-import type { Tensor } from '../../gpu/tensor.js';
+import type { DType, Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { type MatmulVariant, assertMatrix, matmulDispatch } from './matmul.js';
 import { run } from '../run.js';
@@ -14,7 +14,7 @@ export function dense(
   x: Tensor,
   w: Tensor,
   b: Tensor,
-  opts: { relu?: boolean; variant?: Partial<MatmulVariant> } = {},
+  opts: { relu?: boolean; variant?: Partial<MatmulVariant>; /** output storage (default: x's) */ dtype?: DType } = {},
 ): Tensor {
   const op = 'dense';
   assertMatrix(op, 'x', x);
@@ -27,6 +27,7 @@ export function dense(
     epilogue: { shift: b },
     relu: !!opts.relu,
     variant: opts.variant,
+    dtype: opts.dtype ?? x.dtype,
   });
 }
 

@@ -14,7 +14,7 @@ import {
   splitCount,
 } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
-import type { Tensor } from '../../gpu/tensor.js';
+import type { DType, Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { type Epilogue, resolveEpilogue } from '../epilogue.js';
 import { run } from '../run.js';
@@ -123,7 +123,7 @@ export function matmulDispatch(
   b: Tensor,
   dims: MatmulDims,
   outShape: readonly number[],
-  opts: { epilogue?: Epilogue; relu?: boolean; variant?: Partial<MatmulVariant> } = {},
+  opts: { epilogue?: Epilogue; relu?: boolean; variant?: Partial<MatmulVariant>; /** output storage, default f32 */ dtype?: DType } = {},
 ): Tensor {
   const { M, N, K, transA, transB } = dims;
   const ep = resolveEpilogue(e, op, opts.epilogue, N);
@@ -157,7 +157,7 @@ export function matmulDispatch(
     tile = { ...tile, share: 'none' };
     cfg.share = 'none';
   }
-  const out = e.alloc(outShape);
+  const out = e.alloc(outShape, opts.dtype ?? 'f32');
   const { slices } = matmulKSlices(K, splitK);
   if (slices <= 1) {
     run(e, matmulKernel, cfg, { M, N, K }, { a, b, scale: ep.scale, shift: ep.shift, c: out });

@@ -4,7 +4,7 @@
 //   backward input   dx = dY·Wᵀ          [NHW, Cout] x [Cin, Cout]ᵀ (W read transposed)
 //   backward filter  dW = Xᵀ·dY          [NHW, Cin]ᵀ x [NHW, Cout]  (X read transposed, split-K over NHW)
 import type { Engine } from '../../gpu/engine.js';
-import type { Tensor } from '../../gpu/tensor.js';
+import type { DType, Tensor } from '../../gpu/tensor.js';
 import { ShapeError, assertShape } from '../../gpu/errors.js';
 import type { Epilogue } from '../epilogue.js';
 import { type MatmulVariant, matmulDispatch } from './matmul.js';
@@ -16,7 +16,7 @@ export function pointwiseConv2d(
   e: Engine,
   x: Tensor,
   w: Tensor,
-  opts: { epilogue?: Epilogue; variant?: Partial<MatmulVariant> } = {},
+  opts: { epilogue?: Epilogue; variant?: Partial<MatmulVariant>; /** output storage (default: x's) */ dtype?: DType } = {},
 ): Tensor {
   const op = 'pointwiseConv2d';
   assertShape(op, 'x', x.shape, 4);
@@ -24,8 +24,9 @@ export function pointwiseConv2d(
   const [n, h, wd, cin] = x.shape;
   if (w.shape[0] !== cin) throw new ShapeError(op, 'filter rows must equal input channels', { x: x.shape, w: w.shape });
   const cout = w.shape[1];
-  return paged(e, op, [x], [{ batch: [n, h, wd, cout] }], ([xp]) => [
-    matmulDispatch(e, op, xp, w, { M: pixels(xp.shape), N: cout, K: cin, transA: false, transB: false }, [xp.shape[0], h, wd, cout], opts),
+  const dtype = opts.dtype ?? x.dtype;
+  return paged(e, op, [x], [{ batch: [n, h, wd, cout], dtype }], ([xp]) => [
+    matmulDispatch(e, op, xp, w, { M: pixels(xp.shape), N: cout, K: cin, transA: false, transB: false }, [xp.shape[0], h, wd, cout], { ...opts, dtype }),
   ])[0];
 }
 

@@ -99,7 +99,7 @@ export function foldBatchNorm(e: Engine, p: BatchNormParams): { scale: Tensor; s
 }
 
 function apply(e: Engine, x: Tensor, l: Layout, mean: Tensor, scale: Tensor, beta: Tensor, relu6: boolean): Tensor {
-  const y = e.alloc(x.shape);
+  const y = e.alloc(x.shape, x.dtype); // stored like its input (f16 activations stay f16)
   run(e, batchnormApply, { vec4: l.vec4, relu6 }, { rows: l.rows, channels: l.channels }, { x, mean, scale, beta, y });
   return y;
 }
@@ -109,7 +109,7 @@ export function batchNormInference(e: Engine, x: Tensor, p: BatchNormParams, opt
   const op = 'batchNormInference';
   const l = layoutOf(op, x, p);
   const { scale, shift } = foldBatchNorm(e, p);
-  const [y] = paged(e, op, [x], [{ batch: x.shape }], ([xp]) => [apply(e, xp, pageLayout(l, xp), p.movingMean, scale, p.beta, !!opts.relu6)]);
+  const [y] = paged(e, op, [x], [{ batch: x.shape, dtype: x.dtype }], ([xp]) => [apply(e, xp, pageLayout(l, xp), p.movingMean, scale, p.beta, !!opts.relu6)]);
   scale.dispose();
   shift.dispose();
   return y;
@@ -248,7 +248,7 @@ export function batchNormTraining(
     { partials, gamma: p.gamma, movingMean: p.movingMean, movingVariance: p.movingVariance, mean, invStd, scale },
   );
   partials.dispose();
-  const [y] = paged(e, op, [x], [{ batch: x.shape }], ([xp]) => [apply(e, xp, pageLayout(l, xp), mean, scale, p.beta, !!opts.relu6)]);
+  const [y] = paged(e, op, [x], [{ batch: x.shape, dtype: x.dtype }], ([xp]) => [apply(e, xp, pageLayout(l, xp), mean, scale, p.beta, !!opts.relu6)]);
   scale.dispose();
   return { y, mean, invStd };
 }
