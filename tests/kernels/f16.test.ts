@@ -30,9 +30,9 @@ import {
   relu6Backward,
   matmul,
   type Engine,
-  type MatmulTile,
   type Tensor,
 } from '@mnv2/core';
+import type { MatmulTile } from '@mnv2/kernels';
 import { gpuEngine, GPU } from '../helpers/gpu.js';
 import { randArray, f32 } from '../helpers/random.js';
 import { expectClose } from '../helpers/allclose.js';

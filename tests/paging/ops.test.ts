@@ -191,4 +191,47 @@ describe(`${GPU} ops on tensors larger than the binding limit (forced to ${LIMIT
     await same('resize f32', (e) => resizeImages(e, x(e), { height: 12, width: 12 }));
     await same('augment', (e) => augment(e, x(e), { flip: true, rotation: 0.2, seed: 7 }));
   });
+
+  // f16 activations (--precision f16): half the bytes per sample; pages bound in place (8x8x8:
+  // 1 KiB f16 samples) and copied (7x7x8: 784-byte f16 samples). Without
+  // shader-f16 (SwiftShader) an f16 tensor is refused instead.
+  it('f16 activations: conv (f32 in, f16 out), depthwise, pointwise, add, BN, pool, backward filters reading f16', async () => {
+    if (!whole.hasF16) {
+      expect(() => paged.upload(new Float32Array(8), [8], 'f16')).toThrow(/shader-f16/);
+      return;
+    }
+    const input16 = (shape: number[], lo = -1, hi = 1) => {
+      const data = f32(randArray(shape.reduce((a, b) => a * b, 1), seed++, lo, hi));
+      return (e: Engine) => e.upload(data, shape, 'f16');
+    };
+    const tol = { rtol: 1e-3, atol: 1e-3 }; // identical kernels; BN statistics summed in another order
+    const x32 = input([6, 9, 9, 3]);
+    const w = input([3, 3, 3, 8]);
+    await same('conv2d f32 -> f16', (e) => conv2d(e, x32(e), w(e), { stride: 2, padding: 'same', dtype: 'f16' }), tol);
+    for (const shape of [
+      [6, 8, 8, 8],
+      [6, 7, 7, 8],
+    ]) {
+      const x = input16(shape);
+      const b = input16(shape);
+      const dw = input([3, 3, 8]);
+      const pw = input([8, 12]);
+      const dy = input(shape);
+      const sc = input([8], 0.5, 1.5);
+      const sh = input([8]);
+      const bn = (e: Engine) => ({ gamma: sc(e), beta: sh(e), movingMean: sh(e), movingVariance: sc(e), epsilon: 1e-3, momentum: 0.9 });
+      const check16 = (t: Tensor) => {
+        expect(t.dtype).toBe('f16');
+        return t;
+      };
+      await same(`depthwise f16 [${shape}]`, (e) => check16(depthwiseConv2d(e, x(e), dw(e), { stride: 1, padding: 'same', epilogue: { scale: sc(e), shift: sh(e), relu6: true } })), tol);
+      await same(`pointwise f16 [${shape}]`, (e) => check16(pointwiseConv2d(e, x(e), pw(e))), tol);
+      await same(`add f16 [${shape}]`, (e) => check16(add(e, x(e), b(e))), tol);
+      await same(`BN inference f16 [${shape}]`, (e) => check16(batchNormInference(e, x(e), bn(e), { relu6: true })), tol);
+      await same(`BN training f16 [${shape}]`, (e) => check16(batchNormTraining(e, x(e), bn(e), { relu6: true }).y), tol);
+      await same(`global pool f16 [${shape}]`, (e) => [check16(globalAvgPool(e, x(e))), check16(globalMaxPool(e, x(e)))], tol);
+      await same(`depthwise dw from f16 x [${shape}]`, (e) => depthwiseConv2dBackwardFilter(e, x(e), dy(e), { stride: 1, padding: 'same' }), tol);
+      await same(`pointwise dw from f16 x [${shape}]`, (e) => pointwiseConv2dBackwardFilter(e, x(e), dy(e)), tol);
+    }
+  });
 });

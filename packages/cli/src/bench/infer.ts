@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
+import type { Precision } from '@mnv2/core';
 import { numberFlag, parseArgs } from '../util/args.js';
 import { mobilenetV2Layers } from './layers.js';
 import { median } from './timing.js';
@@ -17,7 +18,7 @@ import { packageVersion, type InferConfig, type Peer, type PeerRunner, type Shar
 
 const PEERS = ['tfjs', 'ort-webgpu', 'ort-cpu'] as const;
 
-const HELP = `mnv2 bench infer [--quick] [--out FILE] [--peers tfjs,ort-webgpu,ort-cpu] [--repeats N] [--warmup N]
+const HELP = `mnv2 bench infer [--quick] [--out FILE] [--peers tfjs,ort-webgpu,ort-cpu] [--repeats N] [--warmup N] [--precision f32|f16|both]
 
 MobileNetV2 1.0 inference (1000 classes, random weights) at 224x224 batch 1, 224x224 batch 8 and
 160x160 batch 8, ours next to TF.js 4 WebGPU (tf.layers model built like Keras' mobilenet_v2.py, on
@@ -31,6 +32,9 @@ logits against ours.
   --peers LIST     comma-separated subset of: ${PEERS.join(', ')} (default: all; 'none' = ours only)
   --repeats N      timed rounds (default 7); each round runs every implementation once, round-robin
   --warmup N       untimed runs of each implementation first (default 2; the first compiles shaders)
+  --precision P    our activations' storage: f32 (default), f16 (needs 'shader-f16'), or both: ours
+                   at f16 as one more implementation beside ours at f32 (same weights, same input,
+                   round-robin in this process: 'time ÷ ours' is the f16/f32 ratio)
 
 A peer that fails to load or run is reported as failed with its error. Expect minutes on a software
 adapter (TF.js WebGPU needs ~4 s per 224x224 batch of 8 on lavapipe).`;
@@ -109,7 +113,7 @@ export async function benchInfer(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const args = parseArgs(argv, { values: ['out', 'peers', 'repeats', 'warmup'], booleans: ['quick'] }, 'bench infer');
+  const args = parseArgs(argv, { values: ['out', 'peers', 'repeats', 'warmup', 'precision'], booleans: ['quick'] }, 'bench infer');
   if (args.positionals.length) throw new Error(`bench infer: unexpected argument '${args.positionals[0]}' (see 'mnv2 bench infer --help')`);
   const quick = args.flags.get('quick') === true;
   const out = args.flags.get('out');
@@ -125,15 +129,20 @@ export async function benchInfer(argv: string[]): Promise<number> {
     if (bad.length) throw new Error(`bench infer: unknown peer '${bad[0]}' (choose from ${PEERS.join(', ')})`);
   }
   const configs = quick ? FULL.slice(0, 1) : FULL;
+  const precArg = args.flags.get('precision') ?? 'f32';
+  if (precArg !== 'f32' && precArg !== 'f16' && precArg !== 'both') throw new Error(`bench infer: --precision must be f32, f16 or both, got '${String(precArg)}'`);
+  const enginePrecision: Precision = precArg === 'f16' ? 'f16' : 'f32';
 
   const started = performance.now();
   const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)}s`;
   const loadStart = loadavg();
-  const { engine: e, adapter } = await createNodeEngine();
+  const { engine: e, adapter } = await createNodeEngine({ precision: enginePrecision });
+  if (precArg === 'both') e.requireF16(); // the f16 peer needs shader-f16: say so before any timing
   const adapterName = describeAdapter(adapter);
   console.log(`[mnv2] adapter: ${adapterName}`);
   const ours = new OursPeer(e, adapterName, `@mnv2/core ${packageVersion('@mnv2/core')}, webgpu (Dawn) ${packageVersion('webgpu')}`);
   const peers: Peer[] = [ours];
+  if (precArg === 'both') peers.push(new OursPeer(e, adapterName, ours.version, 'f16', true));
   const initErrors = new Map<Peer, string>();
   for (const id of peerIds) {
     const p: Peer = id === 'tfjs' ? new TfjsWebGpuPeer() : new OrtPeer(id === 'ort-webgpu' ? 'webgpu' : 'cpu');

@@ -9,11 +9,12 @@ import { JsonStreamWriter } from '../util/json-stream.js';
 import { writeStatsFile } from '../util/stats-file.js';
 import { expandImageInputs } from '../data/image-inputs.js';
 import { numberFlag, parseArgs } from '../util/args.js';
+import { precisionFlag, PRECISION_HELP } from '../util/precision.js';
 import { findLabels, loadClassifierWeights } from '../weights/load.js';
 import { classifierWeights } from '../weights/auto.js';
 
 const HELP = `mnv2 classify <image or folder>… [--weights PATH] [--top 5] [--crop none|center|F]
-                [--batch-size 8] [--image-size N] [--labels FILE] [--json]
+                [--batch-size 8] [--image-size N] [--labels FILE] [--precision f32|f16] [--json]
 
 Classifies images with a pretrained MobileNetV2 (ImageNet, 1000 classes) and prints the most likely
 classes with their probabilities. A folder means every image in it (JPEG, PNG, BMP, GIF, WebP, TIFF),
@@ -41,6 +42,7 @@ Options:
                     weights' folder, or the shared copies; else "class N".
   --json            One JSON document on stdout (results, and errors per file), written as
                     each batch finishes.
+${PRECISION_HELP}
 
 Examples:
   mnv2 classify cat.jpg
@@ -84,7 +86,7 @@ export async function classify(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const args = parseArgs(argv, { values: ['weights', 'top', 'crop', 'batch-size', 'image-size', 'labels'], booleans: ['json'] }, 'classify');
+  const args = parseArgs(argv, { values: ['weights', 'top', 'crop', 'batch-size', 'image-size', 'labels', 'precision'], booleans: ['json'] }, 'classify');
   if (args.positionals.length === 0) {
     console.error(`mnv2 classify: name at least one image or folder.\n\n${HELP}`);
     return 2;
@@ -94,6 +96,7 @@ export async function classify(argv: string[]): Promise<number> {
   const imageSize = args.flags.has('image-size') ? positiveInt(numberFlag(args, 'image-size', 224, 'classify'), 'image-size') : undefined;
   if (imageSize !== undefined && imageSize < 32) throw new Error(`classify: --image-size must be 32 or more (MobileNetV2 halves it five times), got ${imageSize}`);
   const crop = parseCrop(args.flags.get('crop'));
+  const precision = precisionFlag(args, 'classify');
   const json = args.flags.has('json');
   const str = (name: string) => {
     const v = args.flags.get(name);
@@ -113,12 +116,12 @@ export async function classify(argv: string[]): Promise<number> {
   }
   const labels: ClassLabels = await findLabels(weightsPath, info.classes, str('labels') ?? fetchedLabels);
 
-  const { engine: e, adapter } = await createNodeEngine();
+  const { engine: e, adapter } = await createNodeEngine({ precision });
   const net = buildClassifier(e, loaded.weights, info);
   const started = Date.now();
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log(`[mnv2] weights: ${loaded.path} — ${loaded.description}${imageSize !== undefined ? `; run at ${imageSize}x${imageSize}` : ''}`);
-  log(`[mnv2] labels: ${labels.source}; adapter: ${describeAdapter(adapter)}; loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  log(`[mnv2] labels: ${labels.source}; adapter: ${describeAdapter(adapter)}${precision === 'f16' ? '; activations f16' : ''}; loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   // Any batch runs (tensors above the adapter's binding limit run in pages); only device memory caps it.
   if (e.deviceMemoryBytes !== undefined) {
     const fit = largestBatch(estimateStepMemory(net, { training: false }), e.deviceMemoryBytes);
@@ -197,7 +200,7 @@ export async function classify(argv: string[]): Promise<number> {
   if (showProgress && tty) process.stderr.write('\n');
   const paging = pagingSummary(e);
   if (paging) log(`[mnv2] ${paging}`);
-  await writeStatsFile(e, started, { images: files.length, errors: errors.length });
+  await writeStatsFile(e, started, { images: files.length, errors: errors.length, precision });
   e.destroy();
 
   await out?.end({ errors });

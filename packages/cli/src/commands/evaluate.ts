@@ -5,10 +5,11 @@ import { resolve } from 'node:path';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { tuneOnFirstUse } from '../tuning-file.js';
 import { numberFlag, parseArgs } from '../util/args.js';
+import { precisionFlag } from '../util/precision.js';
 import { openDataset } from '../data/open-dataset.js';
 import { buildRunModel, readRun } from '../run/load-run.js';
 
-const HELP = `mnv2 evaluate <run-dir> <data> [--batch-size 32] [--json]
+const HELP = `mnv2 evaluate <run-dir> <data> [--batch-size 32] [--precision f32|f16] [--json]
 
 Loss and accuracy of a trained run (the --out folder of 'mnv2 train') on every image of <data>:
 a folder with one sub-folder per class, a 'path,label' list file, or a CIFAR-10 binary folder
@@ -16,6 +17,7 @@ a folder with one sub-folder per class, a 'path,label' list file, or a CIFAR-10 
 
 Options:
   --batch-size B   images per GPU batch (default 32)
+  --precision P    f32 (default) or f16: activations stored as f16 (needs 'shader-f16')
   --json           one JSON document on stdout
 
 Example:
@@ -27,7 +29,8 @@ export async function evaluate(argv: string[]): Promise<number> {
     return 0;
   }
   const C = 'evaluate';
-  const args = parseArgs(argv, { values: ['batch-size'], booleans: ['json'] }, C);
+  const args = parseArgs(argv, { values: ['batch-size', 'precision'], booleans: ['json'] }, C);
+  const precision = precisionFlag(args, C);
   if (args.positionals.length !== 2) throw new Error(`evaluate: expected <run-dir> <data-dir>, got ${args.positionals.length} argument${args.positionals.length === 1 ? '' : 's'} (see 'mnv2 evaluate --help')`);
   const batchSize = numberFlag(args, 'batch-size', 32, C);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`evaluate: --batch-size must be a positive integer, got ${batchSize}`);
@@ -57,7 +60,7 @@ export async function evaluate(argv: string[]): Promise<number> {
   const log = json ? console.error : console.log;
   log(`Found ${ds.trainCount} ${ds.kind === 'cifar10' ? 'images' : 'files'} belonging to ${ds.classNames.length} classes.`);
 
-  const { engine: e, adapter } = await createNodeEngine();
+  const { engine: e, adapter } = await createNodeEngine({ precision });
   console.error(`[mnv2] adapter: ${describeAdapter(adapter)}`);
   await tuneOnFirstUse(e, { alpha: run.alpha, inputSize: run.imageSize, batch: batchSize, log: (s) => console.error(s) });
   const model = buildRunModel(e, run);

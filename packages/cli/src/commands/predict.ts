@@ -8,9 +8,10 @@ import { writeStatsFile } from '../util/stats-file.js';
 import { decodeImage } from '../data/decode.js';
 import { expandImageInputs } from '../data/image-inputs.js';
 import { numberFlag, parseArgs } from '../util/args.js';
+import { precisionFlag } from '../util/precision.js';
 import { buildRunModel, probabilities, readRun } from '../run/load-run.js';
 
-const HELP = `mnv2 predict <run-dir> <image or folder>… [--batch-size 32] [--json]
+const HELP = `mnv2 predict <run-dir> <image or folder>… [--batch-size 32] [--precision f32|f16] [--json]
 
 The predicted class and its probability for each image, with a trained run (the --out folder of
 'mnv2 train'). A folder means every image in it, in name order. Two classes: sigmoid of the single
@@ -18,6 +19,7 @@ output (P(second class)); more: softmax.
 
 Options:
   --batch-size B   images per GPU batch (default 32)
+  --precision P    f32 (default) or f16: activations stored as f16 (needs 'shader-f16')
   --json           one JSON document on stdout (every class's probability per image)
 
 Example:
@@ -29,7 +31,8 @@ export async function predict(argv: string[]): Promise<number> {
     return 0;
   }
   const C = 'predict';
-  const args = parseArgs(argv, { values: ['batch-size'], booleans: ['json'] }, C);
+  const args = parseArgs(argv, { values: ['batch-size', 'precision'], booleans: ['json'] }, C);
+  const precision = precisionFlag(args, C);
   if (args.positionals.length < 2) throw new Error(`predict: expected <run-dir> and at least one image or folder (see 'mnv2 predict --help')`);
   const batchSize = numberFlag(args, 'batch-size', 32, C);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`predict: --batch-size must be a positive integer, got ${batchSize}`);
@@ -56,7 +59,7 @@ export async function predict(argv: string[]): Promise<number> {
       ),
   };
   const t0 = Date.now();
-  const { engine: e, adapter } = await createNodeEngine();
+  const { engine: e, adapter } = await createNodeEngine({ precision });
   console.error(`[mnv2] adapter: ${describeAdapter(adapter)}`);
   await tuneOnFirstUse(e, { alpha: run.alpha, inputSize: run.imageSize, batch: batchSize, log: (s) => console.error(s) });
   const model = buildRunModel(e, run);

@@ -1,11 +1,11 @@
 // Our engine: MobileNetV2Net's inference path (BN folded, ReLU6 fused: one kernel per conv, one
 // submit per forward), input written and logits read back on every run.
-import { MobileNetV2Net, type Engine, type Tensor } from '@mnv2/core';
+import { MobileNetV2Net, type Engine, type Precision, type Tensor } from '@mnv2/core';
 import type { InferConfig, Peer, PeerRunner, SharedModel } from './types.js';
 
 export class OursPeer implements Peer {
-  readonly id = 'ours';
-  readonly label = 'mnv2 (ours)';
+  readonly id: string;
+  readonly label: string;
   version: string;
   adapter?: string;
   private nets = new Map<number, MobileNetV2Net>();
@@ -14,7 +14,12 @@ export class OursPeer implements Peer {
     private readonly e: Engine,
     adapter: string,
     version: string,
+    /** Activation storage; 'f16' next to an f32 'ours' is the peer 'ours-f16' (same weights, same input). */
+    private readonly precision: Precision = e.precision,
+    second = false,
   ) {
+    this.id = second ? `ours-${precision}` : 'ours';
+    this.label = second || precision !== 'f32' ? `mnv2 (ours, ${precision})` : 'mnv2 (ours)';
     this.adapter = adapter;
     this.version = version;
   }
@@ -25,7 +30,7 @@ export class OursPeer implements Peer {
   net(cfg: InferConfig): MobileNetV2Net {
     let n = this.nets.get(cfg.size);
     if (!n) {
-      n = new MobileNetV2Net(this.e, { alpha: cfg.alpha, inputSize: cfg.size, head: { classes: cfg.classes, pooling: 'avg', dropout: 0 }, seed: 1 });
+      n = new MobileNetV2Net(this.e, { alpha: cfg.alpha, inputSize: cfg.size, head: { classes: cfg.classes, pooling: 'avg', dropout: 0 }, seed: 1, precision: this.precision });
       this.nets.set(cfg.size, n);
     }
     return n;
