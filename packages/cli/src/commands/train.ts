@@ -41,6 +41,7 @@ import { defaultBaseWeightsPath, loadBaseWeights } from '../weights/base-weights
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { tuneOnFirstUse } from '../tuning-file.js';
 import { numberFlag, parseArgs } from '../util/args.js';
+import { precisionFlag } from '../util/precision.js';
 
 const HELP = `mnv2 train <data> [options]
 
@@ -95,6 +96,8 @@ Options:
   --resume             continue the interrupted run in --out from its last checkpoint (model,
                        optimizer, best weights and early-stopping state restored; flags taken from
                        config.json): the result equals an uninterrupted run
+  --precision P        f32 (default) or f16: activations (and those kept for backward) stored as f16,
+                       gradients, weights and optimizer state f32 (needs 'shader-f16')
   --restore-best       at the end, write the weights of the epoch with the lowest val_loss as
                        model.safetensors (kept as best.safetensors meanwhile; Keras restore_best_weights)
 
@@ -145,12 +148,13 @@ export async function train(argv: string[]): Promise<number> {
   const args = parseArgs(
     argv,
     {
-      values: ['val-split', 'seed', 'image-size', 'batch-size', 'epochs', 'lr', 'optimizer', 'alpha', 'weights', 'dropout', 'fine-tune-at', 'fine-tune-epochs', 'fine-tune-lr', 'out', 'early-stopping-patience', 'lr-schedule', 'hidden-units', 'label-mode', 'cache-budget'],
+      values: ['val-split', 'seed', 'image-size', 'batch-size', 'epochs', 'lr', 'optimizer', 'alpha', 'weights', 'dropout', 'fine-tune-at', 'fine-tune-epochs', 'fine-tune-lr', 'out', 'early-stopping-patience', 'lr-schedule', 'hidden-units', 'label-mode', 'cache-budget', 'precision'],
       booleans: ['no-augment', 'force', 'restore-best', 'resume'],
     },
     C,
   );
   const resume = args.flags.has('resume');
+  const precision = precisionFlag(args, C);
   // --resume: the run's flags come from its config.json; flags given again must agree with it.
   let prev: Record<string, unknown> | null = null;
   if (resume) {
@@ -308,8 +312,8 @@ export async function train(argv: string[]): Promise<number> {
     // Missing or wrongly shaped base tensors: the MobileNetV2 constructor below names them.
   }
 
-  const { engine: e, adapter } = await createNodeEngine();
-  console.log(`[mnv2] adapter: ${describeAdapter(adapter)}`);
+  const { engine: e, adapter } = await createNodeEngine({ precision });
+  console.log(`[mnv2] adapter: ${describeAdapter(adapter)}${precision === 'f16' ? '; activations f16 (gradients, weights and optimizer f32)' : ''}`);
   console.log(`[mnv2] base: ${base ? base.what : 'random initialisation (--weights none)'}; input ${size}x${size}`);
   const classes = ds.labelMode === 'binary' ? 1 : ds.classNames.length;
   // The Keras tutorial's model, through the Keras-shaped API (the same model.fit users call).

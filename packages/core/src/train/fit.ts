@@ -23,7 +23,7 @@ import { CacheBudget, bindingLimitOf } from '../data/paged-rows.js';
 import { FrozenCache } from '../data/frozen-cache.js';
 import { Prefetcher, type PrefetchedLoad } from '../data/prefetch.js';
 import { accuracy } from '../ops/loss/index.js';
-import { globalAvgPool, globalMaxPool } from '../ops/elementwise/index.js';
+import { cast, globalAvgPool, globalMaxPool } from '../ops/elementwise/index.js';
 import type { Optimizer } from '../ops/optim/index.js';
 import type { MobileNetV2Net } from '../nn/mobilenet-v2.js';
 import { expectedWeights, withKerasShapes, type WeightMap } from '../io/weight-map.js';
@@ -161,10 +161,10 @@ export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: 
     frozenKind === 'features'
       ? (x: Tensor) => {
           const f = baseForward(e, net, x);
-          const p = head.spec.pooling === 'max' ? globalMaxPool(e, f) : globalAvgPool(e, f);
+          const p = cast(e, head.spec.pooling === 'max' ? globalMaxPool(e, f) : globalAvgPool(e, f), 'f32'); // caches hold f32 (f16 activations widened)
           return p.reshape([p.shape[0], 1, 1, p.shape[p.shape.length - 1]]);
         }
-      : (x: Tensor) => net.prefixForward(e, x, fromBlock);
+      : (x: Tensor) => cast(e, net.prefixForward(e, x, fromBlock), 'f32');
   /** The network input of these samples: cached features, or images (+ the frozen part run now). */
   async function input(d: ImageBatches, split: 'train' | 'validation', ids: number[], pre: PrefetchedLoad): Promise<{ x: Tensor; labels: number[]; skipped: number[] }> {
     if (frozen?.cached) return { x: frozen.gather(split, ids), labels: ids.map((i) => d.source.labels[i]), skipped: [] };

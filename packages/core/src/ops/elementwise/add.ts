@@ -11,7 +11,7 @@ import {
   vecConfig,
 } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
-import type { Tensor } from '../../gpu/tensor.js';
+import type { DType, Tensor } from '../../gpu/tensor.js';
 import { assertSameShape } from './shared.js';
 import { run } from '../run.js';
 import { paged, pagedInPlace } from '../paging.js';
@@ -24,6 +24,20 @@ import { paged, pagedInPlace } from '../paging.js';
 export function copyByKernel(e: Engine, x: Tensor): Tensor {
   return paged(e, 'copyByKernel', [x], [{ batch: x.shape, dtype: x.dtype }], ([xp]) => {
     const y = e.alloc(xp.shape, xp.dtype);
+    run(e, copyKernel, vecConfig(xp.size), { size: xp.size }, { x: xp, y });
+    return [y];
+  })[0];
+}
+
+/**
+ * x stored as `dtype` (f32 <-> f16: the copy kernel reads one storage and writes the other; see
+ * kernels/src/half.ts). Returns x itself when it already is.
+ */
+export function cast(e: Engine, x: Tensor, dtype: DType): Tensor {
+  if (x.dtype === dtype) return x;
+  if (!['f32', 'f16'].includes(x.dtype) || !['f32', 'f16'].includes(dtype)) throw new Error(`cast: only f32 <-> f16, got ${x.dtype} -> ${dtype}`);
+  return paged(e, 'cast', [x], [{ batch: x.shape, dtype }], ([xp]) => {
+    const y = e.alloc(xp.shape, dtype);
     run(e, copyKernel, vecConfig(xp.size), { size: xp.size }, { x: xp, y });
     return [y];
   })[0];

@@ -26,7 +26,7 @@ import {
   vecConfig,
 } from '@mnv2/kernels';
 import type { Engine } from '../../gpu/engine.js';
-import type { Tensor } from '../../gpu/tensor.js';
+import type { DType, Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { dummyTensor } from '../epilogue.js';
 import { type Page, paged, pageOf, planPages } from '../paging.js';
@@ -98,18 +98,19 @@ export function foldBatchNorm(e: Engine, p: BatchNormParams): { scale: Tensor; s
   return { scale, shift };
 }
 
-function apply(e: Engine, x: Tensor, l: Layout, mean: Tensor, scale: Tensor, beta: Tensor, relu6: boolean): Tensor {
-  const y = e.alloc(x.shape, x.dtype); // stored like its input (f16 activations stay f16)
+function apply(e: Engine, x: Tensor, l: Layout, mean: Tensor, scale: Tensor, beta: Tensor, relu6: boolean, dtype: DType): Tensor {
+  const y = e.alloc(x.shape, dtype);
   run(e, batchnormApply, { vec4: l.vec4, relu6 }, { rows: l.rows, channels: l.channels }, { x, mean, scale, beta, y });
   return y;
 }
 
 /** y = (x − movingMean)/sqrt(movingVariance + eps)·gamma + beta, optionally ReLU6. */
-export function batchNormInference(e: Engine, x: Tensor, p: BatchNormParams, opts: { relu6?: boolean } = {}): Tensor {
+export function batchNormInference(e: Engine, x: Tensor, p: BatchNormParams, opts: { relu6?: boolean; /** output storage (default: x's) */ dtype?: DType } = {}): Tensor {
   const op = 'batchNormInference';
   const l = layoutOf(op, x, p);
   const { scale, shift } = foldBatchNorm(e, p);
-  const [y] = paged(e, op, [x], [{ batch: x.shape, dtype: x.dtype }], ([xp]) => [apply(e, xp, pageLayout(l, xp), p.movingMean, scale, p.beta, !!opts.relu6)]);
+  const dtype = opts.dtype ?? x.dtype;
+  const [y] = paged(e, op, [x], [{ batch: x.shape, dtype }], ([xp]) => [apply(e, xp, pageLayout(l, xp), p.movingMean, scale, p.beta, !!opts.relu6, dtype)]);
   scale.dispose();
   shift.dispose();
   return y;
@@ -226,7 +227,7 @@ export function batchNormTraining(
   e: Engine,
   x: Tensor,
   p: BatchNormParams,
-  opts: { relu6?: boolean } = {},
+  opts: { relu6?: boolean; /** output storage (default: x's) */ dtype?: DType } = {},
 ): { y: Tensor; mean: Tensor; invStd: Tensor } {
   const op = 'batchNormTraining';
   const l = layoutOf(op, x, p);
@@ -248,7 +249,8 @@ export function batchNormTraining(
     { partials, gamma: p.gamma, movingMean: p.movingMean, movingVariance: p.movingVariance, mean, invStd, scale },
   );
   partials.dispose();
-  const [y] = paged(e, op, [x], [{ batch: x.shape, dtype: x.dtype }], ([xp]) => [apply(e, xp, pageLayout(l, xp), mean, scale, p.beta, !!opts.relu6)]);
+  const dtype = opts.dtype ?? x.dtype;
+  const [y] = paged(e, op, [x], [{ batch: x.shape, dtype }], ([xp]) => [apply(e, xp, pageLayout(l, xp), mean, scale, p.beta, !!opts.relu6, dtype)]);
   scale.dispose();
   return { y, mean, invStd };
 }
