@@ -70,7 +70,7 @@ export function rewriteHalfAccess(src: string, name: string, f32Type: string, f1
     if (assign) {
       const rhsFrom = close + 1 + assign[0].length;
       const end = statementEnd(src, rhsFrom);
-      const rhs = rewriteHalfAccess(src.slice(rhsFrom, end), name, f32Type, f16Type);
+      const rhs = rewriteHalfAccess(src.slice(rhsFrom, end), name, f32Type, f16Type).trim();
       const op = assign[1];
       out += op ? `${access} = ${f16Type}(${f32Type}(${access}) ${op} (${rhs}))` : `${access} = ${f16Type}(${rhs})`;
       at = end;

@@ -41,6 +41,11 @@ export interface TuneSummary {
 export interface EngineInitOptions {
   /** Pretend the adapter binds at most this many bytes per buffer (tests: forces the paged paths). */
   maxBindingBytes?: number;
+  /**
+   * Storage type of network activations: 'f16' halves their memory (arithmetic, weights and logits
+   * stay f32); init() fails naming the adapter when it lacks 'shader-f16' (e.g. SwiftShader). Default 'f32'.
+   */
+  precision?: 'f32' | 'f16';
 }
 
 export interface LoadProgress {

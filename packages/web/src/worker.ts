@@ -180,7 +180,9 @@ class EngineWorker {
       },
     });
     this.adapter = adapter;
-    this.engine = new Engine(device, { maxBindingBytes: this.engineOptions.maxBindingBytes });
+    const info = adapter.info;
+    const adapterName = [info?.vendor, info?.architecture, info?.description].filter((x) => x).join(' / ') || undefined;
+    this.engine = new Engine(device, { maxBindingBytes: this.engineOptions.maxBindingBytes, precision: this.engineOptions.precision, adapterName });
     await this.loadTuning(this.engine);
     this.lost = null;
     device.lost.then((info) => {
