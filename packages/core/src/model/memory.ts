@@ -31,7 +31,9 @@ const SLACK = 1.15;
 
 export function estimateStepMemory(net: MobileNetV2Net, opts: StepMemoryOptions): MemoryEstimate {
   let s = net.inputSize;
-  let perSample = s * s * 3 * (opts.augment ? 2 : 1);
+  // bytes per value: the input and gradients are f32; activations take `act` bytes (2 at --precision f16)
+  const act = net.precision === 'f16' ? 2 : 4;
+  let perSampleBytes = 4 * s * s * 3 * (opts.augment ? 2 : 1);
   let recording = false;
   let trainable = 0;
   let weights = 0;
@@ -45,17 +47,18 @@ export function estimateStepMemory(net: MobileNetV2Net, opts: StepMemoryOptions)
     if (opts.training && ps.some((p) => p.trainable)) recording = true;
     if (u.spec.kind !== 'pointwise') s = Math.ceil(s / u.spec.stride);
     const out = s * s * u.spec.outChannels;
-    perSample += out * (opts.training && recording ? 4 : 1);
-    if (unitsWithResidual.has(u)) perSample += out * (opts.training && recording ? 2 : 1);
+    const rec = opts.training && recording;
+    perSampleBytes += out * (rec ? 2 * act + 2 * 4 : act); // conv and BN outputs (+ their gradients)
+    if (unitsWithResidual.has(u)) perSampleBytes += out * (rec ? act + 4 : act);
   }
   for (const p of net.head?.params() ?? []) {
     weights += p.value.size;
     if (p.trainable) trainable += p.value.size;
   }
-  perSample += 4 * net.arch.lastChannels; // pooled features, dropout, their gradients
+  perSampleBytes += 4 * 4 * net.arch.lastChannels; // pooled features, dropout, their gradients
   return {
     fixedBytes: 4 * (weights + (opts.training ? 3 * trainable : 0)),
-    perSampleBytes: Math.ceil(4 * perSample * SLACK),
+    perSampleBytes: Math.ceil(perSampleBytes * SLACK),
   };
 }
 
