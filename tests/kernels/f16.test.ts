@@ -9,6 +9,7 @@
 import { describe, it, expect } from 'vitest';
 import {
   add,
+  cast,
   batchNormInference,
   batchNormInferenceBackward,
   batchNormTraining,
@@ -87,6 +88,23 @@ if (!e.hasF16) {
       const t = up16(x, [7]);
       expect(t.bytes).toBe(14);
       expectClose(await t.read(), halfRef(x), { rtol: 0, atol: 0, what: 'x' });
+    });
+
+    for (const n of [6, 7, 1000]) {
+      it(`cast f32 -> f16 rounds like the reference, f16 -> f32 is exact (n=${n})`, async () => {
+        const x = randArray(n, n, -60000, 60000);
+        x[0] = 1e-6; // subnormal in f16
+        const h = cast(e, up32(x, [n]), 'f16');
+        expectClose(await read(h, 'f16'), halfRef(x), { rtol: 0, atol: 0, what: 'f16' });
+        const back = cast(e, h, 'f32');
+        expectClose(await read(back, 'f32'), halfRef(x), { rtol: 0, atol: 0, what: 'f32' });
+        expect(cast(e, back, 'f32')).toBe(back);
+      });
+    }
+
+    it('cast f32 -> f16 overflows to ±Infinity past 65504 (65519 rounds down)', async () => {
+      const v = await cast(e, up32([70000, -70000, 65519, -65520], [4]), 'f16').read();
+      expect([...v]).toEqual([Infinity, -Infinity, 65504, -Infinity]);
     });
 
     for (const c of [

@@ -14,6 +14,7 @@ import { gpuEngine, gpuEngineWithBindingLimit, GPU } from '../helpers/gpu.js';
 import { expectClose, maxAbs } from '../helpers/allclose.js';
 import { randArray, f32 } from '../helpers/random.js';
 import { TFLITE_KERAS } from '../io/files.js';
+import { buildCli, mnv2, mnv2With } from '../helpers/cli.js';
 
 const CORAL = fileURLToPath(new URL('../../../shared/datasets/coral_test_images/', import.meta.url));
 
@@ -93,5 +94,31 @@ describe.runIf(e.hasF16)(`${GPU} MobileNetV2 at f16 in pages (binding limit forc
     expectClose(paged16.out, whole16.out, { rtol: 1e-6, atol: 1e-6, what: 'paged f16 logits' });
     // and close to f32 (random weights: a loose bound, the pretrained case above is the real check)
     expectClose(paged16.out, paged32.out, { rtol: 0, atol: 0.05 * maxAbs(paged32.out) + 1e-3, what: 'f16 vs f32 logits' });
+  });
+});
+
+describe(`${GPU} mnv2 classify --precision (built CLI)`, () => {
+  beforeAll(() => {
+    buildCli();
+  });
+  const CAT = `${CORAL}cat.bmp`;
+  type Doc = { results: { top: { label: string; probability: number }[] }[] };
+
+  it.runIf(e.hasF16)('cat.bmp at f16: Egyptian cat, probability within 0.01 of f32', () => {
+    const r32 = mnv2('classify', CAT, '--json', '--top', '1');
+    const r16 = mnv2('classify', CAT, '--json', '--top', '1', '--precision', 'f16');
+    expect(r16.code, r16.stderr).toBe(0);
+    expect(r16.stderr).toMatch(/activations f16/);
+    const [t32, t16] = [r32, r16].map((r) => (JSON.parse(r.stdout) as Doc).results[0].top[0]);
+    expect(t16.label).toBe('Egyptian cat');
+    expect(Math.abs(t16.probability - t32.probability)).toBeLessThan(0.01);
+  });
+
+  it('on SwiftShader (no shader-f16): exit 1, the error names the feature and the adapter, no stack trace', () => {
+    const r = mnv2With({ VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json' }, 'classify', CAT, '--precision', 'f16');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--precision f16 needs the WebGPU feature 'shader-f16', which the adapter '[^']*swiftshader[^']*' does not offer/i);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(mnv2('classify', CAT, '--precision', 'f8').stderr).toMatch(/--precision must be f32 or f16, got 'f8'/);
   });
 });

@@ -34,6 +34,7 @@ import {
   uploadImagesU8,
   augment,
   planPages,
+  cast,
 } from '@mnv2/core';
 import { gpuEngine, gpuEngineWithBindingLimit, GPU } from '../helpers/gpu.js';
 import { expectClose, maxAbs } from '../helpers/allclose.js';
@@ -232,6 +233,7 @@ describe(`${GPU} ops on tensors larger than the binding limit (forced to ${LIMIT
       await same(`global pool f16 [${shape}]`, (e) => [check16(globalAvgPool(e, x(e))), check16(globalMaxPool(e, x(e)))], tol);
       await same(`depthwise dw from f16 x [${shape}]`, (e) => depthwiseConv2dBackwardFilter(e, x(e), dy(e), { stride: 1, padding: 'same' }), tol);
       await same(`pointwise dw from f16 x [${shape}]`, (e) => pointwiseConv2dBackwardFilter(e, x(e), dy(e)), tol);
+      await same(`cast f16 -> f32 and back [${shape}]`, (e) => [cast(e, x(e), 'f32'), check16(cast(e, dy(e), 'f16'))], tol);
     }
   });
 });
