@@ -37,3 +37,5 @@ export * from './export/onnx-writer.js';
 export * from './export/tflite-writer.js';
 export * from './export/tflite-calibrate.js';
 export * from './export/keras-h5-writer.js';
+export * from './export/tflite-ranges.js';
+export * from './export/tflite-rounding.js';

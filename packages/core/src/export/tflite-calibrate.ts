@@ -1,6 +1,7 @@
 // Post-training calibration for the int8 TFLite export: runs the float network (our kernels, BatchNorm
 // in inference mode) on representative batches and records each activation's min and max over all
-// of them (TFLite's converter calibrates the same way: min/max per tensor). The head (mean → Dense)
+// of them (TFLite's converter calibrates the same way: min/max per tensor), and optionally a bounded
+// histogram of each (tflite-ranges.ts: percentile or MSE-optimal ranges). The head (mean → Dense)
 // is tiny and runs on the host from the last activation. Keys are the tensor names of
 // `mobileNetV2Tflite` (tfliteActivationNames).
 import type { Engine } from '../gpu/engine.js';
@@ -9,6 +10,8 @@ import type { MobileNetV2Net } from '../nn/mobilenet-v2.js';
 import type { ConvBn } from '../nn/conv-bn.js';
 import { add } from '../ops/elementwise/index.js';
 import type { ActivationRanges } from './tflite-writer.js';
+import { observeHistogram, type ActivationHistograms } from './tflite-ranges.js';
+import { accumulateInputMoments, accumulatePatchMoments, type RoundingMoments } from './tflite-rounding.js';
 
 export interface CalibrationHead {
   classes: number;
@@ -51,20 +54,32 @@ export function channelMeans(sums: ChannelSums): Map<string, Float64Array> {
 
 /**
  * Adds one preprocessed batch [N,S,S,3] (values in [-1,1]) to `ranges` (and, given `sums`, the
- * per-channel sums of every activation and of the input, for bias correction); the caller keeps `x`.
+ * per-channel sums of every activation and of the input, for bias correction; given `hists`, the
+ * bounded histogram of every activation, for the calibration methods of tflite-ranges.ts; given
+ * `moments`, the input moments of every depthwise (3×3 patches) and pointwise layer, for adaptive rounding:
+ * tflite-rounding.ts); the caller keeps `x`.
  */
-export async function calibrateBatch(e: Engine, net: MobileNetV2Net, head: CalibrationHead, x: Tensor, ranges: ActivationRanges, sums?: ChannelSums): Promise<void> {
+export async function calibrateBatch(
+  e: Engine,
+  net: MobileNetV2Net,
+  head: CalibrationHead,
+  x: Tensor,
+  ranges: ActivationRanges,
+  sums?: ChannelSums,
+  hists?: ActivationHistograms,
+  moments?: RoundingMoments,
+): Promise<void> {
   if (sums) accumulate(sums, 'input', await x.read(), 3);
   const ctx = { training: false };
   const outs = e.tidy(() => {
-    const list: [string, Tensor][] = [];
+    const list: [string, Tensor, ConvBn?][] = [];
     let h = net.stem.forward(e, x, ctx);
-    list.push([unitName(net.stem), h]);
+    list.push([unitName(net.stem), h, net.stem]);
     for (const blk of net.blocks) {
       const input = h;
       for (const u of blk.units) {
         h = u.forward(e, h, ctx);
-        list.push([unitName(u), h]);
+        list.push([unitName(u), h, u]);
       }
       if (blk.residual) {
         h = add(e, input, h);
@@ -72,16 +87,22 @@ export async function calibrateBatch(e: Engine, net: MobileNetV2Net, head: Calib
       }
     }
     h = net.last.forward(e, h, ctx);
-    list.push([unitName(net.last), h]);
+    list.push([unitName(net.last), h, net.last]);
     return list;
   });
   try {
     let last: Float32Array | null = null;
-    for (const [name, t] of outs) {
+    let lastShape: readonly number[] = [];
+    for (const [name, t, u] of outs) {
+      // A depthwise unit's input is the tensor before it in this list (the expansion, or the block input).
+      if (moments && u?.spec.kind === 'depthwise' && last) accumulatePatchMoments(moments.depthwise, u.spec.convName, last, lastShape, u.spec.stride);
+      if (moments && u?.spec.kind === 'pointwise' && last) accumulateInputMoments(moments.pointwise, u.spec.convName, last, lastShape);
       const data = await t.read();
       observe(ranges, name, data);
+      if (hists) observeHistogram(hists, name, data);
       if (sums) accumulate(sums, name, data, t.shape[t.shape.length - 1]);
       last = data;
+      lastShape = t.shape;
     }
     // Head on the host: mean over H·W, then the Dense layers.
     const [n, hh, ww, c] = outs[outs.length - 1][1].shape;
@@ -91,6 +112,7 @@ export async function calibrateBatch(e: Engine, net: MobileNetV2Net, head: Calib
       for (let k = 0; k < c; k++) pooled[b * c + k] /= hh * ww;
     }
     observe(ranges, 'global_average_pooling2d', pooled);
+    if (hists) observeHistogram(hists, 'global_average_pooling2d', pooled);
     let v = pooled;
     let inN = c;
     const dense = (name: string, outN: number, relu: boolean) => {
@@ -106,6 +128,7 @@ export async function calibrateBatch(e: Engine, net: MobileNetV2Net, head: Calib
         }
       }
       observe(ranges, name, y);
+      if (hists) observeHistogram(hists, name, y);
       v = y;
       inN = outN;
     };

@@ -16,6 +16,7 @@
 //   Buffer: data 0 (aligned to 16)
 import { Builder } from 'flatbuffers';
 import { architecture, blockPrefix, units, type BlockSpec, type UnitSpec } from '../nn/architecture.js';
+import { gptqRound, inputMatrix, patchMatrix, roundChannel, type RoundingMoments } from './tflite-rounding.js';
 
 // ---------------------------------------------------------------- the flatbuffer
 
@@ -274,6 +275,12 @@ export interface TfliteQuantizeOptions {
    * (bias correction). The file format is unchanged.
    */
   means?: Map<string, Float64Array>;
+  /**
+   * Input moments of the depthwise and pointwise layers (calibration's `moments`): with them the
+   * weights are rounded up or down to reduce each layer's output error on the calibration inputs
+   * (adaptive rounding, tflite-rounding.ts) instead of to the nearest code. Same file format.
+   */
+  moments?: RoundingMoments;
 }
 
 export interface MobileNetV2TfliteOptions {
@@ -326,6 +333,15 @@ export function activationQuant(min: number, max: number): { scale: number; zero
 }
 
 const INT32_MAX = 2147483647;
+
+/** int32 biases at scale inputScale × weight scale (the scales already leave room for them). */
+function int32Bias(bias: Float64Array, inputScale: number, scales: number[], what: string): Int32Array {
+  return Int32Array.from(bias, (v, c) => {
+    const b = Math.round(v / (inputScale * scales[c]));
+    if (Math.abs(b) > INT32_MAX) throw new Error(`tflite: the bias of '${what}' channel ${c} does not fit int32 at its scale`);
+    return b;
+  });
+}
 
 /** Symmetric int8 weights, per output channel (`channels` groups of `perChannel` values at stride given by `index`). */
 function quantizeWeights(
@@ -445,6 +461,20 @@ export function mobileNetV2Tflite(o: MobileNetV2TfliteOptions): TfliteWriterGrap
       const sIn = scaleOf(x);
       let q = quantizeWeights(w, outC, index, perChannel, sIn, bias);
       const inMean = qo.means?.get(tensors[x].name === 'input_int8' ? 'input' : tensors[x].name);
+      // Adaptive rounding (tflite-rounding.ts): codes that reduce the layer's output error on the
+      // calibration inputs (the covariance when bias correction then removes the mean error).
+      const dm = kind === 'depthwise' ? qo.moments?.depthwise.get(u.conv) : undefined;
+      const pm = kind === 'pointwise' ? qo.moments?.pointwise.get(u.conv) : undefined;
+      if (dm) {
+        if (dm.channels !== outC) throw new Error(`tflite: patch moments of '${u.conv}' have ${dm.channels} channels, expected ${outC}`);
+        for (let c = 0; c < outC; c++) roundChannel((t) => w[index(c, t)], q.scales[c], patchMatrix(dm, c, !!inMean), q.q, (t) => index(c, t));
+      }
+      if (pm) {
+        if (pm.channels !== inC) throw new Error(`tflite: input moments of '${u.conv}' have ${pm.channels} channels, expected ${inC}`);
+        q.q = gptqRound(w, outC, inC, q.scales, inputMatrix(pm, !!inMean));
+      }
+      const adaptive = !!(dm || pm);
+      if (adaptive && !inMean) q.bias = int32Bias(bias, sIn, q.scales, u.conv);
       if (inMean) {
         // Bias correction: the output's expected shift from rounding the weights, E[(W − Wq)·x].
         const corrected = Float64Array.from(bias);
@@ -458,7 +488,8 @@ export function mobileNetV2Tflite(o: MobileNetV2TfliteOptions): TfliteWriterGrap
           }
           corrected[c] += err;
         }
-        q = quantizeWeights(w, outC, index, perChannel, sIn, corrected);
+        if (adaptive) q.bias = int32Bias(corrected, sIn, q.scales, u.conv);
+        else q = quantizeWeights(w, outC, index, perChannel, sIn, corrected);
       }
       const dimension = kind === 'depthwise' ? 3 : 0;
       wt = add({ name: `${u.conv}/kernel_folded`, shape, type: 'INT8', data: i8bytes(q.q), quant: { scale: q.scales, zeroPoint: q.scales.map(() => 0), dimension } });
