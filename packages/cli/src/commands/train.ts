@@ -37,7 +37,7 @@ import { withFsErrors } from '../util/fs-errors.js';
 import { readCheckpoint, writeCheckpoint, type HistoryRow, type Phase, type RunState } from '../train/checkpoint.js';
 import { openDataset } from '../data/open-dataset.js';
 import { defaultCacheBudget, parseBytes } from '../data/cache-budget.js';
-import { defaultBaseWeightsPath, loadBaseWeights } from '../weights/base-weights.js';
+import { baseWeightsPath, loadBaseWeights } from '../weights/base-weights.js';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { tuneOnFirstUse } from '../tuning-file.js';
 import { numberFlag, parseArgs } from '../util/args.js';
@@ -71,7 +71,9 @@ Options:
   --alpha A            MobileNetV2 width (default 1.0; must match --weights)
   --weights PATH       ImageNet base: a Keras .h5 (see 'mnv2 weights fetch --no-top'), a folder of
                        TF-Slim .npy files or a .safetensors file (Keras names).
-                       Default: ../shared/weights/tfslim_npy_mobilenet_v2_1.0_224.
+                       Default: $MNV2_WEIGHTS, else ../shared/weights/tfslim_npy_mobilenet_v2_1.0_224
+                       in a checkout, else Keras' official no-top weights for --alpha and the
+                       image size, fetched once into ~/.cache/mnv2/weights ($MNV2_CACHE).
   --no-augment         no RandomFlip/RandomRotation (the frozen phase then trains on cached features)
   --cache-budget SIZE  GPU memory for caches (e.g. 512M, 2G; 0 = none): resized images as uint8 in
                        pages, then frozen-base features; a split that does not fit streams (decoded
@@ -300,7 +302,7 @@ export async function train(argv: string[]): Promise<number> {
 
   // Weights ('none' = random initialisation, Keras weights=None).
   const wflag = args.flags.has('weights') ? String(args.flags.get('weights')) : null;
-  const wpath = wflag === 'none' ? 'none' : wflag ? resolve(wflag) : defaultBaseWeightsPath();
+  const wpath = wflag === 'none' ? 'none' : wflag ? resolve(wflag) : await baseWeightsPath({ command: 'train', alpha, size });
   const base = wpath === 'none' ? null : await loadBaseWeights(wpath);
   if (base) {
     if (base.alpha !== null && base.alpha !== alpha) {
