@@ -1,6 +1,8 @@
-// Builds small TFLite flatbuffers for tests (schema field ids as in packages/core/src/io/tflite-schema.ts).
-import { Builder } from 'flatbuffers';
+// Builds small TFLite flatbuffers for tests: graphs as other converters write them (FLOAT16 weights
+// behind DEQUANTIZE, PAD before stride-2 depthwise, odd options), encoded by the core writer's
+// schema-level `encodeTfliteRaw` (schema field ids as in packages/core/src/io/tflite-schema.ts).
 import { architecture } from '../../packages/core/src/nn/architecture.js';
+import { encodeTfliteRaw, type TfliteOptionField } from '../../packages/core/src/export/tflite-writer.js';
 
 export interface TensorSpec {
   name: string;
@@ -14,119 +16,18 @@ export interface OpSpec {
   inputs: number[];
   outputs: number[];
   /** [union type, table fields as [id, kind, value]] */
-  options?: [number, [number, 'i8' | 'i32' | 'f32', number][]];
+  options?: [number, TfliteOptionField[]];
 }
 
+/** The graph as a .tflite file, through the core writer's schema-level encoder (one flatbuffer writer). */
 export function buildTflite(tensors: TensorSpec[], ops: OpSpec[], inputs: number[], outputs: number[]): Uint8Array {
-  const b = new Builder(1 << 16);
-  const intVec = (xs: number[]) => {
-    b.startVector(4, xs.length, 4);
-    for (let i = xs.length - 1; i >= 0; i--) b.addInt32(xs[i]);
-    return b.endVector();
-  };
-  const offVec = (xs: number[]) => {
-    b.startVector(4, xs.length, 4);
-    for (let i = xs.length - 1; i >= 0; i--) b.addOffset(xs[i]);
-    return b.endVector();
-  };
-  // Buffers: 0 is the empty sentinel.
-  const bufferOffsets = [0];
-  const tensorBuffer: number[] = [];
-  const buffers: number[] = [];
-  b.startObject(1);
-  buffers.push(b.endObject());
-  for (const t of tensors) {
-    if (t.data) {
-      b.startVector(1, t.data.length, 16);
-      for (let i = t.data.length - 1; i >= 0; i--) b.addInt8(t.data[i]);
-      const v = b.endVector();
-      b.startObject(1);
-      b.addFieldOffset(0, v, 0);
-      buffers.push(b.endObject());
-      tensorBuffer.push(buffers.length - 1);
-    } else tensorBuffer.push(0);
-  }
-  void bufferOffsets;
-  const tensorOffs = tensors.map((t, i) => {
-    const name = b.createString(t.name);
-    const shape = intVec(t.shape);
-    let q = 0;
-    if (t.quant) {
-      b.startVector(4, t.quant.scale.length, 4);
-      for (let k = t.quant.scale.length - 1; k >= 0; k--) b.addFloat32(t.quant.scale[k]);
-      const sv = b.endVector();
-      b.startVector(8, t.quant.zeroPoint.length, 8);
-      for (let k = t.quant.zeroPoint.length - 1; k >= 0; k--) b.addInt64(BigInt(t.quant.zeroPoint[k]));
-      const zv = b.endVector();
-      b.startObject(7);
-      b.addFieldOffset(2, sv, 0);
-      b.addFieldOffset(3, zv, 0);
-      b.addFieldInt32(6, t.quant.dim ?? 0, 0);
-      q = b.endObject();
-    }
-    b.startObject(5);
-    b.addFieldOffset(0, shape, 0);
-    b.addFieldInt8(1, t.type ?? 0, 0);
-    b.addFieldInt32(2, tensorBuffer[i], 0);
-    b.addFieldOffset(3, name, 0);
-    if (q) b.addFieldOffset(4, q, 0);
-    return b.endObject();
+  return encodeTfliteRaw({
+    tensors: tensors.map((t) => ({ name: t.name, shape: t.shape, type: t.type ?? 0, data: t.data, quant: t.quant && { scale: t.quant.scale, zeroPoint: t.quant.zeroPoint, dimension: t.quant.dim } })),
+    ops: ops.map((o) => ({ code: o.code, inputs: o.inputs, outputs: o.outputs, options: o.options && { type: o.options[0], fields: o.options[1] } })),
+    inputs,
+    outputs,
+    description: 'test model',
   });
-  const codes = [...new Set(ops.map((o) => o.code))];
-  const opOffs = ops.map((o) => {
-    const ins = intVec(o.inputs);
-    const outs = intVec(o.outputs);
-    let opt = 0;
-    if (o.options) {
-      b.startObject(8);
-      for (const [id, kind, v] of o.options[1]) {
-        if (kind === 'i8') b.addFieldInt8(id, v, -999);
-        else if (kind === 'i32') b.addFieldInt32(id, v, -999);
-        else b.addFieldFloat32(id, v, -999);
-      }
-      opt = b.endObject();
-    }
-    b.startObject(5);
-    b.addFieldInt32(0, codes.indexOf(o.code), -1);
-    b.addFieldOffset(1, ins, 0);
-    b.addFieldOffset(2, outs, 0);
-    if (opt) {
-      b.addFieldInt8(3, o.options![0], 0);
-      b.addFieldOffset(4, opt, 0);
-    }
-    return b.endObject();
-  });
-  const codeOffs = codes.map((c) => {
-    b.startObject(4);
-    b.addFieldInt8(0, Math.min(c, 127), 0);
-    b.addFieldInt32(2, 1, 0);
-    b.addFieldInt32(3, c, 0);
-    return b.endObject();
-  });
-  const tv = offVec(tensorOffs);
-  const ov = offVec(opOffs);
-  const iv = intVec(inputs);
-  const outv = intVec(outputs);
-  const sgName = b.createString('main');
-  b.startObject(5);
-  b.addFieldOffset(0, tv, 0);
-  b.addFieldOffset(1, iv, 0);
-  b.addFieldOffset(2, outv, 0);
-  b.addFieldOffset(3, ov, 0);
-  b.addFieldOffset(4, sgName, 0);
-  const sg = b.endObject();
-  const sgv = offVec([sg]);
-  const cv = offVec(codeOffs);
-  const bv = offVec(buffers);
-  const desc = b.createString('test model');
-  b.startObject(5);
-  b.addFieldInt32(0, 3, 0);
-  b.addFieldOffset(1, cv, 0);
-  b.addFieldOffset(2, sgv, 0);
-  b.addFieldOffset(3, desc, 0);
-  b.addFieldOffset(4, bv, 0);
-  b.finish(b.endObject(), 'TFL3');
-  return b.asUint8Array().slice();
 }
 
 const f32 = (a: Float32Array) => new Uint8Array(a.buffer.slice(0));

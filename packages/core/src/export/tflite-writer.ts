@@ -117,54 +117,62 @@ function offsetVector(b: Builder, offsets: readonly number[]): number {
   return b.endVector();
 }
 
-function optionsTable(b: Builder, o: TfliteWriterOp): number {
+/** One field of an operator's builtin-options table: [field id, kind, value] (always written). */
+export type TfliteOptionField = [id: number, kind: 'i8' | 'i32' | 'f32', value: number];
+
+/** The options fields of schema.fbs for our ops (Conv2DOptions, DepthwiseConv2DOptions, …). */
+function optionFields(o: TfliteWriterOp): TfliteOptionField[] {
   switch (o.op) {
-    case 'CONV_2D':
-      b.startObject(6);
-      b.addFieldInt8(0, PADDING_SAME, -1);
-      b.addFieldInt32(1, o.stride, -1);
-      b.addFieldInt32(2, o.stride, -1);
-      b.addFieldInt8(3, ACT_CODE[o.activation], -1);
-      b.addFieldInt32(4, 1, -1);
-      b.addFieldInt32(5, 1, -1);
-      return b.endObject();
-    case 'DEPTHWISE_CONV_2D':
-      b.startObject(7);
-      b.addFieldInt8(0, PADDING_SAME, -1);
-      b.addFieldInt32(1, o.stride, -1);
-      b.addFieldInt32(2, o.stride, -1);
-      b.addFieldInt32(3, 1, -1); // depth_multiplier
-      b.addFieldInt8(4, ACT_CODE[o.activation], -1);
-      b.addFieldInt32(5, 1, -1);
-      b.addFieldInt32(6, 1, -1);
-      return b.endObject();
-    case 'FULLY_CONNECTED':
-      b.startObject(3);
-      b.addFieldInt8(0, ACT_CODE[o.activation], -1);
-      b.addFieldInt8(1, 0, -1); // weights_format DEFAULT
-      b.addFieldInt8(2, 0, -1); // keep_num_dims false
-      return b.endObject();
+    case 'CONV_2D': // padding, stride_w, stride_h, fused_activation_function, dilation_w, dilation_h
+      return [[0, 'i8', PADDING_SAME], [1, 'i32', o.stride], [2, 'i32', o.stride], [3, 'i8', ACT_CODE[o.activation]], [4, 'i32', 1], [5, 'i32', 1]];
+    case 'DEPTHWISE_CONV_2D': // padding, stride_w, stride_h, depth_multiplier, fused_activation_function, dilation_w, dilation_h
+      return [[0, 'i8', PADDING_SAME], [1, 'i32', o.stride], [2, 'i32', o.stride], [3, 'i32', 1], [4, 'i8', ACT_CODE[o.activation]], [5, 'i32', 1], [6, 'i32', 1]];
+    case 'FULLY_CONNECTED': // fused_activation_function, weights_format DEFAULT, keep_num_dims false
+      return [[0, 'i8', ACT_CODE[o.activation]], [1, 'i8', 0], [2, 'i8', 0]];
     case 'ADD':
-      b.startObject(1);
-      b.addFieldInt8(0, ACT_CODE.NONE, -1);
-      return b.endObject();
-    case 'MEAN':
-      b.startObject(1);
-      b.addFieldInt8(0, 0, -1); // keep_dims false
-      return b.endObject();
-    case 'SOFTMAX':
-      b.startObject(1);
-      b.addFieldFloat32(0, 1, -1); // beta
-      return b.endObject();
+      return [[0, 'i8', ACT_CODE.NONE]];
+    case 'MEAN': // keep_dims false
+      return [[0, 'i8', 0]];
+    case 'SOFTMAX': // beta
+      return [[0, 'f32', 1]];
     case 'QUANTIZE':
-      b.startObject(0);
-      return b.endObject();
+      return [];
   }
 }
 
-/** Serialises a graph as a .tflite file (one subgraph). */
-export function encodeTflite(g: TfliteWriterGraph): Uint8Array {
-  const quantized = g.tensors.some((t) => t.type === 'INT8');
+/** A tensor by schema codes (TensorType: 0 FLOAT32, 1 FLOAT16, 2 INT32, 3 UINT8, 9 INT8, …). */
+export interface TfliteRawTensor {
+  name: string;
+  shape: number[];
+  type: number;
+  data?: Uint8Array;
+  quant?: TfliteWriterQuant;
+}
+
+/** An operator by builtin code, with its BuiltinOptions union type and table fields. */
+export interface TfliteRawOp {
+  code: number;
+  /** Operator version (default 1). */
+  version?: number;
+  inputs: number[];
+  outputs: number[];
+  options?: { type: number; fields: TfliteOptionField[] };
+}
+
+export interface TfliteRawGraph {
+  tensors: TfliteRawTensor[];
+  ops: TfliteRawOp[];
+  inputs: number[];
+  outputs: number[];
+  description?: string;
+}
+
+/**
+ * The flatbuffer of a one-subgraph model from schema codes, unchecked: what `encodeTflite` writes
+ * after checking a typed graph, and what tests use to write the graphs other converters write (other
+ * ops and types, odd options) for our importer.
+ */
+export function encodeTfliteRaw(g: TfliteRawGraph): Uint8Array {
   const b = new Builder(1 << 20);
   // Buffers: 0 is the empty sentinel; one per constant tensor.
   const bufferData: (Uint8Array | null)[] = [null];
@@ -180,14 +188,11 @@ export function encodeTflite(g: TfliteWriterGraph): Uint8Array {
     return b.endObject();
   });
   const tensors = g.tensors.map((t, i) => {
-    const expected = t.shape.reduce((a, c) => a * c, 1) * (t.type === 'FLOAT32' || t.type === 'INT32' ? 4 : 1);
-    if (t.data && t.data.length !== expected) throw new Error(`tflite: tensor '${t.name}' [${t.shape}] ${t.type} has ${t.data.length} bytes, expected ${expected}`);
     const name = b.createString(t.name);
     const shape = intVector(b, t.shape);
     let quant = 0;
     if (t.quant) {
       const q = t.quant;
-      if (q.scale.length !== q.zeroPoint.length || q.scale.some((s) => !(s > 0) || !Number.isFinite(s))) throw new Error(`tflite: tensor '${t.name}' has invalid quantization (scales ${q.scale.slice(0, 4)}…)`);
       const min = q.min ? floatVector(b, q.min) : 0;
       const max = q.max ? floatVector(b, q.max) : 0;
       const scale = floatVector(b, q.scale);
@@ -202,33 +207,45 @@ export function encodeTflite(g: TfliteWriterGraph): Uint8Array {
     }
     b.startObject(8);
     b.addFieldOffset(0, shape, 0);
-    b.addFieldInt8(1, TYPE_CODE[t.type], -1);
+    b.addFieldInt8(1, t.type, -1);
     b.addFieldInt32(2, tensorBuffer[i], -1);
     b.addFieldOffset(3, name, 0);
     if (quant) b.addFieldOffset(4, quant, 0);
     return b.endObject();
   });
 
-  const opKinds = [...new Set(g.ops.map((o) => o.op))];
-  const operatorCodes = opKinds.map((k) => {
-    const { code } = OPS[k];
+  // Operator codes in order of first use, each with the highest version its ops ask for.
+  const codes = [...new Set(g.ops.map((o) => o.code))];
+  const operatorCodes = codes.map((code) => {
+    const version = Math.max(...g.ops.filter((o) => o.code === code).map((o) => o.version ?? 1));
     b.startObject(4);
     b.addFieldInt8(0, Math.min(code, 127), -1); // deprecated_builtin_code (127 = "look at builtin_code")
-    b.addFieldInt32(2, quantized ? INT8_VERSION[k] : 1, -1);
+    b.addFieldInt32(2, version, -1);
     b.addFieldInt32(3, code, -1);
     return b.endObject();
   });
   const operators = g.ops.map((o) => {
-    for (const i of [...o.inputs, ...o.outputs]) if (!(i >= 0 && i < g.tensors.length)) throw new Error(`tflite: ${o.op} refers to tensor ${i} of ${g.tensors.length}`);
     const inputs = intVector(b, o.inputs);
     const outputs = intVector(b, o.outputs);
-    const options = optionsTable(b, o);
+    let options = 0;
+    if (o.options) {
+      b.startObject(o.options.fields.reduce((m, [id]) => Math.max(m, id + 1), 0));
+      for (const [id, kind, v] of o.options.fields) {
+        // Defaults that never equal the value: every field is written, as the converter does.
+        if (kind === 'i8') b.addFieldInt8(id, v, v + 1);
+        else if (kind === 'i32') b.addFieldInt32(id, v, v + 1);
+        else b.addFieldFloat32(id, v, v + 1);
+      }
+      options = b.endObject();
+    }
     b.startObject(5);
-    b.addFieldInt32(0, opKinds.indexOf(o.op), -1);
+    b.addFieldInt32(0, codes.indexOf(o.code), -1);
     b.addFieldOffset(1, inputs, 0);
     b.addFieldOffset(2, outputs, 0);
-    b.addFieldInt8(3, OPS[o.op].options, -1);
-    b.addFieldOffset(4, options, 0);
+    if (o.options) {
+      b.addFieldInt8(3, o.options.type, -1);
+      b.addFieldOffset(4, options, 0);
+    }
     return b.endObject();
   });
   const sgTensors = offsetVector(b, tensors);
@@ -244,18 +261,37 @@ export function encodeTflite(g: TfliteWriterGraph): Uint8Array {
   b.addFieldOffset(4, sgName, 0);
   const subgraph = b.endObject();
 
-  const codes = offsetVector(b, operatorCodes);
+  const opCodes = offsetVector(b, operatorCodes);
   const subgraphs = offsetVector(b, [subgraph]);
   const description = b.createString(g.description ?? 'mnv2');
   const bufs = offsetVector(b, buffers);
   b.startObject(5);
   b.addFieldInt32(0, SCHEMA_VERSION, -1);
-  b.addFieldOffset(1, codes, 0);
+  b.addFieldOffset(1, opCodes, 0);
   b.addFieldOffset(2, subgraphs, 0);
   b.addFieldOffset(3, description, 0);
   b.addFieldOffset(4, bufs, 0);
   b.finish(b.endObject(), 'TFL3');
   return b.asUint8Array().slice();
+}
+
+/** Serialises a graph as a .tflite file (one subgraph), after checking data sizes, quantization and tensor indices. */
+export function encodeTflite(g: TfliteWriterGraph): Uint8Array {
+  const quantized = g.tensors.some((t) => t.type === 'INT8');
+  for (const t of g.tensors) {
+    const expected = t.shape.reduce((a, c) => a * c, 1) * (t.type === 'FLOAT32' || t.type === 'INT32' ? 4 : 1);
+    if (t.data && t.data.length !== expected) throw new Error(`tflite: tensor '${t.name}' [${t.shape}] ${t.type} has ${t.data.length} bytes, expected ${expected}`);
+    const q = t.quant;
+    if (q && (q.scale.length !== q.zeroPoint.length || q.scale.some((s) => !(s > 0) || !Number.isFinite(s)))) throw new Error(`tflite: tensor '${t.name}' has invalid quantization (scales ${q.scale.slice(0, 4)}…)`);
+  }
+  for (const o of g.ops) for (const i of [...o.inputs, ...o.outputs]) if (!(i >= 0 && i < g.tensors.length)) throw new Error(`tflite: ${o.op} refers to tensor ${i} of ${g.tensors.length}`);
+  return encodeTfliteRaw({
+    tensors: g.tensors.map((t) => ({ ...t, type: TYPE_CODE[t.type] })),
+    ops: g.ops.map((o) => ({ code: OPS[o.op].code, version: quantized ? INT8_VERSION[o.op] : 1, inputs: o.inputs, outputs: o.outputs, options: { type: OPS[o.op].options, fields: optionFields(o) } })),
+    inputs: g.inputs,
+    outputs: g.outputs,
+    description: g.description,
+  });
 }
 
 // ---------------------------------------------------------------- MobileNetV2 → TFLite
