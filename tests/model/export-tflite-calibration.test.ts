@@ -138,26 +138,28 @@ describe('int8 activation ranges: histograms against f64 references', () => {
 // ------------------------------------------------------------ LiteRT.js on a graph with these ranges
 
 /**
- * float input [1,1,M,C] → QUANTIZE (int8, fixed range) → CONV_2D 1×1 (int8 weights W/64, per channel)
- * → int8 output with range [lo, hi]: the output tensor is where the calibration method decides.
+ * float input → QUANTIZE (int8 on `inRange`) → CONV_2D or DEPTHWISE_CONV_2D (int8 codes `q` at per-channel
+ * `scales`, zero biases) → int8 output on `outRange` → QUANTIZE to uint8 (LiteRT.js reads uint8, not
+ * int8). Weights: CONV_2D [C,1,1,C] (1×1), DEPTHWISE_CONV_2D [1,3,3,C].
  */
-function convGraph(C: number, M: number, weights: Int8Array, inRange: [number, number], outRange: [number, number]): TfliteWriterGraph {
+function int8ConvGraph(op: 'CONV_2D' | 'DEPTHWISE_CONV_2D', shape: number[], q: Int8Array, scales: number[], inRange: [number, number], outRange: [number, number]): TfliteWriterGraph {
+  const C = shape[3];
   const xin = int8Params(...inRange);
   const out = int8Params(...outRange);
-  const wScale = 1 / 64;
-  const i8 = (a: Int8Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const zeros = scales.map(() => 0);
+  const dw = op === 'DEPTHWISE_CONV_2D';
   return {
     tensors: [
-      { name: 'input', shape: [1, 1, M, C], type: 'FLOAT32' },
-      { name: 'x', shape: [1, 1, M, C], type: 'INT8', quant: { scale: [xin.scale], zeroPoint: [xin.zeroPoint] } },
-      { name: 'w', shape: [C, 1, 1, C], type: 'INT8', data: i8(weights), quant: { scale: Array(C).fill(wScale), zeroPoint: Array(C).fill(0), dimension: 0 } },
-      { name: 'b', shape: [C], type: 'INT32', data: new Uint8Array(4 * C), quant: { scale: Array(C).fill(wScale * xin.scale), zeroPoint: Array(C).fill(0), dimension: 0 } },
-      { name: 'y', shape: [1, 1, M, C], type: 'INT8', quant: { scale: [out.scale], zeroPoint: [out.zeroPoint] } },
-      { name: 'y_uint8', shape: [1, 1, M, C], type: 'UINT8', quant: { scale: [out.scale], zeroPoint: [out.zeroPoint + 128] } }, // LiteRT.js reads uint8, not int8
+      { name: 'input', shape, type: 'FLOAT32' },
+      { name: 'x', shape, type: 'INT8', quant: { scale: [xin.scale], zeroPoint: [xin.zeroPoint] } },
+      { name: 'w', shape: dw ? [1, 3, 3, C] : [C, 1, 1, C], type: 'INT8', data: new Uint8Array(q.buffer, q.byteOffset, q.byteLength), quant: { scale: scales, zeroPoint: zeros, dimension: dw ? 3 : 0 } },
+      { name: 'b', shape: [C], type: 'INT32', data: new Uint8Array(4 * C), quant: { scale: scales.map((s) => s * xin.scale), zeroPoint: zeros, dimension: 0 } },
+      { name: 'y', shape, type: 'INT8', quant: { scale: [out.scale], zeroPoint: [out.zeroPoint] } },
+      { name: 'y_uint8', shape, type: 'UINT8', quant: { scale: [out.scale], zeroPoint: [out.zeroPoint + 128] } },
     ],
     ops: [
       { op: 'QUANTIZE', inputs: [0], outputs: [1] },
-      { op: 'CONV_2D', inputs: [1, 2, 3], outputs: [4], stride: 1, activation: 'NONE' },
+      { op, inputs: [1, 2, 3], outputs: [4], stride: 1, activation: 'NONE' },
       { op: 'QUANTIZE', inputs: [4], outputs: [5] },
     ],
     inputs: [0],
@@ -197,7 +199,7 @@ describe('int8 activation ranges: LiteRT.js runs the graph each method quantizes
     for (const method of ['minmax', 'percentile', 'mse'] as CalibrationMethod[]) {
       const range = activationRanges(minmax, hists, method, { percentile: 99.99 }).get('y')!;
       if (method !== 'minmax') expect(range[1] - range[0], `${method}: tighter than min/max`).toBeLessThan((mx - mn) / 2);
-      const model = await liteRtModel(encodeTflite(convGraph(C, M, weights, inRange, range)));
+      const model = await liteRtModel(encodeTflite(int8ConvGraph('CONV_2D', [1, 1, M, C], weights, Array(C).fill(1 / 64), inRange, range)));
       const out = await model.run(test, [1, 1, M, C]);
       model.delete();
       const { scale, zeroPoint: zp8 } = int8Params(...range);
@@ -335,30 +337,6 @@ describe('int8 adaptive rounding of pointwise weights (GPTQ): against f64 refere
   });
 });
 
-/** float input [1,H,W,C] → QUANTIZE (int8 on [-4, 4]) → DEPTHWISE_CONV_2D 3×3 (int8 codes q, per-channel scales) → int8 output on `outRange`. */
-function depthwiseGraph(shape: number[], q: Int8Array, scales: number[], outRange: [number, number]): TfliteWriterGraph {
-  const C = shape[3];
-  const xin = int8Params(-4, 4);
-  const out = int8Params(...outRange);
-  return {
-    tensors: [
-      { name: 'input', shape, type: 'FLOAT32' },
-      { name: 'x', shape, type: 'INT8', quant: { scale: [xin.scale], zeroPoint: [xin.zeroPoint] } },
-      { name: 'w', shape: [1, 3, 3, C], type: 'INT8', data: new Uint8Array(q.buffer), quant: { scale: scales, zeroPoint: scales.map(() => 0), dimension: 3 } },
-      { name: 'b', shape: [C], type: 'INT32', data: new Uint8Array(4 * C), quant: { scale: scales.map((s) => s * xin.scale), zeroPoint: scales.map(() => 0), dimension: 0 } },
-      { name: 'y', shape, type: 'INT8', quant: { scale: [out.scale], zeroPoint: [out.zeroPoint] } },
-      { name: 'y_uint8', shape, type: 'UINT8', quant: { scale: [out.scale], zeroPoint: [out.zeroPoint + 128] } },
-    ],
-    ops: [
-      { op: 'QUANTIZE', inputs: [0], outputs: [1] },
-      { op: 'DEPTHWISE_CONV_2D', inputs: [1, 2, 3], outputs: [4], stride: 1, activation: 'NONE' },
-      { op: 'QUANTIZE', inputs: [4], outputs: [5] },
-    ],
-    inputs: [0],
-    outputs: [5],
-  };
-}
-
 describe('int8 adaptive rounding: LiteRT.js runs the depthwise graph', () => {
   it('on inputs with a large mean (as after a folded BatchNorm), adaptive rounding gives a lower error to float than nearest', async () => {
     const shape = [1, 16, 16, 16];
@@ -389,7 +367,7 @@ describe('int8 adaptive rounding: LiteRT.js runs the depthwise graph', () => {
     for (const v of ref) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
     const rms: Record<string, number> = {};
     for (const [name, q] of [['nearest', nearest], ['adaptive', adaptive]] as const) {
-      const model = await liteRtModel(encodeTflite(depthwiseGraph(shape, q, scales, [lo, hi])));
+      const model = await liteRtModel(encodeTflite(int8ConvGraph('DEPTHWISE_CONV_2D', shape, q, scales, [-4, 4], [lo, hi])));
       const out = await model.run(test, shape);
       model.delete();
       const { scale, zeroPoint: zp8 } = int8Params(lo, hi);

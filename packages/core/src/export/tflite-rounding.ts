@@ -9,8 +9,12 @@
 // patches, at a bounded number of sampled output positions per batch (fixed memory: 9 + 45 values per
 // channel). Platform-neutral, host-side.
 
-/** Per-channel sums over sampled 3×3 patches: `s1[c*9+i]` = Σ x_i, `s2[c*45+k]` = Σ x_i·x_j (i ≤ j, row-major), `n` patches. */
-export interface PatchMoments {
+/**
+ * First and second moments (as sums) of a layer's inputs over `n` sampled positions, for `channels`
+ * channels. Depthwise, per channel over its 3×3 patch: `s1[c*9+i]` = Σ x_i, `s2[c*45+k]` = Σ x_i·x_j
+ * (i ≤ j, row-major). Pointwise, over the input vector: `s1[i]` = Σ x_i, `s2[i*C+j]` = Σ x_i·x_j (j ≥ i).
+ */
+export interface InputMoments {
   channels: number;
   s1: Float64Array;
   s2: Float64Array;
@@ -18,7 +22,7 @@ export interface PatchMoments {
 }
 
 /** Patch moments by depthwise conv name (`block_3_depthwise`). */
-export type DepthwiseMoments = Map<string, PatchMoments>;
+export type DepthwiseMoments = Map<string, InputMoments>;
 
 /** Output positions sampled per batch and layer (evenly spread). */
 export const PATCH_SAMPLES = 512;
@@ -67,7 +71,7 @@ export function accumulatePatchMoments(moments: DepthwiseMoments, name: string, 
  * rounding: the covariance of its input patches (centred: `centred`, when bias correction removes
  * the mean error) or their second moment.
  */
-export function patchMatrix(m: PatchMoments, c: number, centred: boolean): Float64Array {
+export function patchMatrix(m: InputMoments, c: number, centred: boolean): Float64Array {
   const a = new Float64Array(81);
   const n = Math.max(1, m.n);
   let q = 0;
@@ -131,14 +135,6 @@ export function roundChannel(w: (t: number) => number, s: number, A: Float64Arra
 // try every choice, so its rows are rounded one input at a time, each rounding error compensated by
 // the weights not yet rounded, weighted by the inverse input covariance (GPTQ, Frantar et al. 2022,
 // after Optimal Brain Quantization). The scales stay max|w|/127 per channel as the converter sets them.
-
-/** Sums over sampled input positions of a pointwise layer: `s1[i]` = Σ x_i, `s2[i*C+j]` = Σ x_i·x_j (j ≥ i), `n` positions. */
-export interface InputMoments {
-  channels: number;
-  s1: Float64Array;
-  s2: Float64Array;
-  n: number;
-}
 
 /** Input moments by pointwise conv name (`block_3_project`). */
 export type PointwiseMoments = Map<string, InputMoments>;
