@@ -2,7 +2,7 @@
 // kernels with XNNPACK, in WebAssembly; tests/helpers/litert.ts) runs the files the built CLI writes.
 //   float32: its logits equal our engine's (max |Δ| ≤ 1e-4 of the largest logit), pretrained and trained;
 //   int8 (uint8 in/out): top-1 on the ImageNet sample within 2 points of float, calibrated on other
-//   images; bias correction brings a run's int8 logits closer to float; a trained run's int8 file calibrates on the run's own training images;
+//   images; bias correction, then adaptive weight rounding (the default) bring a run's int8 logits closer to float; a trained run's int8 file calibrates on the run's own training images;
 //   our importer reads both files back; bad targets are refused before anything is written.
 // The figures on the full alpaca run are in bench/results/export-tflite-lavapipe.md (scripts/export-tflite-figures.ts).
 import { describe, it, beforeAll, afterAll, expect } from 'vitest';
@@ -80,6 +80,13 @@ describe(`${GPU} mnv2 export --tflite: refuses bad targets before writing`, () =
     const noCal = mnv2('export', '--tflite', join(tmp, 'x.tflite'), TFLITE_KERAS, '--int8');
     expect(noCal.code).toBe(1);
     expect(noCal.stderr).toMatch(/--int8 needs representative images to calibrate on: pass --calibration DIR/);
+    const badMethod = mnv2('export', '--tflite', join(tmp, 'x.tflite'), TFLITE_KERAS, '--int8', '--calibration', CORAL, '--calibration-method', 'kl');
+    expect(badMethod.code).toBe(1);
+    expect(badMethod.stderr).toContain("--calibration-method must be one of minmax, percentile, mse, got 'kl'");
+    const badRounding = mnv2('export', '--tflite', join(tmp, 'x.tflite'), TFLITE_KERAS, '--int8', '--calibration', CORAL, '--weight-rounding', 'up');
+    expect(badRounding.stderr).toContain("--weight-rounding must be nearest or adaptive, got 'up'");
+    const stray = mnv2('export', '--tflite', join(tmp, 'x.tflite'), TFLITE_KERAS, '--int8', '--calibration', CORAL, '--percentile', '99.9');
+    expect(stray.stderr).toContain('--percentile applies to --calibration-method percentile only');
     // nothing half-written
     expect(readdirSync(tmp).filter((f) => f.startsWith('x.tflite'))).toEqual([]);
   }, 60_000);
@@ -182,9 +189,13 @@ describe(`${GPU} mnv2 export --tflite: a trained run`, () => {
     const b = mnv2('export', '--tflite', i8, run, '--int8', '--input-type', 'uint8', '--output-type', 'uint8');
     expect(b.code, b.stderr).toBe(0);
     expect(b.stdout).toMatch(/calibrated on 18 of the run's 18 training images/);
-    const plain = join(tmp, 'run_int8_plain.tflite'); // the converter's biases, without bias correction
-    const c = mnv2('export', '--tflite', plain, run, '--int8', '--input-type', 'uint8', '--output-type', 'uint8', '--no-bias-correction');
+    expect(b.stdout).toMatch(/minmax activation ranges, adaptive weight rounding/);
+    const plain = join(tmp, 'run_int8_plain.tflite'); // the converter's scheme: nearest codes, its biases
+    const c = mnv2('export', '--tflite', plain, run, '--int8', '--input-type', 'uint8', '--output-type', 'uint8', '--no-bias-correction', '--weight-rounding', 'nearest');
     expect(c.code, c.stderr).toBe(0);
+    const nearest = join(tmp, 'run_int8_nearest.tflite'); // bias correction, nearest codes
+    const d = mnv2('export', '--tflite', nearest, run, '--int8', '--input-type', 'uint8', '--output-type', 'uint8', '--weight-rounding', 'nearest');
+    expect(d.code, d.stderr).toBe(0);
 
     const info = await readRun(run, 'test');
     const model = buildRunModel(e, info);
@@ -195,12 +206,15 @@ describe(`${GPU} mnv2 export --tflite: a trained run`, () => {
     const f = await liteRtModel(readFileSync(f32));
     const q = await liteRtModel(readFileSync(i8));
     const p = await liteRtModel(readFileSync(plain));
+    const nq = await liteRtModel(readFileSync(nearest));
     const oq = importTflite(readFileSync(i8), i8).info.outputQuantization!;
     const op = importTflite(readFileSync(plain), plain).info.outputQuantization!;
+    const on = importTflite(readFileSync(nearest), nearest).info.outputQuantization!;
     let worst = 0;
     let agree = 0;
     let err = 0;
     let errPlain = 0;
+    let errNearest = 0;
     const dq: number[] = [];
     for (let i = 0; i < imgs.length; i++) {
       const x = prepareImages(e, [imgs[i]], { size: 96 });
@@ -212,13 +226,19 @@ describe(`${GPU} mnv2 export --tflite: a trained run`, () => {
       dq.push(deq);
       err += Math.abs(deq - logits[i]);
       errPlain += Math.abs(((await p.run(toUint8(input), [1, 96, 96, 3]))[0] - op.zeroPoint) * op.scale - logits[i]);
+      errNearest += Math.abs(((await nq.run(toUint8(input), [1, 96, 96, 3]))[0] - on.zeroPoint) * on.scale - logits[i]);
     }
     f.delete();
     q.delete();
     p.delete();
+    nq.delete();
     expect(worst / maxAbs(logits), 'float: max |LiteRT - ours| relative to the largest logit').toBeLessThanOrEqual(1e-4);
-    console.log(`[tflite int8] small run (96², 2 epochs): int8 agrees with float on ${agree}/${imgs.length}; mean |Δlogit| ${(err / imgs.length).toFixed(3)} (without bias correction ${(errPlain / imgs.length).toFixed(3)})`);
-    expect(err, 'bias correction brings the int8 logits closer to float').toBeLessThan(errPlain);
+    const n = imgs.length;
+    console.log(
+      `[tflite int8] small run (96², 2 epochs): int8 agrees with float on ${agree}/${n}; mean |Δlogit| ${(err / n).toFixed(3)} (nearest rounding ${(errNearest / n).toFixed(3)}; the converter's scheme, also without bias correction, ${(errPlain / n).toFixed(3)})`,
+    );
+    expect(errNearest, 'bias correction brings the int8 logits closer to float').toBeLessThan(errPlain);
+    expect(err, 'adaptive rounding brings them closer still').toBeLessThan(errNearest);
     // A 2-epoch run on 18 images has logits near 0, where int8 noise flips signs: its agreement is
     // logged, not held to a bar (the tutorial run's 64/65 is in bench/results/export-tflite-lavapipe.md).
     const [lo, hi] = [Math.min(...dq), Math.max(...dq)];
