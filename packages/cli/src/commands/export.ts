@@ -60,18 +60,23 @@ DIR) or its model.safetensors, or any classifier weights 'mnv2 classify' reads (
     --weight-rounding R  how float weights become int8 codes (scales stay max|w|/127 per channel):
                          adaptive (default): each depthwise channel's 9 weights rounded up or down,
                            whichever of the 512 choices errs least on the calibration images' 3x3
-                           patches; pointwise rows rounded one input at a time, each error passed
-                           on to the weights not yet rounded (GPTQ). Calibration takes longer
-                           (about 1.5x); the logits err less (measured: 13 % on ImageNet).
+                           patches (where MobileNetV2's int8 error comes from). Measured on float
+                           weights: logit error 13-15 % lower on the ImageNet sample, agreement
+                           with float 63 -> 64 of 65 on an alpaca run
+                         gptq: adaptive, and the pointwise layers' rows rounded one input at a
+                           time, each error passed on to the weights not yet rounded (GPTQ, on
+                           the input covariance): slower (covariances of every pointwise input),
+                           and measured no better than adaptive on MobileNetV2
                          nearest: round to the nearest code, as TFLite's converter does
     --calibration-method M  how each activation's int8 range is chosen (the logits always keep
                          their min/max: clipping the top one would tie classes):
                          minmax (default): the smallest and largest value seen, as TFLite's
-                           converter does: nothing is clipped; the safe choice, and what a few
-                           calibration images calibrate best
+                           converter does: nothing is clipped; the safe choice
                          mse: the clip with the least expected squared error of the values seen
                            (a 2048-bin histogram per tensor): tighter ranges where an activation
-                           has a long tail; measured on par with minmax on MobileNetV2
+                           has a long tail; on MobileNetV2 measured on par with minmax (logit
+                           error 1-8 % lower in most runs, top-1 within noise): worth a try when
+                           int8 and float disagree
                          percentile: each side clipped where --percentile P of the values lie
                            inside (default 99.99): for activations that a rare outlier image
                            stretches; measured worse on MobileNetV2 (its ReLU6 ranges are
@@ -94,7 +99,7 @@ Examples:
 /** Defaults of the int8 calibration (chosen by the figures of bench/results/export-tflite-lavapipe.md). */
 const DEFAULT_METHOD: CalibrationMethod = 'minmax';
 const DEFAULT_PERCENTILE = 99.99;
-const DEFAULT_ROUNDING: 'nearest' | 'adaptive' = 'adaptive';
+const DEFAULT_ROUNDING = 'adaptive';
 
 interface ExportSource {
   weights: WeightMap;
@@ -226,7 +231,7 @@ async function calibrationImages(src: ExportSource, paths: string[], count: numb
   };
 }
 
-async function calibrate(e: Engine, src: ExportSource, calib: Awaited<ReturnType<typeof calibrationImages>>, withMoments: boolean): Promise<{ ranges: ActivationRanges; sums: ChannelSums; hists: ActivationHistograms; moments: RoundingMoments }> {
+async function calibrate(e: Engine, src: ExportSource, calib: Awaited<ReturnType<typeof calibrationImages>>, rounding: string): Promise<{ ranges: ActivationRanges; sums: ChannelSums; hists: ActivationHistograms; moments: RoundingMoments }> {
   const weight = weightOf(src);
   const net = new MobileNetV2Net(e, { alpha: src.alpha, inputSize: src.inputSize, weights: (name) => src.weights.get(name)?.data });
   const head: CalibrationHead = { classes: src.classes, hidden: src.hidden, hiddenName: 'dense', denseName: src.denseName, weight };
@@ -239,7 +244,8 @@ async function calibrate(e: Engine, src: ExportSource, calib: Awaited<ReturnType
     if (!imgs.length) continue;
     const x = prepareImages(e, imgs, { size: src.inputSize, crop: 'none', preprocess: 'tf' });
     try {
-      await calibrateBatch(e, net, head, x, ranges, sums, hists, withMoments ? moments : undefined);
+      // Input moments for adaptive rounding: depthwise patches; pointwise covariances only for gptq.
+      await calibrateBatch(e, net, head, x, ranges, sums, hists, rounding === 'nearest' ? undefined : moments, rounding === 'gptq');
     } finally {
       x.dispose();
     }
@@ -320,14 +326,14 @@ export async function exportModel(argv: string[]): Promise<number> {
       const percentile = numberFlag(args, 'percentile', DEFAULT_PERCENTILE, 'export');
       if (!(percentile > 50 && percentile <= 100)) throw new Error(`export: --percentile must be above 50 and at most 100 (e.g. 99.99), got ${percentile}`);
       const rounding = args.flags.get('weight-rounding') ?? DEFAULT_ROUNDING;
-      if (rounding !== 'nearest' && rounding !== 'adaptive') throw new Error(`export: --weight-rounding must be nearest or adaptive, got '${String(rounding)}'`);
+      if (rounding !== 'nearest' && rounding !== 'adaptive' && rounding !== 'gptq') throw new Error(`export: --weight-rounding must be adaptive, gptq or nearest, got '${String(rounding)}'`);
       if (args.flags.has('percentile') && method !== 'percentile') throw new Error(`export: --percentile applies to --calibration-method percentile only`);
       const cal = args.flags.get('calibration');
       const calib = await calibrationImages(src, typeof cal === 'string' ? [cal] : [], count, seed);
       const { createNodeEngine } = await import('../node-gpu.js');
       const { engine } = await createNodeEngine();
       const t0 = performance.now();
-      const cal0 = await calibrate(engine, src, calib, rounding === 'adaptive');
+      const cal0 = await calibrate(engine, src, calib, rounding);
       // The logits keep their min/max: clipping the largest would tie the top classes.
       const ranges = activationRanges(cal0.ranges, cal0.hists, method as CalibrationMethod, { percentile, keepMinMax: [src.denseName] });
       const how = `${method === 'percentile' ? `percentile ${percentile}` : method} activation ranges, ${rounding} weight rounding`;
@@ -338,7 +344,7 @@ export async function exportModel(argv: string[]): Promise<number> {
         inputType,
         outputType,
         means: args.flags.has('no-bias-correction') ? undefined : channelMeans(cal0.sums),
-        moments: rounding === 'adaptive' ? cal0.moments : undefined,
+        moments: rounding === 'nearest' ? undefined : cal0.moments,
       } as const;
     }
     const graph = mobileNetV2Tflite({

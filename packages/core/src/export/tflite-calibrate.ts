@@ -68,6 +68,8 @@ export async function calibrateBatch(
   sums?: ChannelSums,
   hists?: ActivationHistograms,
   moments?: RoundingMoments,
+  /** Also the pointwise layers' input moments (GPTQ rounding; C² per layer and sample). */
+  pointwiseMoments = true,
 ): Promise<void> {
   if (sums) accumulate(sums, 'input', await x.read(), 3);
   const ctx = { training: false };
@@ -96,7 +98,7 @@ export async function calibrateBatch(
     for (const [name, t, u] of outs) {
       // A depthwise unit's input is the tensor before it in this list (the expansion, or the block input).
       if (moments && u?.spec.kind === 'depthwise' && last) accumulatePatchMoments(moments.depthwise, u.spec.convName, last, lastShape, u.spec.stride);
-      if (moments && u?.spec.kind === 'pointwise' && last) accumulateInputMoments(moments.pointwise, u.spec.convName, last, lastShape);
+      if (moments && pointwiseMoments && u?.spec.kind === 'pointwise' && last) accumulateInputMoments(moments.pointwise, u.spec.convName, last, lastShape);
       const data = await t.read();
       observe(ranges, name, data);
       if (hists) observeHistogram(hists, name, data);
