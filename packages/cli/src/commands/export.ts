@@ -61,7 +61,7 @@ DIR) or its model.safetensors, or any classifier weights 'mnv2 classify' reads (
                          adaptive (default): each depthwise channel's 9 weights rounded up or down,
                            whichever of the 512 choices errs least on the calibration images' 3x3
                            patches (where MobileNetV2's int8 error comes from). Measured on float
-                           weights: logit error 13-15 % lower on the ImageNet sample, agreement
+                           weights: logit error 12-15 % lower on the ImageNet sample, agreement
                            with float 63 -> 64 of 65 on an alpaca run
                          gptq: adaptive, and the pointwise layers' rows rounded one input at a
                            time, each error passed on to the weights not yet rounded (GPTQ, on
