@@ -1,7 +1,7 @@
 // The web trainer's TFLite export, as `mnv2 export --tflite` writes it (core's writer): float32, or
 // full-integer int8 calibrated on a sample of the trainer's own images (min/max per activation, run
 // on this worker's GPU), uint8/int8 input and output.
-import { MobileNetV2Net, calibrateBatch, channelMeans, encodeTflite, mobileNetV2Tflite, prepareImages, type ActivationRanges, type ChannelSums, type Engine, type WeightMap } from '@mnv2/core';
+import { MobileNetV2Net, calibrateBatch, channelMeans, emptyRoundingMoments, encodeTflite, mobileNetV2Tflite, prepareImages, type ActivationRanges, type ChannelSums, type Engine, type WeightMap } from '@mnv2/core';
 import type { RgbPixels, TfliteExportOptions } from './protocol.js';
 
 export interface TfliteSource {
@@ -40,16 +40,18 @@ export async function trainerTflite(e: Engine, src: TfliteSource, opts: TfliteEx
     const net = new MobileNetV2Net(e, { alpha: src.alpha, inputSize: src.inputSize, weights: (name) => w.get(name)?.data });
     const ranges: ActivationRanges = new Map();
     const sums: ChannelSums = new Map();
+    // Adaptive rounding of the depthwise weights, as the CLI's default (bench/results/export-tflite-lavapipe.md).
+    const moments = emptyRoundingMoments();
     for (let i = 0; i < pick.length; i += 8) {
       const imgs = await Promise.all(pick.slice(i, i + 8).map((load) => load()));
       const x = prepareImages(e, imgs, { size: src.inputSize, crop: 'none', preprocess: 'tf' });
       try {
-        await calibrateBatch(e, net, { classes: head.classes, hidden: head.hidden, hiddenName: 'dense', denseName: head.denseName, weight }, x, ranges, sums);
+        await calibrateBatch(e, net, { classes: head.classes, hidden: head.hidden, hiddenName: 'dense', denseName: head.denseName, weight }, x, ranges, sums, undefined, moments);
       } finally {
         x.dispose();
       }
     }
-    quantize = { ranges, inputType: opts.inputType ?? 'int8', outputType: opts.outputType ?? 'int8', means: channelMeans(sums) } as const;
+    quantize = { ranges, inputType: opts.inputType ?? 'int8', outputType: opts.outputType ?? 'int8', means: channelMeans(sums), moments } as const;
   }
   const graph = mobileNetV2Tflite({
     alpha: src.alpha,
