@@ -60,17 +60,25 @@ export async function tuneOnFirstUse(e: Engine, o: { alpha: number; inputSize: n
   const t0 = Date.now();
   let sumDefault = 0;
   let sumBest = 0;
-  const { tuning } = await tuneNetworkMatmuls(e, {
-    alpha: o.alpha,
-    inputSize: o.inputSize,
-    batch: o.batch,
-    budgetMs: budget * 1000,
-    reps: 3,
-    onShape: (_done, _total, _key, t) => {
-      sumDefault += t.defaultMs;
-      sumBest += t.ms;
-    },
-  });
+  let tuning: MatmulTuning;
+  try {
+    ({ tuning } = await tuneNetworkMatmuls(e, {
+      alpha: o.alpha,
+      inputSize: o.inputSize,
+      batch: o.batch,
+      budgetMs: budget * 1000,
+      reps: 3,
+      onShape: (_done, _total, _key, t) => {
+        sumDefault += t.defaultMs;
+        sumBest += t.ms;
+      },
+    }));
+  } catch (err) {
+    // The tuner also records a whole-network training step at this batch: on a small device that
+    // may not fit where the command's own work does. The heuristic serves instead.
+    o.log(`[mnv2] could not time the variants (${(err as Error).message.split('\n')[0]}): the built-in heuristic decides; 'mnv2 tune' with a smaller --batch-size measures them`);
+    return false;
+  }
   setMatmulTuning(e, tuning);
   const n = Object.keys(tuning.choices).length;
   const what = `${n} products in ${((Date.now() - t0) / 1000).toFixed(1)} s (their sum ${sumDefault.toFixed(1)} ms with the heuristic, ${sumBest.toFixed(1)} ms tuned)`;
