@@ -36,6 +36,14 @@ export function loadTuning(e: Engine): { file: string; loaded: boolean; shapes: 
   return { file, loaded: ok, shapes: ok ? Object.keys(t.choices).length : 0, why: ok ? undefined : `made on another adapter or version ('${t.adapter}'): run 'mnv2 tune' again` };
 }
 
+/** Writes this adapter's tuning file (atomically; the folder is made if missing). Returns its path. */
+export async function saveTuning(e: Engine, tuning: MatmulTuning): Promise<string> {
+  const file = tuningFile(e);
+  await mkdir(dirname(file), { recursive: true });
+  await writeAtomic(file, JSON.stringify(tuning, null, 2) + '\n');
+  return file;
+}
+
 /** MNV2_TUNING: 'auto' (default), 'load' or 'off'. */
 export function tuningMode(env: Record<string, string | undefined> = process.env): 'auto' | 'load' | 'off' {
   const v = (env.MNV2_TUNING ?? 'auto').toLowerCase();
@@ -83,8 +91,7 @@ export async function tuneOnFirstUse(e: Engine, o: { alpha: number; inputSize: n
   const n = Object.keys(tuning.choices).length;
   const what = `${n} products in ${((Date.now() - t0) / 1000).toFixed(1)} s (their sum ${sumDefault.toFixed(1)} ms with the heuristic, ${sumBest.toFixed(1)} ms tuned)`;
   try {
-    await mkdir(dirname(file), { recursive: true });
-    await writeAtomic(file, JSON.stringify(tuning, null, 2) + '\n');
+    await saveTuning(e, tuning);
     o.log(`[mnv2] tuned ${what}; saved in ${file}`);
   } catch (err) {
     o.log(`[mnv2] tuned ${what}; could not save it in ${file} (${(err as Error).message}): used for this run only`);

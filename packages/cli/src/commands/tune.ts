@@ -3,12 +3,9 @@
 // and batch), and stores the choice per adapter; every later command's engine uses it.
 import { adapterKey, tuneNetworkMatmuls, type TunedMatmul } from '@mnv2/core';
 import { matmulTileKey } from '@mnv2/kernels';
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
-import { writeAtomic } from '../util/atomic-write.js';
 import { numberFlag, parseArgs } from '../util/args.js';
-import { tuningFile } from '../tuning-file.js';
+import { saveTuning } from '../tuning-file.js';
 
 const HELP = `mnv2 tune [--image-size 224] [--batch-size 8] [--alpha 1.0] [--budget 30] [--reps 3]
 
@@ -69,9 +66,7 @@ export async function tune(argv: string[]): Promise<number> {
   });
   const sumDefault = rows.reduce((a, [, t]) => a + t.defaultMs, 0);
   const sumBest = rows.reduce((a, [, t]) => a + t.ms, 0);
-  const file = tuningFile(e);
-  await mkdir(dirname(file), { recursive: true });
-  await writeAtomic(file, JSON.stringify(tuning, null, 2) + '\n');
+  const file = await saveTuning(e, tuning);
   console.log(
     `Tuned ${rows.length} of ${shapes.length} products in ${((Date.now() - t0) / 1000).toFixed(1)} s: their sum ${sumDefault.toFixed(1)} ms with the heuristic, ${sumBest.toFixed(1)} ms tuned (${(sumDefault / Math.max(sumBest, 1e-9)).toFixed(2)}x).`,
   );
