@@ -1,7 +1,7 @@
 // Engine behaviour: errors surface (not hang) on a lost device and on invalid WebGPU use; tidy
 // releases what it should; uploads are ordered after recorded work; uniforms pack by WGSL layout.
 import { describe, it, expect } from 'vitest';
-import { relu6, DeviceLostError, type Engine } from '@mnv2/core';
+import { relu6, add, DeviceLostError, type Engine } from '@mnv2/core';
 import { uniformLayout, packUniforms } from '@mnv2/kernels';
 import { createNodeEngine } from '../../packages/cli/src/node-gpu.js';
 import { gpuEngine, GPU } from '../helpers/gpu.js';
@@ -55,5 +55,34 @@ describe(`${GPU} engine`, () => {
     const x = e.upload(new Float32Array(4), [4]);
     x.dispose();
     expect(() => relu6(e, x)).toThrow(/relu6: binding 'x' uses a disposed tensor/);
+  });
+
+  it('reuses a bind group when a dispatch binds the same buffers again, and never a stale one', async () => {
+    const e: Engine = await gpuEngine();
+    const a = e.upload(new Float32Array([1, 2, 3, 4]), [4]);
+    const b = e.upload(new Float32Array([10, 20, 30, 40]), [4]);
+    const step = () => e.tidy(() => add(e, a, b));
+    const y1 = step();
+    expect(Array.from(await y1.read())).toEqual([11, 22, 33, 44]);
+    const buf1 = y1.buffer;
+    y1.dispose(); // the pool hands the released output buffer back: the same bindings next time
+    const before = { ...e.bindGroupStats };
+    const y2 = step();
+    expect(y2.buffer).toBe(buf1);
+    expect(e.bindGroupStats.created - before.created).toBe(0);
+    expect(e.bindGroupStats.reused - before.reused).toBe(1);
+    expect(Array.from(await y2.read())).toEqual([11, 22, 33, 44]);
+    // Other inputs: a new bind group, the right result.
+    const c = e.upload(new Float32Array([100, 200, 300, 400]), [4]);
+    const created = e.bindGroupStats.created;
+    const y3 = e.tidy(() => add(e, a, c));
+    expect(e.bindGroupStats.created).toBe(created + 1);
+    expect(Array.from(await y3.read())).toEqual([101, 202, 303, 404]);
+    // Trimming the pool destroys idle buffers and forgets the bind groups naming them.
+    for (const t of [y2, y3]) t.dispose();
+    e.trimPool();
+    const y4 = e.tidy(() => add(e, a, b));
+    expect(Array.from(await y4.read())).toEqual([11, 22, 33, 44]);
+    for (const t of [a, b, c, y4]) t.dispose();
   });
 });

@@ -56,6 +56,8 @@ interface CompiledKernel {
 }
 
 const MAX_CACHED_UNIFORMS = 16384;
+/** Bind groups kept (a training step with paging records a few thousand dispatches). */
+const MAX_CACHED_BIND_GROUPS = 8192;
 const U_USAGE = 0x40 /* UNIFORM */ | 0x08; /* COPY_DST */
 
 export class Engine {
@@ -64,6 +66,17 @@ export class Engine {
   readonly batches: BatchReuse;
   private pipelines = new Map<string, CompiledKernel>();
   private uniforms = new Map<string, GPUBuffer>();
+  /**
+   * Bind groups by (layout, uniform buffer, bound ranges): a layer binds the same pooled buffers at
+   * every step, and creating a bind group costs ~50 µs of main-thread time in Dawn's Node bindings
+   * (as much as a small kernel on a software adapter). Keys use object identities, never reused, so
+   * an entry for a destroyed buffer can only go stale, not be hit; LRU-bounded, cleared on trim.
+   */
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private objectIds = new WeakMap<object, number>();
+  private nextObjectId = 1;
+  /** Bind groups created and reused since creation (for benchmarks and tests). */
+  readonly bindGroupStats = { created: 0, reused: 0 };
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private scopes: Set<Tensor>[] = [];
@@ -190,6 +203,7 @@ export class Engine {
 
   private evictUniforms(count: number): void {
     this.flush(); // destroy is deferred by WebGPU until submitted work using the buffers completes
+    this.bindGroups.clear(); // entries naming the destroyed buffers could never be hit again
     for (const [k, b] of this.uniforms) {
       if (count-- <= 0) break;
       b.destroy();
@@ -231,6 +245,7 @@ export class Engine {
     const { pipeline, layout } = this.compile(kernel, cfg, half);
     const ub = this.uniformBuffer(kernel as unknown as Kernel, uniforms as Record<string, unknown>);
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: ub } }];
+    let key = `${this.idOf(layout)}|${this.idOf(ub)}`;
     kernel.bindingNames.forEach((n, i) => {
       const b = buffers[n];
       if (!b) throw new Error(`${kernel.name}: binding '${n}' is missing`);
@@ -249,15 +264,45 @@ export class Engine {
         // (an f16 tensor of odd length binds 2 bytes more: binding sizes are multiples of 4, the buffer has them)
         const resource = b.bytes > 0 ? { buffer: b.buffer, offset: b.byteOffset, size: Math.ceil(b.bytes / 4) * 4 } : { buffer: b.buffer };
         entries.push({ binding: i + 1, resource });
-      } else entries.push({ binding: i + 1, resource: { buffer: b } });
+        key += `|${this.idOf(b.buffer)}@${resource.offset ?? 0}+${resource.size ?? -1}`;
+      } else {
+        entries.push({ binding: i + 1, resource: { buffer: b } });
+        key += `|${this.idOf(b)}`;
+      }
     });
     const [x, y = 1, z = 1] = workgroups;
     if (x <= 0 || y <= 0 || z <= 0) return; // nothing to do (empty tensor)
     const pass = this.computePass();
     pass.setPipeline(pipeline);
-    pass.setBindGroup(0, this.device.createBindGroup({ layout, entries }));
+    pass.setBindGroup(0, this.bindGroup(key, layout, entries));
     pass.dispatchWorkgroups(x, y, z);
     this.dispatchCount++;
+  }
+
+  private idOf(o: object): number {
+    let id = this.objectIds.get(o);
+    if (id === undefined) this.objectIds.set(o, (id = this.nextObjectId++));
+    return id;
+  }
+
+  private bindGroup(key: string, layout: GPUBindGroupLayout, entries: GPUBindGroupEntry[]): GPUBindGroup {
+    let g = this.bindGroups.get(key);
+    if (g) {
+      this.bindGroups.delete(key); // LRU order
+      this.bindGroupStats.reused++;
+    } else {
+      if (this.bindGroups.size >= MAX_CACHED_BIND_GROUPS) {
+        let drop = MAX_CACHED_BIND_GROUPS / 4;
+        for (const k of this.bindGroups.keys()) {
+          if (drop-- <= 0) break;
+          this.bindGroups.delete(k);
+        }
+      }
+      g = this.device.createBindGroup({ layout, entries });
+      this.bindGroupStats.created++;
+    }
+    this.bindGroups.set(key, g);
+    return g;
   }
 
   copy(src: Tensor | GPUBuffer, dst: Tensor | GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
@@ -427,6 +472,7 @@ export class Engine {
    */
   trimPool(): void {
     this.flush();
+    this.bindGroups.clear(); // they hold the idle buffers about to be destroyed
     this.pool.trim();
   }
 
