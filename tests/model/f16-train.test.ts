@@ -103,7 +103,7 @@ async function compare(net: MobileNetV2Net, x: Tensor, labels: Int32Array, bnInf
   expect(median).toBeLessThan(4 * perr[Math.floor(perr.length / 2)]);
   expect(1 - cos16).toBeLessThan(4 * (1 - cosP));
   if (headWithin !== undefined) for (const [n, v] of head) expect(v, n).toBeLessThan(headWithin);
-  for (const p of net.params()) p.value.dispose();
+  net.dispose();
 }
 
 describe.runIf(e.hasF16)(`${GPU} a MobileNetV2 training step at f16 vs f32`, () => {

@@ -80,7 +80,7 @@ describe.runIf(e.hasF16)(`${GPU} MobileNetV2 at f16 in pages (binding limit forc
       const ops = eng.paging.pagedOps - before.pagedOps;
       y.dispose();
       x.dispose();
-      for (const p of net.params()) p.value.dispose();
+      net.dispose();
       return { out, pages, ops };
     };
     const whole16 = await run(e, 'f16');

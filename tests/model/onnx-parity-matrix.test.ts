@@ -186,7 +186,7 @@ describe(`${GPU} ONNX export parity matrix (20 real images, alpha × size × top
             console.log(`[onnx-parity]   spread over images ${spread.toPrecision(4)} (atol ${(RTOL * scale).toPrecision(3)})`);
             expect(spread).toBeGreaterThan(20 * RTOL * scale);
           } finally {
-            for (const p of net.params()) p.value.dispose();
+            net.dispose();
           }
         });
       }

@@ -69,7 +69,7 @@ describe(`${GPU} one Keras-named unit sequence: the network`, () => {
         expect(got.map((s) => [s.kind, s.inChannels, s.outChannels, s.stride])).toEqual(units(alpha).map((u) => [u.kind, u.inC, u.outC, u.stride]));
         expect(net.blocks.map((b) => b.units.length)).toEqual(net.arch.blocks.map((b) => (b.expansion === 1 ? 2 : 3)));
       } finally {
-        for (const p of net.params()) p.value.dispose();
+        net.dispose();
       }
     });
   }

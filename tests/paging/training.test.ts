@@ -74,7 +74,7 @@ async function run(e: Engine, mode: Mode, eps = 0): Promise<Result> {
   for (const p of net.params()) params.set(p.name, await p.value.read());
   for (const t of [x, y]) t.dispose();
   opt.dispose();
-  for (const p of net.params()) p.value.dispose();
+  net.dispose();
   return { logits, grads, params, loss, dispatches };
 }
 

@@ -94,7 +94,7 @@ function cases(size: number): Case[] {
         run: () => e.tidy(() => void net.forward(e, x, { training: false })),
         dispose: () => {
           x.dispose();
-          for (const p of net.params()) p.value.dispose();
+          net.dispose();
         },
       };
     },

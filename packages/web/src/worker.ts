@@ -379,7 +379,7 @@ class EngineWorker {
   disposeModel(id: number): void {
     const m = this.models.get(id);
     this.models.delete(id);
-    if (m?.net && this.engine && !this.lost) for (const p of m.net.params()) p.value.dispose();
+    if (m?.net && this.engine && !this.lost) m.net.dispose();
   }
 
   async classify(id: number, images: WorkerImage[], opts: ClassifyOptions = {}): Promise<ClassifyResult[]> {

@@ -14,6 +14,6 @@ export async function networkForwardMs(e: Engine, cfg: BenchConfig, timing: Timi
     return (await timeRuns(e, () => e.tidy(() => void net.forward(e, x, { training: false })), timing)).ms;
   } finally {
     ctx.dispose();
-    for (const p of net.params()) p.value.dispose();
+    net.dispose();
   }
 }

@@ -246,7 +246,7 @@ export async function benchTrain(argv: string[]): Promise<number> {
   } catch {
     /* best effort */
   }
-  for (const p of net.params()) p.value.dispose();
+  net.dispose();
   e.destroy();
   return 0;
 }

@@ -75,6 +75,14 @@ export class Engine {
   private bindGroups = new Map<string, GPUBindGroup>();
   private objectIds = new WeakMap<object, number>();
   private nextObjectId = 1;
+  /**
+   * Write stamps per buffer: every dispatch that binds a buffer writable, copy into it, host write
+   * or (re)acquisition from the pool stamps it with a new clock value, so a cache of something
+   * derived from tensors (folded BatchNorm) can tell whether they changed since (`stamp`).
+   */
+  private stamps = new WeakMap<GPUBuffer, number>();
+  private clock = 0;
+  private writable = new WeakMap<object, readonly string[]>();
   /** Bind groups created and reused since creation (for benchmarks and tests). */
   readonly bindGroupStats = { created: 0, reused: 0 };
   private encoder: GPUCommandEncoder | null = null;
@@ -272,11 +280,34 @@ export class Engine {
     });
     const [x, y = 1, z = 1] = workgroups;
     if (x <= 0 || y <= 0 || z <= 0) return; // nothing to do (empty tensor)
+    let w = this.writable.get(kernel);
+    if (!w) this.writable.set(kernel, (w = kernel.bindingNames.filter((n) => bindingAccess(kernel as unknown as Kernel, n) !== 'read')));
+    for (const n of w) {
+      const b = buffers[n];
+      this.touch(b instanceof Tensor ? b.buffer : (b as GPUBuffer));
+    }
     const pass = this.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, this.bindGroup(key, layout, entries));
     pass.dispatchWorkgroups(x, y, z);
     this.dispatchCount++;
+  }
+
+  private touch(b: GPUBuffer): void {
+    this.stamps.set(b, ++this.clock);
+  }
+
+  /**
+   * The write stamp of `t`'s buffer: it changes whenever anything may have written the buffer
+   * (recorded dispatch binding it writable, copy, write, upload, reuse from the pool).
+   */
+  stamp(t: Tensor): number {
+    return this.stamps.get(t.buffer) ?? 0;
+  }
+
+  /** Takes tensors out of every tidy scope: they live until disposed (caches held by layers). */
+  persist(...ts: Tensor[]): void {
+    for (const t of ts) for (const s of this.scopes) s.delete(t);
   }
 
   private idOf(o: object): number {
@@ -313,6 +344,7 @@ export class Engine {
     if (bytes % 4 || srcOffset % 4 || dstOffset % 4) {
       throw new Error(`copy: ${bytes} bytes at offsets ${srcOffset} -> ${dstOffset} are not multiples of 4 (an f16 tensor with an odd number of values per sample cannot be split or copied in pages)`);
     }
+    this.touch(d);
     this.commandEncoder().copyBufferToBuffer(s, srcOffset, d, dstOffset, bytes);
   }
 
@@ -394,7 +426,9 @@ export class Engine {
         throw new DeviceMemoryError(what, this.pool.allocatedBytes + BufferPool.round(bytes), budget, 'in all');
       }
     }
-    return this.pool.acquire(bytes, label);
+    const b = this.pool.acquire(bytes, label);
+    this.touch(b);
+    return b;
   }
 
   /** A tensor outside any tidy scope (weights, optimizer slots): lives until disposed. */
@@ -432,6 +466,7 @@ export class Engine {
     if (data.length !== t.size) throw new Error(`write: ${data.length} values for tensor of shape [${t.shape}]`);
     this.flush(); // keep earlier recorded work ordered before this write
     const src = t.dtype === 'f16' ? padTo4(floatArrayToHalf(data)) : data;
+    this.touch(t.buffer);
     this.device.queue.writeBuffer(t.buffer, t.byteOffset, src.buffer, src.byteOffset, src.byteLength);
   }
 

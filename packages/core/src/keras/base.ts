@@ -164,7 +164,7 @@ export class MobileNetV2 {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const p of this.net.params()) p.value.dispose();
+    this.net.dispose();
   }
 
   [Symbol.dispose](): void {

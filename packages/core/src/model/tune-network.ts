@@ -38,6 +38,6 @@ export async function tuneNetworkMatmuls(e: Engine, o: TuneNetworkOptions): Prom
     x.dispose();
     y.dispose();
     opt.dispose();
-    for (const p of net.params()) p.value.dispose();
+    net.dispose();
   }
 }

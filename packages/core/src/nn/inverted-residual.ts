@@ -2,7 +2,7 @@
 // 1x1 linear projection, plus the identity shortcut when stride is 1 and channels are unchanged.
 import type { Engine } from '../gpu/engine.js';
 import type { Tensor } from '../gpu/tensor.js';
-import { add, addInPlace } from '../ops/elementwise/index.js';
+import { addInPlace } from '../ops/elementwise/index.js';
 import type { ConvBn } from './conv-bn.js';
 import type { ForwardContext, Unit } from './layer.js';
 import type { Param } from './param.js';
@@ -23,8 +23,10 @@ export class InvertedResidual implements Unit {
 
   forward(e: Engine, x: Tensor, ctx: ForwardContext): Tensor {
     let h = x;
-    for (const u of this.units) h = u.forward(e, h, ctx);
-    return this.residual ? add(e, x, h) : h;
+    const last = this.units.length - 1;
+    for (let i = 0; i < last; i++) h = this.units[i].forward(e, h, ctx);
+    // The shortcut joins in the projection unit (fused into its kernel when it runs inference).
+    return this.units[last].forward(e, h, ctx, this.residual ? x : undefined);
   }
 
   backward(e: Engine, dy: Tensor, needInputGrad: boolean): Tensor | null {

@@ -114,6 +114,12 @@ export class MobileNetV2Net {
     return [...this.convUnits().flatMap((u) => u.params()), ...(this.head?.params() ?? [])];
   }
 
+  /** Frees every weight (the head's too) and what the units cache (folded BatchNorm): the network is unusable after. */
+  dispose(): void {
+    for (const u of this.convUnits()) u.releaseCaches();
+    for (const p of this.params()) p.value.dispose();
+  }
+
   trainableParams(): Param[] {
     return this.params().filter((p) => p.trainable);
   }

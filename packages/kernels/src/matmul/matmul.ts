@@ -91,6 +91,11 @@ export interface MatmulConfig extends MatmulTile {
   epilogue: EpilogueConfig;
   /** Plain ReLU after the epilogue (the dense head's Dense(n, relu)). */
   relu: boolean;
+  /**
+   * Add `residual[m, n]` (same layout as C) after the epilogue: an inverted residual block's
+   * shortcut fused into its projection, instead of a separate add pass over the output.
+   */
+  residual?: boolean;
 }
 
 const COMP = ['x', 'y', 'z', 'w'];
@@ -332,16 +337,21 @@ function matmulBody(c: MatmulConfig): string {
     const e = `epilogue(${v}, ${col})`;
     return c.relu ? `max(${e}, 0.0)` : e;
   };
+  const res = !c.splitK && c.residual;
   for (const r of rs) {
     L.push(`  if (m0 + ${r}u < u.M) {`);
     L.push(`    let row = m0 + ${r}u;`);
     for (const j of js) {
       if (c.nVec) {
-        L.push(`    if (n0 + ${4 * j}u < u.N) { c[${base}row * N4 + n0 / 4u + ${j}u] = ${ep4(`acc${r}_${j}`, `n0 + ${4 * j}u`, j)}; }`);
+        const at = `row * N4 + n0 / 4u + ${j}u`;
+        const v = ep4(`acc${r}_${j}`, `n0 + ${4 * j}u`, j);
+        L.push(`    if (n0 + ${4 * j}u < u.N) { c[${base}${at}] = ${res ? `${v} + residual[${at}]` : v}; }`);
       } else {
         for (let i = 0; i < 4; i++) {
           const col = `n0 + ${4 * j + i}u`;
-          L.push(`    if (${col} < u.N) { c[${base}row * u.N + ${col}] = ${ep1(`acc${r}_${j}.${COMP[i]}`, col)}; }`);
+          const at = `row * u.N + ${col}`;
+          const v = ep1(`acc${r}_${j}.${COMP[i]}`, col);
+          L.push(`    if (${col} < u.N) { c[${base}${at}] = ${res ? `${v} + residual[${at}]` : v}; }`);
         }
       }
     }
@@ -359,7 +369,7 @@ ${body}
 }
 
 const matmulKey = (c: MatmulConfig) =>
-  `${matmulTileKey(c)}${c.transA ? 'T' : 'N'}${c.transB ? 'T' : 'N'}k${+c.kVec}m${+c.mVec}n${+c.nVec}|${c.splitK ? 'split' : epilogueKey(c.epilogue) + (c.relu ? '+relu' : '')}`;
+  `${matmulTileKey(c)}${c.transA ? 'T' : 'N'}${c.transB ? 'T' : 'N'}k${+c.kVec}m${+c.mVec}n${+c.nVec}|${c.splitK ? 'split' : epilogueKey(c.epilogue) + (c.relu ? '+relu' : '') + (c.residual ? '+res' : '')}`;
 
 const MATMUL_UNIFORMS = { M: 'u32', N: 'u32', K: 'u32', kChunk: 'u32' } as const;
 
@@ -375,6 +385,8 @@ export const matmul = defineKernel({
     b: { access: 'read', type: (c: MatmulConfig) => v4(bVec(c)) },
     scale: 'read',
     shift: 'read',
+    /** Read only with `residual` (else any small buffer is bound). */
+    residual: { access: 'read', type: (c: MatmulConfig) => v4(c.nVec) },
     c: { access: 'read_write', type: (c: MatmulConfig) => v4(c.nVec) },
   },
   workgroupSize: () => [MATMUL_WG, 1, 1],
@@ -408,6 +420,8 @@ export interface MatmulReduceConfig {
   nVec: boolean;
   epilogue: EpilogueConfig;
   relu: boolean;
+  /** Add `residual[i]` after the epilogue (see MatmulConfig.residual). */
+  residual?: boolean;
 }
 
 /**
@@ -422,10 +436,11 @@ export const matmulSplitKReduce = defineKernel({
     partials: { access: 'read', type: (c: MatmulReduceConfig) => v4(c.nVec) },
     scale: 'read',
     shift: 'read',
+    residual: { access: 'read', type: (c: MatmulReduceConfig) => v4(c.nVec) },
     c: { access: 'read_write', type: (c: MatmulReduceConfig) => v4(c.nVec) },
   },
   workgroupSize: () => [MATMUL_WG, 1, 1],
-  key: (c: MatmulReduceConfig) => `${c.nVec ? 'v4' : 'f1'}|${epilogueKey(c.epilogue)}${c.relu ? '+relu' : ''}`,
+  key: (c: MatmulReduceConfig) => `${c.nVec ? 'v4' : 'f1'}|${epilogueKey(c.epilogue)}${c.relu ? '+relu' : ''}${c.residual ? '+res' : ''}`,
   dispatch: (c: MatmulReduceConfig, s: { M: number; N: number; slices: number }) => {
     const n = c.nVec ? (s.M * s.N) / 4 : s.M * s.N;
     return { grid: grid1d(ceilDiv(n, MATMUL_WG)), uniforms: { n, N: s.N, slices: s.slices } };
@@ -443,7 +458,7 @@ fn main(${MAIN_1D}) {
   if (i >= u.n) { return; }
   var s = ${zero};
   for (var z = 0u; z < u.slices; z += 1u) { s += partials[z * u.n + i]; }
-  c[i] = ${out};
+  c[i] = ${c.residual ? `${out} + residual[i]` : out};
 }`;
   },
 });

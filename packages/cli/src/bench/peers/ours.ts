@@ -63,7 +63,7 @@ export class OursPeer implements Peer {
   }
 
   async dispose(): Promise<void> {
-    for (const n of this.nets.values()) for (const p of n.params()) p.value.dispose();
+    for (const n of this.nets.values()) n.dispose();
     this.nets.clear();
   }
 }

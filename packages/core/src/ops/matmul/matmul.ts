@@ -123,10 +123,20 @@ export function matmulDispatch(
   b: Tensor,
   dims: MatmulDims,
   outShape: readonly number[],
-  opts: { epilogue?: Epilogue; relu?: boolean; variant?: Partial<MatmulVariant>; /** output storage, default f32 */ dtype?: DType } = {},
+  opts: {
+    epilogue?: Epilogue;
+    relu?: boolean;
+    variant?: Partial<MatmulVariant>;
+    /** output storage, default f32 */
+    dtype?: DType;
+    /** Added to the output after the epilogue (M*N values, the output's layout): a fused shortcut. */
+    residual?: Tensor;
+  } = {},
 ): Tensor {
   const { M, N, K, transA, transB } = dims;
   const ep = resolveEpilogue(e, op, opts.epilogue, N);
+  const residual = opts.residual;
+  if (residual && residual.size !== M * N) throw new ShapeError(op, 'residual must have the output\'s shape', { residual: residual.shape, output: outShape });
   // An explicit variant wins; else this adapter's tuned choice for the shape (when one was loaded
   // and is usable here); else the heuristic.
   const tuned = opts.variant ? null : tunedMatmul(e, dims);
@@ -151,6 +161,7 @@ export function matmulDispatch(
     splitK: false,
     epilogue: ep.cfg,
     relu: !!opts.relu,
+    residual: !!residual,
   };
   // The shared-load forms need vec4 loads of both operands; odd shapes take the plain form.
   if (tile.share !== 'none' && !matmulVecPath(cfg)) {
@@ -160,13 +171,13 @@ export function matmulDispatch(
   const out = e.alloc(outShape, opts.dtype ?? 'f32');
   const { slices } = matmulKSlices(K, splitK);
   if (slices <= 1) {
-    run(e, matmulKernel, cfg, { M, N, K }, { a, b, scale: ep.scale, shift: ep.shift, c: out });
+    run(e, matmulKernel, cfg, { M, N, K }, { a, b, scale: ep.scale, shift: ep.shift, residual: residual ?? ep.shift, c: out });
     return out;
   }
   const partials = e.alloc([slices, M, N], 'f32', `${op}.partials`);
   run(e, matmulSplitK, { ...cfg, splitK: true }, { M, N, K, splitK }, { a, b, c: partials });
-  const reduceCfg: { nVec: boolean; epilogue: EpilogueConfig; relu: boolean } = { nVec: cfg.nVec, epilogue: ep.cfg, relu: cfg.relu };
-  run(e, matmulSplitKReduce, reduceCfg, { M, N, slices }, { partials, scale: ep.scale, shift: ep.shift, c: out });
+  const reduceCfg: { nVec: boolean; epilogue: EpilogueConfig; relu: boolean; residual: boolean } = { nVec: cfg.nVec, epilogue: ep.cfg, relu: cfg.relu, residual: !!residual };
+  run(e, matmulSplitKReduce, reduceCfg, { M, N, slices }, { partials, scale: ep.scale, shift: ep.shift, residual: residual ?? ep.shift, c: out });
   partials.dispose();
   return out;
 }

@@ -16,7 +16,14 @@ export function pointwiseConv2d(
   e: Engine,
   x: Tensor,
   w: Tensor,
-  opts: { epilogue?: Epilogue; variant?: Partial<MatmulVariant>; /** output storage (default: x's) */ dtype?: DType } = {},
+  opts: {
+    epilogue?: Epilogue;
+    variant?: Partial<MatmulVariant>;
+    /** output storage (default: x's) */
+    dtype?: DType;
+    /** [N,H,W,Cout], added after the epilogue (an inverted residual block's shortcut, fused). */
+    residual?: Tensor;
+  } = {},
 ): Tensor {
   const op = 'pointwiseConv2d';
   assertShape(op, 'x', x.shape, 4);
@@ -25,8 +32,12 @@ export function pointwiseConv2d(
   if (w.shape[0] !== cin) throw new ShapeError(op, 'filter rows must equal input channels', { x: x.shape, w: w.shape });
   const cout = w.shape[1];
   const dtype = opts.dtype ?? x.dtype;
-  return paged(e, op, [x], [{ batch: [n, h, wd, cout], dtype }], ([xp]) => [
-    matmulDispatch(e, op, xp, w, { M: pixels(xp.shape), N: cout, K: cin, transA: false, transB: false }, [xp.shape[0], h, wd, cout], { ...opts, dtype }),
+  const r = opts.residual;
+  if (r && (r.shape.length !== 4 || r.shape[0] !== n || r.shape[1] !== h || r.shape[2] !== wd || r.shape[3] !== cout)) {
+    throw new ShapeError(op, 'residual must have the output\'s shape', { residual: r.shape, output: [n, h, wd, cout] });
+  }
+  return paged(e, op, r ? [x, r] : [x], [{ batch: [n, h, wd, cout], dtype }], ([xp, rp]) => [
+    matmulDispatch(e, op, xp, w, { M: pixels(xp.shape), N: cout, K: cin, transA: false, transB: false }, [xp.shape[0], h, wd, cout], { ...opts, dtype, residual: rp }),
   ])[0];
 }
 
