@@ -115,17 +115,19 @@ const CONV_KINDS: LayerKind[] = ['stem', 'expand', 'depthwise', 'project', 'conv
 export const ENTRIES: BenchEntry[] = [
   // ---- pointwise (1x1) convolution: matmul family
   {
-    name: 'pointwiseConv2d (+BN+ReLU6 fused)',
+    name: 'pointwiseConv2d (+BN+ReLU6 / +residual fused)',
     group: 'pointwise fwd',
     matmulLike: true,
     kinds: POINTWISE,
     flops: pwFlops,
-    bytes: pwBytes,
+    bytes: (l) => pwBytes(l) + (l.residual ? F * sizeOf(l.y) : 0),
     setup: (ctx, l) => {
       const x = ctx.rand(l.x);
       const w = ctx.rand([cin(l), cout(l)]);
       const epilogue = { scale: ctx.rand([cout(l)], 0.5, 1.5), shift: ctx.rand([cout(l)]), relu6: l.relu6 };
-      return () => ctx.e.tidy(() => void pointwiseConv2d(ctx.e, x, w, { epilogue }));
+      // A residual block's projection adds the shortcut in its store, as the network's inference does.
+      const residual = l.residual ? ctx.rand(l.y) : undefined;
+      return () => ctx.e.tidy(() => void pointwiseConv2d(ctx.e, x, w, { epilogue, residual }));
     },
   },
   {

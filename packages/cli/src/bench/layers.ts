@@ -18,6 +18,8 @@ export interface Layer {
   stride: 1 | 2;
   /** ReLU6 after the BatchNorm (Keras MobileNetV2: all but the project convs). */
   relu6: boolean;
+  /** A project conv whose block adds the shortcut: inference fuses the add into its kernel. */
+  residual?: boolean;
   /** Parameter tensor shapes (model-level entries: every weight of the network). */
   params?: number[][];
 }
@@ -48,6 +50,7 @@ export function mobilenetV2Layers(cfg: BenchConfig, classes = 1000): Layer[] {
     const kind: LayerKind = !u.block ? (u.kind === 'conv3x3' ? 'stem' : 'conv_1') : u.kind === 'depthwise' ? 'depthwise' : u.relu ? 'expand' : 'project';
     H = conv(u.conv, kind, H, u.inC, u.outC, u.kind === 'pointwise' ? 1 : 3, u.stride, u.activation === 'relu6');
     const b = u.block;
+    if (b?.residual && kind === 'project') L[L.length - 1].residual = true;
     if (b?.residual && !u.relu) L.push({ name: `${blockPrefix(b.index)}_add`, kind: 'add', x: [B, H, H, b.outChannels], y: [B, H, H, b.outChannels], k: 1, stride: 1, relu6: false });
   }
   L.push({ name: 'global_average_pooling2d', kind: 'pool', x: [B, H, H, arch.lastChannels], y: [B, arch.lastChannels], k: 1, stride: 1, relu6: false });

@@ -57,7 +57,8 @@ export function totals(rows: Row[]): GroupTotal[] {
 }
 
 /** Groups whose sum approximates one inference forward (fused BN/ReLU6 epilogues). */
-export const INFERENCE_GROUPS = ['stem conv fwd', 'pointwise fwd', 'depthwise fwd', 'residual add', 'global avg pool', 'dense fwd'];
+// (the residual adds are fused into the projections' 'pointwise fwd' rows; 'residual add' is the training path's)
+export const INFERENCE_GROUPS = ['stem conv fwd', 'pointwise fwd', 'depthwise fwd', 'global avg pool', 'dense fwd'];
 
 const pct = (x: number, ceiling: number) => `${((100 * x) / ceiling).toFixed(0)}%`;
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');

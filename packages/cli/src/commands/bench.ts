@@ -58,7 +58,7 @@ const FULL: BenchConfig[] = [
 const QUICK: BenchConfig[] = [{ alpha: 1.0, size: 224, batch: 1 }];
 
 /** Key of everything that determines an entry's work on a layer (name is not part of it). */
-const shapeKey = (l: Layer) => JSON.stringify([l.x, l.y, l.k, l.stride, l.relu6, l.params?.length ?? 0]);
+const shapeKey = (l: Layer) => JSON.stringify([l.x, l.y, l.k, l.stride, l.relu6, !!l.residual, l.params?.length ?? 0]);
 
 const BENCH_HELP = `mnv2 bench <kernels|infer|train|scale> [options]
 
