@@ -8,7 +8,7 @@ import { cpus, loadavg } from 'node:os';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import type { Precision } from '@mnv2/core';
 import { numberFlag, parseArgs } from '../util/args.js';
-import { mobilenetV2Layers } from './layers.js';
+import { mobilenetV2Layers, layerFlops } from './layers.js';
 import { median } from './timing.js';
 import { errText, mdTable, randomInput, textTable } from './side-by-side.js';
 import { OursPeer } from './peers/ours.js';
@@ -49,15 +49,7 @@ const cfgLabel = (c: InferConfig) => `${c.size}x${c.size} b${c.batch}`;
 
 /** FLOPs of one image (multiply-add = 2): convolutions, depthwise convolutions, the dense layer. */
 export function inferenceFlopsPerImage(alpha: number, size: number, classes = 1000): number {
-  let f = 0;
-  for (const l of mobilenetV2Layers({ alpha, size, batch: 1 }, classes)) {
-    if (l.kind === 'dense') f += 2 * l.x[1] * l.y[1];
-    else if (['stem', 'expand', 'depthwise', 'project', 'conv_1'].includes(l.kind)) {
-      const [, oh, ow, co] = l.y;
-      f += 2 * oh * ow * co * l.k * l.k * (l.kind === 'depthwise' ? 1 : l.x[3]);
-    }
-  }
-  return f;
+  return mobilenetV2Layers({ alpha, size, batch: 1 }, classes).reduce((f, l) => f + layerFlops(l), 0);
 }
 
 

@@ -63,3 +63,22 @@ export function mobilenetV2Layers(cfg: BenchConfig, classes = 1000): Layer[] {
 
 export const sizeOf = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 export const pixels = (s: readonly number[]) => s[0] * s[1] * s[2];
+
+/** Multiply-add FLOPs (x2) of one forward of a conv/depthwise/dense layer of the list (0 for the others). */
+export function layerFlops(l: Layer): number {
+  if (l.kind === 'dense') return 2 * l.x[0] * l.x[1] * l.y[1];
+  if (!['stem', 'expand', 'depthwise', 'project', 'conv_1'].includes(l.kind)) return 0;
+  const [n, oh, ow, co] = l.y;
+  return 2 * n * oh * ow * co * l.k * l.k * (l.kind === 'depthwise' ? 1 : l.x[3]);
+}
+
+/**
+ * FLOPs of one training step of the whole network: every layer's forward, its weight gradient (as
+ * many FLOPs) and its input gradient (as many, except the stem's, which nothing needs).
+ */
+export function fullTrainingStepFlops(cfg: BenchConfig, classes: number): number {
+  let f = 0;
+  for (const l of mobilenetV2Layers(cfg, classes)) f += layerFlops(l) * (l.kind === 'stem' ? 2 : 3);
+  return f;
+}
+

@@ -9,7 +9,9 @@ import { cpus, loadavg } from 'node:os';
 import { MobileNetV2Net, adam, trainStep, type Engine, type Optimizer, type Tensor } from '@mnv2/core';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { numberFlag, parseArgs } from '../util/args.js';
-import { median } from './timing.js';
+import { median, type TimingOptions } from './timing.js';
+import { matmulCeiling } from './ceiling.js';
+import { fullTrainingStepFlops } from './layers.js';
 import { errText, mdTable, randomInput, textTable } from './side-by-side.js';
 import { packageVersion } from './peers/types.js';
 import { TfjsTrainPeer, type TrainMode } from './peers/tfjs-train.js';
@@ -73,6 +75,16 @@ function rowCells(r: Result): string[] {
 }
 const HEAD = ['mode', 'trainable weights (ours)', 'ours ms/step', 'TF.js ms/step', 'TF.js ÷ ours'];
 
+/** The full step's GFLOP/s against the matmul ceiling of the same run (issue 16: >= 35 %). */
+function ceilingShare(results: Result[], ceiling: number): string | null {
+  const r = results.find((x) => x.spec.mode === 'full');
+  if (!r?.ours.ms || !Number.isFinite(ceiling)) return null;
+  const flops = fullTrainingStepFlops({ alpha: 1, size: SIZE, batch: BATCH }, 1);
+  const gf = flops / (r.ours.ms * 1e6);
+  const pct = (100 * gf) / ceiling;
+  return `full network step: ${(flops / 1e9).toFixed(2)} GFLOP in ${r.ours.ms.toFixed(0)} ms = ${gf.toFixed(2)} GFLOP/s, ${pct.toFixed(0)} % of the matmul ceiling measured in this run (${ceiling.toFixed(1)} GFLOP/s; target >= 35 %: ${pct >= 35 ? 'met' : 'NOT met'})`;
+}
+
 /** Issue targets: ≥ 3x faster than TF.js for the frozen step, ≥ 2x for the full fine-tune step. */
 function targetLines(results: Result[]): string[] {
   const out: string[] = [];
@@ -135,6 +147,18 @@ export async function benchTrain(argv: string[]): Promise<number> {
     }
   }
   console.log(`[mnv2] timing: ${warmup} warm-up step(s) each, then median of ${repeats} rounds; every step awaited until its loss is on the host`);
+  // The adapter's matmul ceiling in this run (start and end, best kept): the full step's GFLOP/s is
+  // reported as a share of it, as bench kernels reports each kernel.
+  const ceilTiming: TimingOptions = { repeats: 5, minMs: 80, maxN: 20 };
+  const ceilings: number[] = [];
+  const ceilingRun = async (when: string) => {
+    for (const n of [512, 1024]) {
+      const c = await matmulCeiling(e, n, ceilTiming);
+      ceilings.push(c.gflops);
+      console.log(`[mnv2] matmul ceiling (${when}) ${n}³: ${c.gflops.toFixed(1)} GFLOP/s (${c.tile}) [${elapsed()}]`);
+    }
+  };
+  await ceilingRun('start');
 
   let seed = 1;
   const oursStep = async (opt: Optimizer, bnInference: boolean): Promise<number> => {
@@ -149,7 +173,7 @@ export async function benchTrain(argv: string[]): Promise<number> {
   };
 
   const results: Result[] = [];
-  const write = (done: boolean) => {
+  const write = (done: boolean, share: string | null = null) => {
     if (typeof out !== 'string') return;
     writeFileSync(
       out,
@@ -165,6 +189,8 @@ export async function benchTrain(argv: string[]): Promise<number> {
         warmup,
         wallS: (performance.now() - started) / 1000,
         load: [loadStart, loadavg()],
+        share,
+        ceilings,
       }),
     );
   };
@@ -229,6 +255,8 @@ export async function benchTrain(argv: string[]): Promise<number> {
     write(false);
   }
 
+  await ceilingRun('end');
+  const share = ceilingShare(results, Math.max(...ceilings));
   console.log(`\n== summary (${elapsed()}; load average ${loadStart.map((v) => v.toFixed(2)).join(' ')} → ${loadavg().map((v) => v.toFixed(2)).join(' ')})`);
   console.log(textTable(HEAD, results.map(rowCells), 1));
   for (const r of results) {
@@ -237,7 +265,8 @@ export async function benchTrain(argv: string[]): Promise<number> {
   }
   console.log('[mnv2] note: TF.js runs BatchNorm in training mode even with a frozen base (batch statistics, moving averages updated); ours uses inference-mode BN (Keras semantics) for frozen and fine-tune.');
   for (const l of targetLines(results)) console.log(`[mnv2] ${l}`);
-  write(true);
+  if (share) console.log(`[mnv2] ${share}`);
+  write(true, share);
   if (typeof out === 'string') console.log(`[mnv2] wrote ${out}`);
   x.dispose();
   y.dispose();
@@ -263,6 +292,9 @@ interface MarkdownInput {
   warmup: number;
   wallS: number;
   load: [number[], number[]];
+  /** The full step against the matmul ceiling (null until the end). */
+  share: string | null;
+  ceilings: number[];
 }
 
 function markdown(m: MarkdownInput): string {
@@ -303,6 +335,8 @@ function markdown(m: MarkdownInput): string {
   L.push('');
   L.push(mdTable(HEAD, m.results.map(rowCells), 1));
   L.push('');
+  if (m.ceilings.length) L.push(`Matmul ceiling of this run (512³ and 1024³, at the start${m.done ? ' and the end' : ''}): ${m.ceilings.map((c) => c.toFixed(1)).join(', ')} GFLOP/s.`, '');
+  if (m.share) L.push(`Issue 16: ${m.share}.`, '');
   const t = targetLines(m.results);
   if (t.length) {
     L.push('Issue targets (ours ≥ 3x faster than TF.js for the frozen step, ≥ 2x for the full fine-tune step):', '');
