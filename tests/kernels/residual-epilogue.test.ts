@@ -5,11 +5,11 @@
 // the same logits as the unfused composition.
 import { describe, it, beforeAll, expect } from 'vitest';
 import type { MatmulTile } from '@mnv2/kernels';
-import { type Engine, type Tensor, MobileNetV2Net, pointwiseConv2d, add, hasSubgroups8 } from '@mnv2/core';
+import { type Engine, type Tensor, MobileNetV2Net, pointwiseConv2d, pointwiseConv2dBackwardInput, add, hasSubgroups8 } from '@mnv2/core';
 import { gpuEngine, gpuEngineWithBindingLimit, GPU } from '../helpers/gpu.js';
 import { randArray, f32 } from '../helpers/random.js';
 import { expectClose } from '../helpers/allclose.js';
-import { pointwiseConv2dRef } from '../reference/matmul.js';
+import { pointwiseConv2dRef, pointwiseConv2dBackwardInputRef } from '../reference/matmul.js';
 import { halfRef } from '../reference/half.js';
 
 const TOL = { rtol: 1e-4, atol: 1e-5 };
@@ -51,6 +51,20 @@ describe(`${GPU} residual add fused into the pointwise convolution`, () => {
         expectClose(await y.read(), reference(x, w, r, P, cin, cout, scale, shift), TOL);
       });
     }
+
+  for (const [P, cin, cout] of [
+    [37, 16, 24],
+    [29, 10, 12], // Cin % 4 != 0: scalar stores of dx
+  ]) {
+    it(`backward input: dx = dY·Wᵀ + r (a shortcut's gradient joining) P=${P} ${cin}<-${cout}`, async () => {
+      const dy = randArray(P * cout, 31);
+      const w = randArray(cin * cout, 32);
+      const r = randArray(P * cin, 33);
+      const dx = pointwiseConv2dBackwardInput(e, up(dy, [1, 1, P, cout]), up(w, [cin, cout]), { residual: up(r, [1, 1, P, cin]) });
+      const ref = pointwiseConv2dBackwardInputRef(dy, w, P, cin, cout).map((v, i) => v + r[i]);
+      expectClose(await dx.read(), ref, TOL);
+    });
+  }
 
   it('f16 activations: x, r and y stored as f16, accumulated in f32', async () => {
     const [P, cin, cout] = [37, 16, 24];

@@ -163,7 +163,12 @@ export class ConvBn implements Unit {
     this.folded = null;
   }
 
-  backward(e: Engine, dy: Tensor, needInputGrad: boolean): Tensor | null {
+  /**
+   * Gradients of the unit's weights; returns d(loss)/dx when asked, plus `residual` when given (a
+   * residual block's shortcut gradient joining at its input: fused into the pointwise input-gradient
+   * kernel, a separate add otherwise).
+   */
+  backward(e: Engine, dy: Tensor, needInputGrad: boolean, residual?: Tensor): Tensor | null {
     const s = this.saved;
     if (!s) throw new Error(`${this.name}: backward without a recorded training forward`);
     const relu6 = this.spec.reluName !== undefined;
@@ -184,8 +189,11 @@ export class ConvBn implements Unit {
     }
     this.saved = null;
     if (!needInputGrad) return null;
-    if (kind === 'pointwise') return pointwiseConv2dBackwardInput(e, dz, this.kernel.value);
-    if (kind === 'depthwise') return depthwiseConv2dBackwardInput(e, dz, this.kernel.value, s.x.shape, { stride, padding });
-    return conv2dBackwardInput(e, dz, this.kernel.value, s.x.shape, { stride, padding });
+    if (kind === 'pointwise') return pointwiseConv2dBackwardInput(e, dz, this.kernel.value, { residual });
+    const dx =
+      kind === 'depthwise'
+        ? depthwiseConv2dBackwardInput(e, dz, this.kernel.value, s.x.shape, { stride, padding })
+        : conv2dBackwardInput(e, dz, this.kernel.value, s.x.shape, { stride, padding });
+    return residual ? add(e, dx, residual) : dx;
   }
 }

@@ -2,7 +2,6 @@
 // 1x1 linear projection, plus the identity shortcut when stride is 1 and channels are unchanged.
 import type { Engine } from '../gpu/engine.js';
 import type { Tensor } from '../gpu/tensor.js';
-import { addInPlace } from '../ops/elementwise/index.js';
 import type { ConvBn } from './conv-bn.js';
 import type { ForwardContext, Unit } from './layer.js';
 import type { Param } from './param.js';
@@ -34,11 +33,10 @@ export class InvertedResidual implements Unit {
     for (let i = this.units.length - 1; i >= 0; i--) {
       // A unit needs its input gradient only if the unit before it recorded (something there trains).
       const need = i > 0 ? this.units[i - 1].recordForBackward : needInputGrad;
-      g = this.units[i].backward(e, g!, need);
+      // The shortcut's gradient joins the branch's in the first unit's input gradient (fused there).
+      g = this.units[i].backward(e, g!, need, i === 0 && this.residual ? dy : undefined);
       if (!need) break;
     }
-    if (!needInputGrad) return null;
-    if (this.residual) addInPlace(e, g!, dy); // the shortcut's gradient joins the branch's
-    return g;
+    return needInputGrad ? g : null;
   }
 }

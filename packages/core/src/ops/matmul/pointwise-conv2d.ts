@@ -12,6 +12,10 @@ import { paged } from '../paging.js';
 
 const pixels = (s: readonly number[]) => s[0] * s[1] * s[2];
 
+function checkResidual(op: string, r: Tensor | undefined, out: number[]): void {
+  if (r && (r.shape.length !== 4 || r.shape.some((d, i) => d !== out[i]))) throw new ShapeError(op, "residual must have the output's shape", { residual: r.shape, output: out });
+}
+
 export function pointwiseConv2d(
   e: Engine,
   x: Tensor,
@@ -33,24 +37,24 @@ export function pointwiseConv2d(
   const cout = w.shape[1];
   const dtype = opts.dtype ?? x.dtype;
   const r = opts.residual;
-  if (r && (r.shape.length !== 4 || r.shape[0] !== n || r.shape[1] !== h || r.shape[2] !== wd || r.shape[3] !== cout)) {
-    throw new ShapeError(op, 'residual must have the output\'s shape', { residual: r.shape, output: [n, h, wd, cout] });
-  }
+  checkResidual(op, r, [n, h, wd, cout]);
   return paged(e, op, r ? [x, r] : [x], [{ batch: [n, h, wd, cout], dtype }], ([xp, rp]) => [
     matmulDispatch(e, op, xp, w, { M: pixels(xp.shape), N: cout, K: cin, transA: false, transB: false }, [xp.shape[0], h, wd, cout], { ...opts, dtype, residual: rp }),
   ])[0];
 }
 
-/** dx = dY·Wᵀ → [N,H,W,Cin]. */
-export function pointwiseConv2dBackwardInput(e: Engine, dy: Tensor, w: Tensor, opts: { variant?: Partial<MatmulVariant> } = {}): Tensor {
+/** dx = dY·Wᵀ (+ residual: [N,H,W,Cin], a shortcut's gradient joining, fused) → [N,H,W,Cin]. */
+export function pointwiseConv2dBackwardInput(e: Engine, dy: Tensor, w: Tensor, opts: { variant?: Partial<MatmulVariant>; residual?: Tensor } = {}): Tensor {
   const op = 'pointwiseConv2dBackwardInput';
   assertShape(op, 'dy', dy.shape, 4);
   assertShape(op, 'w', w.shape, 2);
   const [n, h, wd, cout] = dy.shape;
   if (w.shape[1] !== cout) throw new ShapeError(op, 'filter columns must equal dy channels', { dy: dy.shape, w: w.shape });
   const cin = w.shape[0];
-  return paged(e, op, [dy], [{ batch: [n, h, wd, cin] }], ([dyp]) => [
-    matmulDispatch(e, op, dyp, w, { M: pixels(dyp.shape), N: cin, K: cout, transA: false, transB: true }, [dyp.shape[0], h, wd, cin], opts),
+  const r = opts.residual;
+  checkResidual(op, r, [n, h, wd, cin]);
+  return paged(e, op, r ? [dy, r] : [dy], [{ batch: [n, h, wd, cin] }], ([dyp, rp]) => [
+    matmulDispatch(e, op, dyp, w, { M: pixels(dyp.shape), N: cin, K: cout, transA: false, transB: true }, [dyp.shape[0], h, wd, cin], { ...opts, residual: rp }),
   ])[0];
 }
 
