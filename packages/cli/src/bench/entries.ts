@@ -108,6 +108,7 @@ const convOpts = (l: Layer) => ({ stride: l.stride, padding: 'same' as const, ke
 
 const DW_FWD = 'depthwiseConv2d (+BN+ReLU6 fused)';
 const DW_BWD = 'depthwiseConv2dBackwardInput';
+const BN_BWD = 'batchNormTrainingBackward';
 
 /** Every conv/BN layer (BatchNorm follows each convolution). */
 const CONV_KINDS: LayerKind[] = ['stem', 'expand', 'depthwise', 'project', 'conv_1'];
@@ -237,12 +238,15 @@ export const ENTRIES: BenchEntry[] = [
       return () => ctx.e.tidy(() => void batchNormTraining(ctx.e, z, p, { relu6: l.relu6 }));
     },
   },
-  {
-    name: 'batchNormTrainingBackward',
-    group: 'batchnorm train bwd',
+  // default: two passes reading x and dy (compulsory traffic x, dy, dx); [three-pass]: the former
+  // kernels, which read y for the ReLU6 mask (compulsory x, y, dy, dx)
+  ...(['default', 'three-pass', 'finalize'] as const).map((v): BenchEntry => ({
+    name: v === 'default' ? BN_BWD : `batchNormTrainingBackward [${v}]`,
+    group: v === 'default' ? 'batchnorm train bwd' : `batchnorm train bwd [${v}]`,
+    variantOf: v === 'default' ? undefined : BN_BWD,
     kinds: CONV_KINDS,
     flops: (l) => 8 * sizeOf(l.y),
-    bytes: (l) => F * 4 * sizeOf(l.y),
+    bytes: (l) => F * (v === 'default' ? 3 : 4) * sizeOf(l.y),
     setup: (ctx, l) => {
       const e = ctx.e;
       const z = ctx.rand(l.y);
@@ -252,9 +256,10 @@ export const ENTRIES: BenchEntry[] = [
       ctx.keep(fwd.y);
       ctx.keep(fwd.mean);
       ctx.keep(fwd.invStd);
-      return () => e.tidy(() => void batchNormTrainingBackward(e, z, fwd.y, dy, fwd, p, { relu6: l.relu6 }));
+      const variant = v === 'default' ? undefined : v;
+      return () => e.tidy(() => void batchNormTrainingBackward(e, z, fwd.y, dy, fwd, p, { relu6: l.relu6, variant }));
     },
-  },
+  })),
   {
     name: 'batchNormInference (unfused)',
     group: 'batchnorm inference',

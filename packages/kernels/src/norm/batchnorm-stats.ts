@@ -15,11 +15,12 @@ export const BN_WG = 64;
 /**
  * Dispatch of the row-loop passes (stats, apply, backward, backward-dx) over `rows` rows of
  * `channels` f32 channels: one invocation per (part of the rows, channel group), parts from
- * split-plan.ts. The op sizes its partials buffer with the same plan (`uniforms.parts`).
+ * split-plan.ts (`target` invocations, default REDUCE_TARGET_INVOCATIONS). The op sizes its partials
+ * buffer with the same plan (`uniforms.parts`).
  */
-export function bnRowDispatch(cfg: VecConfig, rows: number, channels: number) {
+export function bnRowDispatch(cfg: VecConfig, rows: number, channels: number, target?: number) {
   const c = vecCount(cfg, channels);
-  const { parts, rowsPerPart } = splitPlan(rows, c);
+  const { parts, rowsPerPart } = splitPlan(rows, c, undefined, target);
   return { grid: grid1d(ceilDiv(parts * c, BN_WG)), uniforms: { rows, c, parts, rowsPerPart } };
 }
 

@@ -7,3 +7,4 @@ export * from './batchnorm-apply.js';
 export * from './batchnorm.backward.js';
 export * from './batchnorm.backward-finalize.js';
 export * from './batchnorm.backward-dx.js';
+export * from './batchnorm.backward-train.js';

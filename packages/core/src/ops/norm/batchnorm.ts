@@ -8,7 +8,9 @@
 //   batchNormInference            2  (fold for the scale, centered apply)
 //   batchNormInferenceBackward    2  (reduce Σdŷ, Σdŷx̂ and write dx in the same pass; finalize)
 //   batchNormTraining             3  (partial sums, finalize stats + moving update + scale, apply)
-//   batchNormTrainingBackward     3  (partial sums, finalize dgamma/dbeta/coefs, dx)
+//   batchNormTrainingBackward     2  (partial sums reading x, dy; dx reading x, dy, folding the sums;
+//                                     the ReLU6 mask recomputed from x, y not read). Variant
+//                                     'three-pass': 3 (partial sums, finalize, dx; reading y too)
 //
 // Tensors larger than one binding run in pages of whole samples (ops/paging.ts): the per-element
 // passes page by page; the reductions write each page's partial sums into ONE partials buffer
@@ -22,6 +24,9 @@ import {
   batchnormBackward,
   batchnormBackwardFinalize,
   batchnormBackwardDx,
+  batchnormBackwardSums,
+  batchnormBackwardDxFused,
+  bnBackwardPlan,
   bnRowDispatch,
   vecConfig,
 } from '@mnv2/kernels';
@@ -85,8 +90,8 @@ function sameShape(op: string, names: Record<string, Tensor>, ref: Tensor): void
   }
 }
 
-/** Partial sums a row-loop pass over `rows` rows writes (the kernel's own split). */
-const partsOf = (l: Layout, rows: number) => bnRowDispatch(l, rows, l.channels).uniforms.parts;
+/** Partial sums a row-loop pass over `rows` rows writes (the kernel's own split; `target` invocations). */
+const partsOf = (l: Layout, rows: number, target?: number) => bnRowDispatch(l, rows, l.channels, target).uniforms.parts;
 
 /** Per-channel affine {scale, shift} of inference BatchNorm, for conv epilogues: y = x*scale + shift. */
 export function foldBatchNorm(e: Engine, p: BatchNormParams): { scale: Tensor; shift: Tensor } {
@@ -152,17 +157,18 @@ function batchPartials(
   blocks: number,
   extraRows: number,
   dispatch: (ins: Tensor[], partials: Tensor, pl: Layout, page: Page) => void,
+  target?: number,
 ): { partials: Tensor; parts: number } {
   const x = batched[0];
   const pages = planPages(e, op, x.shape[0], batched.map((t) => e.sampleBytes(t)));
   if (pages.length === 1) {
-    const parts = partsOf(l, l.rows);
+    const parts = partsOf(l, l.rows, target);
     const partials = e.alloc([blocks * parts + extraRows, l.channels]);
     dispatch([...batched], partials, l, pages[0]);
     return { partials, parts };
   }
   const rowsPerSample = l.rows / x.shape[0];
-  const pageParts = pages.map((pg) => partsOf(l, pg.count * rowsPerSample));
+  const pageParts = pages.map((pg) => partsOf(l, pg.count * rowsPerSample, target));
   const P = pageParts.reduce((a, b) => a + b, 0);
   const partials = e.alloc([blocks * P + extraRows, l.channels]);
   const rowBytes = l.channels * 4;
@@ -255,27 +261,99 @@ export function batchNormTraining(
   return { y, mean, invStd };
 }
 
+/** Kernels of batchNormTrainingBackward: 'two-pass' (default) or the former 'three-pass' (kept for benchmarks and tests). */
+export type BnBackwardVariant = 'auto' | 'fold' | 'finalize' | 'three-pass';
+
 /**
  * Backward of training-mode BatchNorm, including the paths through the batch mean and variance:
- * dx = (gamma·invStd/M)·(M·dŷ − Σdŷ − x̂·Σ(dŷ·x̂)), dgamma = Σ dŷ·x̂, dbeta = Σ dŷ, dŷ = dy·relu6Mask(y),
- * M = N·H·W. `saved` is what batchNormTraining returned.
+ * dx = (gamma·invStd/M)·(M·dŷ − Σdŷ − x̂·Σ(dŷ·x̂)), dgamma = Σ dŷ·x̂, dbeta = Σ dŷ, dŷ = dy·relu6Mask,
+ * M = N·H·W. `saved` is what batchNormTraining returned (with the same `p`: gamma and beta must be
+ * the values the forward normalized with).
+ *
+ * The ReLU6 mask is that of the forward's output y = relu6(x̂·gamma + beta), recomputed from x and the
+ * saved statistics (bit for bit the mask y would give, see kernels' batchnorm.backward-train.ts), so
+ * `y` is not read: pass it (or null when it was stored in x's dtype) only so its storage dtype is
+ * known. Two dispatches, each reading x and dy; the second also folds the partial sums and writes dx.
+ * `variant: 'three-pass'` runs the former kernels (partial sums reading x, y, dy; finalize; dx
+ * reading x, y, dy): it needs y. That is also the path when y is f16 but x is not (the recomputed
+ * mask would need y's f16 rounding in a module without f16).
  */
 export function batchNormTrainingBackward(
   e: Engine,
+  x: Tensor,
+  y: Tensor | null,
+  dy: Tensor,
+  saved: { mean: Tensor; invStd: Tensor },
+  p: BatchNormParams,
+  opts: { relu6?: boolean; variant?: BnBackwardVariant } = {},
+): { dx: Tensor; dgamma: Tensor; dbeta: Tensor } {
+  const op = 'batchNormTrainingBackward';
+  const l = layoutOf(op, x, p);
+  sameShape(op, y ? { y, dy } : { dy }, x);
+  for (const [n, t] of [['mean', saved.mean], ['invStd', saved.invStd]] as const) {
+    if (t.size !== l.channels) throw new ShapeError(op, `saved ${n} must hold one value per channel`, { [n]: t.shape, channels: l.channels });
+  }
+  const relu6 = !!opts.relu6;
+  const yHalf = relu6 && (y ?? x).dtype === 'f16';
+  const variant = opts.variant ?? (yHalf && x.dtype !== 'f16' ? 'three-pass' : 'auto');
+  if (variant === 'three-pass') {
+    if (!y) throw new ShapeError(op, "the 'three-pass' variant reads y: pass the forward's output");
+    return threePassBackward(e, op, x, y, dy, saved, p, l, relu6);
+  }
+  if (yHalf && x.dtype !== 'f16') throw new ShapeError(op, "y stored as f16 with x in f32: use the 'three-pass' variant");
+  const cfg = { vec4: l.vec4, relu6, yHalf };
+  // fold the sums into the dx pass (2 dispatches) or finalize them first (3): bnBackwardPlan; paged
+  // tensors finalize (each page's dx pass would fold the partials of all pages)
+  const plan = bnBackwardPlan(l, l.rows, l.channels);
+  const pagedInput = x.shape[0] * Math.max(e.sampleBytes(x), e.sampleBytes(dy), e.sampleBytes(x.shape)) > e.bindingLimit; // (as planPages)
+  const fold = variant === 'fold' || (variant === 'auto' && plan.fold && !pagedInput);
+  // (a forced fold on a shape the plan would finalize keeps the default split)
+  const target = fold ? plan.sumTarget : undefined;
+  const perChannel = { gamma: p.gamma, beta: p.beta, mean: saved.mean, invStd: saved.invStd };
+  const { partials, parts } = batchPartials(
+    e,
+    op,
+    [x, dy],
+    l,
+    2,
+    0,
+    ([xp, dyp], part, pl) => run(e, batchnormBackwardSums, cfg, { rows: pl.rows, channels: l.channels, target }, { x: xp, dy: dyp, ...perChannel, partials: part }),
+    target,
+  );
+  const dgamma = e.alloc([l.channels]);
+  const dbeta = e.alloc([l.channels]);
+  let sums = partials;
+  if (!fold) {
+    sums = e.alloc([3, l.channels]);
+    run(e, batchnormBackwardFinalize, { vec4: l.vec4, train: true }, { channels: l.channels, parts, count: l.rows }, { partials, gamma: p.gamma, invStd: saved.invStd, dgamma, dbeta, coef: sums });
+    partials.dispose();
+  }
+  const [dx] = paged(e, op, [x, dy], [{ batch: x.shape }], ([xp, dyp], pg) => {
+    const dxp = e.alloc(xp.shape);
+    run(
+      e,
+      batchnormBackwardDxFused,
+      { ...cfg, fold },
+      { rows: pageLayout(l, xp).rows, channels: l.channels, sumParts: parts, count: l.rows, grads: fold && pg.start === 0 },
+      { x: xp, dy: dyp, ...perChannel, sums, dx: dxp, dgamma, dbeta },
+    );
+    return [dxp];
+  });
+  sums.dispose();
+  return { dx, dgamma, dbeta };
+}
+
+function threePassBackward(
+  e: Engine,
+  op: string,
   x: Tensor,
   y: Tensor,
   dy: Tensor,
   saved: { mean: Tensor; invStd: Tensor },
   p: BatchNormParams,
-  opts: { relu6?: boolean } = {},
+  l: Layout,
+  relu6: boolean,
 ): { dx: Tensor; dgamma: Tensor; dbeta: Tensor } {
-  const op = 'batchNormTrainingBackward';
-  const l = layoutOf(op, x, p);
-  sameShape(op, { y, dy }, x);
-  for (const [n, t] of [['mean', saved.mean], ['invStd', saved.invStd]] as const) {
-    if (t.size !== l.channels) throw new ShapeError(op, `saved ${n} must hold one value per channel`, { [n]: t.shape, channels: l.channels });
-  }
-  const relu6 = !!opts.relu6;
   const { dgamma, dbeta, coef } = reduceBackward(e, op, [x, y, dy], l, p, relu6, {
     inference: false,
     mean: saved.mean,

@@ -1,0 +1,175 @@
+// BatchNorm training backward in two passes over the activations (ops/norm/batchnorm.ts), reading
+// only the BN input x and dy: the ReLU6 mask is recomputed from x and the saved statistics instead of
+// being read from the output y (one tensor pass less in each pass), and the finalize is folded into
+// the dx pass.
+//
+//   pass 1 (batchnorm.backward-sums): per (part of the rows, channel group)
+//       partials[p, c] = Σ dŷ,  partials[parts + p, c] = invStd·Σ dŷ·(x − mean)   (dŷ = dy·mask)
+//   pass 2 (batchnorm.backward-dx-fused): every invocation first folds the `sumParts` partials of its
+//       channel (when bnBackwardPlan says so: few parts, so this costs little next to its rows;
+//       else it reads the coefficients batchnorm.backward-finalize wrote), then writes dx = a·dŷ − b·(x − mean) − c for its rows:
+//       dbeta = Σdŷ, dgamma = invStd·Σdŷ(x − mean), a = gamma·invStd, b = a·invStd·dgamma/M,
+//       c = a·dbeta/M; the part-0 invocations of the page flagged `grads` also write dgamma, dbeta.
+//
+// The mask: the forward (batchnorm-apply) stores y = relu6((x − mean)·scale + beta) with
+// scale = gamma·invStd (the f32 product batchnorm-stats-finalize wrote), and the mask read from y is
+// 0 < y < 6. Here pre = (x − mean)·(gamma·invStd) + beta is the same expression on the same f32
+// values, and 0 < clamp(pre, 0, 6) < 6  <=>  0 < pre < 6, so the masks agree. When y was stored as
+// f16 (`yHalf`), y's mask is that of f16(pre) (rounding is monotone, so it commutes with the clamp):
+// the kernel rounds pre through the same f32→f16 conversion before comparing (x is then f16 too, so
+// the module enables f16; the op falls back to reading y for any other mix).
+import { defineKernel } from '../define-kernel.js';
+import { vecCount, vecType, wgsl, type VecConfig } from '../wgsl.js';
+import { splitPlan } from '../split-plan.js';
+import { BN_WG, BN_ROW_UNIFORMS, BN_PART_MAIN, bnRowDispatch } from './batchnorm-stats.js';
+
+export interface BatchnormBackwardTrainConfig {
+  vec4: boolean;
+  relu6: boolean;
+  /** y was stored as f16: compare f16(pre) (requires x stored as f16, so `enable f16` is on). */
+  yHalf: boolean;
+}
+
+export interface BatchnormBackwardDxConfig extends BatchnormBackwardTrainConfig {
+  /**
+   * Fold the partial sums in every invocation (and write dgamma/dbeta) instead of reading the
+   * coefficients batchnorm.backward-finalize wrote.
+   */
+  fold: boolean;
+}
+
+/**
+ * How batchNormTrainingBackward splits its passes over `rows` rows of `channels` channels: the dx pass
+ * uses the default split (split-plan.ts); `fold` when the sums pass can run in few enough parts that
+ * every dx invocation folding them costs little (2·parts loads against its 2·rowsPerPart rows: parts ≤
+ * rowsPerPart/4) while keeping ≥ 1024 invocations, or when the tensor is small (≤ 32 Ki lanes x rows:
+ * there the dispatch saved counts more than the parallelism). Else the sums pass uses the default split
+ * and batchnorm.backward-finalize writes the coefficients (one more, tiny, dispatch).
+ * `sumTarget`: invocations aimed at by the sums pass (its `target`), undefined for the default.
+ */
+export function bnBackwardPlan(cfg: VecConfig, rows: number, channels: number): { fold: boolean; sumTarget?: number } {
+  const c = vecCount(cfg, channels);
+  const dx = splitPlan(rows, c);
+  const parts = Math.max(1, Math.min(Math.floor(dx.rowsPerPart / 4), splitPlan(rows, c).parts));
+  if (parts * c >= 1024 || rows * c <= 32768) return { fold: true, sumTarget: parts * c };
+  return { fold: false };
+}
+
+const key = (cfg: BatchnormBackwardTrainConfig) => `${cfg.vec4 ? 'v4' : 's'}${cfg.relu6 ? '+relu6' : ''}${cfg.relu6 && cfg.yHalf ? '-yh' : ''}`;
+
+/** WGSL: per-channel values (mu, inv, sc, b) and `fn grad(d, dy)`-like inline of dŷ from d = x − mean. */
+function maskedGrad(cfg: BatchnormBackwardTrainConfig, d: string, dy: string): string {
+  if (!cfg.relu6) return dy;
+  // pre written exactly as batchnorm-apply writes it: (x − mu)·scale + beta
+  const pre = `${d} * sc + b`;
+  const m = cfg.yHalf ? `T(${cfg.vec4 ? 'vec4<f16>' : 'f16'}(${pre}))` : `(${pre})`;
+  return `select(T(0.0), ${dy}, (${m} > T(0.0)) & (${m} < T(6.0)))`;
+}
+
+const perChannel = wgsl`let mu = mean[ch];
+  let inv = invStd[ch];
+  let sc = gamma[ch] * inv;
+  let b = beta[ch];`;
+
+export const batchnormBackwardSums = defineKernel({
+  name: 'batchnorm.backward-sums',
+  uniforms: BN_ROW_UNIFORMS,
+  bindings: {
+    x: { access: 'read', type: vecType },
+    dy: { access: 'read', type: vecType },
+    gamma: { access: 'read', type: vecType },
+    beta: { access: 'read', type: vecType },
+    mean: { access: 'read', type: vecType },
+    invStd: { access: 'read', type: vecType },
+    partials: { access: 'read_write', type: vecType }, // [2*parts, c]
+  },
+  workgroupSize: () => [BN_WG, 1, 1],
+  dispatch: (cfg: BatchnormBackwardTrainConfig, s: { rows: number; channels: number; target?: number }) => bnRowDispatch(cfg, s.rows, s.channels, s.target),
+  key,
+  body: (cfg: BatchnormBackwardTrainConfig) => wgsl`
+alias T = ${vecType(cfg)};
+${BN_PART_MAIN}
+  ${perChannel}
+  let r0 = p * u.rowsPerPart;
+  let r1 = min(r0 + u.rowsPerPart, u.rows);
+  var s0 = T(0.0); var q0 = T(0.0);
+  var s1 = T(0.0); var q1 = T(0.0);
+  var r = r0;
+  // Two rows per iteration with independent accumulators (shorter dependency chains).
+  for (; r + 1u < r1; r += 2u) {
+    let i0 = r * u.c + ch;
+    let i1 = i0 + u.c;
+    let d0 = x[i0] - mu;
+    let d1 = x[i1] - mu;
+    let g0 = ${maskedGrad(cfg, 'd0', 'dy[i0]')};
+    let g1 = ${maskedGrad(cfg, 'd1', 'dy[i1]')};
+    s0 += g0; q0 += g0 * d0;
+    s1 += g1; q1 += g1 * d1;
+  }
+  if (r < r1) {
+    let i0 = r * u.c + ch;
+    let d0 = x[i0] - mu;
+    let g0 = ${maskedGrad(cfg, 'd0', 'dy[i0]')};
+    s0 += g0; q0 += g0 * d0;
+  }
+  partials[p * u.c + ch] = s0 + s1;
+  partials[(u.parts + p) * u.c + ch] = (q0 + q1) * inv;
+}`,
+});
+
+export const batchnormBackwardDxFused = defineKernel({
+  name: 'batchnorm.backward-dx-fused',
+  // sumParts: the partials' parts (all pages); count: M = rows of the whole batch; grads: 1 on the
+  // page whose part-0 invocations write dgamma/dbeta (fold only)
+  uniforms: { ...BN_ROW_UNIFORMS, sumParts: 'u32', count: 'f32', grads: 'u32' },
+  bindings: {
+    x: { access: 'read', type: vecType },
+    dy: { access: 'read', type: vecType },
+    gamma: { access: 'read', type: vecType },
+    beta: { access: 'read', type: vecType },
+    mean: { access: 'read', type: vecType },
+    invStd: { access: 'read', type: vecType },
+    /** fold: the partial sums [2*sumParts, c]; else the coefficients [3, c] of backward-finalize. */
+    sums: { access: 'read', type: vecType },
+    dx: { access: 'read_write', type: vecType },
+    dgamma: { access: 'read_write', type: vecType },
+    dbeta: { access: 'read_write', type: vecType },
+  },
+  workgroupSize: () => [BN_WG, 1, 1],
+  dispatch: (cfg: BatchnormBackwardDxConfig, s: { rows: number; channels: number; sumParts: number; count: number; grads: boolean; target?: number }) => {
+    const d = bnRowDispatch(cfg, s.rows, s.channels, s.target);
+    return { grid: d.grid, uniforms: { ...d.uniforms, sumParts: s.sumParts, count: s.count, grads: s.grads ? 1 : 0 } };
+  },
+  key: (cfg: BatchnormBackwardDxConfig) => `${key(cfg)}${cfg.fold ? '-fold' : ''}`,
+  body: (cfg: BatchnormBackwardDxConfig) => wgsl`
+alias T = ${vecType(cfg)};
+${BN_PART_MAIN}
+  ${perChannel}
+  ${
+    cfg.fold
+      ? `var s = T(0.0);
+  var q = T(0.0);
+  for (var k = 0u; k < u.sumParts; k++) {
+    s += sums[k * u.c + ch];
+    q += sums[(u.sumParts + k) * u.c + ch];
+  }
+  if (p == 0u && u.grads != 0u) {
+    dbeta[ch] = s;
+    dgamma[ch] = q;
+  }
+  let a = sc;
+  let bq = a * inv * q / u.count;
+  let c0 = a * s / u.count;`
+      : `let a = sums[ch];
+  let bq = sums[u.c + ch];
+  let c0 = sums[2u * u.c + ch];`
+  }
+  let r1 = min((p + 1u) * u.rowsPerPart, u.rows);
+  for (var r = p * u.rowsPerPart; r < r1; r++) {
+    let idx = r * u.c + ch;
+    let d = x[idx] - mu;
+    let g = ${maskedGrad(cfg, 'd', 'dy[idx]')};
+    dx[idx] = a * g - bq * d - c0;
+  }
+}`,
+});
