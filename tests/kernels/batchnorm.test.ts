@@ -6,6 +6,7 @@ import {
   batchNormTraining,
   batchNormTrainingBackward,
   type BatchNormParams,
+  type BnBackwardVariant,
   type Engine,
   type Tensor,
 } from '@mnv2/core';
@@ -23,6 +24,8 @@ import {
 } from '../reference/batchnorm.js';
 
 const EPS = 1e-3;
+/** Every path of batchNormTrainingBackward: the default plan, both two-pass forms, the former kernels. */
+const BWD_VARIANTS: BnBackwardVariant[] = ['auto', 'fold', 'finalize', 'three-pass'];
 const MOMENTUM = 0.999;
 
 function params(channels: number, seed: number): BnParamsRef {
@@ -170,17 +173,84 @@ describe(`${GPU} batchnorm`, () => {
       expectClose(await gp.movingMean.read(), ref.movingMean, { rtol: 1e-5, atol: 1e-5, what: 'movingMean' });
       expectClose(await gp.movingVariance.read(), ref.movingVariance, { rtol: 1e-4, atol: 1e-5, what: 'movingVariance' });
 
-      // Backward from the GPU's saved statistics and output (same mask on both sides).
+      // Backward from the GPU's saved statistics and output (the reference's mask is read from the
+      // GPU's y; the two-pass variants recompute it from x: it must agree), every variant.
       const mean = Float64Array.from(await fwd.mean.read());
       const invStd = Float64Array.from(await fwd.invStd.read());
       const yF = Float64Array.from(y32);
-      const g = batchNormTrainingBackward(e, xt, fwd.y, dyt, fwd, gp, { relu6 });
       const gRef = bnTrainingBackwardRef(x, yF, dy, channels, mean, invStd, p.gamma, relu6);
-      expectClose(await g.dx.read(), gRef.dx, { rtol: 1e-3, atol: 1e-4 * Math.max(1, maxAbs(gRef.dx)), what: 'dx' });
-      expectClose(await g.dgamma.read(), gRef.dgamma, { rtol: 1e-4, atol: 1e-4 * Math.max(1, maxAbs(gRef.dgamma)), what: 'dgamma' });
-      expectClose(await g.dbeta.read(), gRef.dbeta, { rtol: 1e-4, atol: 1e-5 * Math.max(1, maxAbs(gRef.dbeta)), what: 'dbeta' });
-      dispose(fwd.y, fwd.mean, fwd.invStd, g.dx, g.dgamma, g.dbeta, xt, dyt, gp.gamma, gp.beta, gp.movingMean, gp.movingVariance);
+      for (const variant of BWD_VARIANTS) {
+        const g = batchNormTrainingBackward(e, xt, fwd.y, dyt, fwd, gp, { relu6, variant });
+        expectClose(await g.dx.read(), gRef.dx, { rtol: 1e-3, atol: 1e-4 * Math.max(1, maxAbs(gRef.dx)), what: `${variant} dx` });
+        expectClose(await g.dgamma.read(), gRef.dgamma, { rtol: 1e-4, atol: 1e-4 * Math.max(1, maxAbs(gRef.dgamma)), what: `${variant} dgamma` });
+        expectClose(await g.dbeta.read(), gRef.dbeta, { rtol: 1e-4, atol: 1e-5 * Math.max(1, maxAbs(gRef.dbeta)), what: `${variant} dbeta` });
+        dispose(g.dx, g.dgamma, g.dbeta);
+      }
+      dispose(fwd.y, fwd.mean, fwd.invStd, xt, dyt, gp.gamma, gp.beta, gp.movingMean, gp.movingVariance);
     });
+  });
+
+  // The two-pass backward recomputes the ReLU6 mask as 0 < (x − mean)·(gamma·invStd) + beta < 6 instead
+  // of reading 0 < y < 6: with gamma ~3.5 and beta 2.5 a large share of the outputs is clipped at 0 AND
+  // at 6, and the mask must be y's element for element (dx differs by gamma·invStd·dy where it is not).
+  for (const shape of [
+    [4, 9, 7, 8],
+    [3, 11, 5, 5],
+    [4, 48, 48, 16], // rows x lanes above the plan's small-tensor bound: 'auto' finalizes
+  ]) {
+    it(`training backward, outputs clipped at 0 and 6: the recomputed mask is y's [${shape}]`, async () => {
+      const channels = shape[3];
+      const n = shape.reduce((a, b) => a * b, 1);
+      const p = params(channels, 700);
+      p.gamma = randArray(channels, 701, 3, 4);
+      p.beta = randArray(channels, 702, 2, 3);
+      const x = input(n, 703);
+      const dy = randomDy(n, 704);
+      const gp = gpuParams(p, channels);
+      const xt = up(x, shape);
+      const dyt = up(dy, shape);
+      const fwd = batchNormTraining(e, xt, gp, { relu6: true });
+      const y32 = await fwd.y.read();
+      const share = (v: number) => y32.filter((a) => a === v).length / n;
+      expect(share(0), 'outputs clipped at 0').toBeGreaterThan(0.05);
+      expect(share(6), 'outputs clipped at 6').toBeGreaterThan(0.05);
+      const mean = Float64Array.from(await fwd.mean.read());
+      const invStd = Float64Array.from(await fwd.invStd.read());
+      const gRef = bnTrainingBackwardRef(x, Float64Array.from(y32), dy, channels, mean, invStd, p.gamma, true);
+      const old = batchNormTrainingBackward(e, xt, fwd.y, dyt, fwd, gp, { relu6: true, variant: 'three-pass' });
+      const oldDx = await old.dx.read();
+      for (const variant of BWD_VARIANTS) {
+        // (y may be omitted when it was stored in x's dtype)
+        const g = batchNormTrainingBackward(e, xt, variant === 'auto' ? null : fwd.y, dyt, fwd, gp, { relu6: true, variant });
+        const dx = await g.dx.read();
+        expectClose(dx, gRef.dx, { rtol: 1e-3, atol: 1e-4 * Math.max(1, maxAbs(gRef.dx)), what: `${variant} dx` });
+        expectClose(await g.dgamma.read(), gRef.dgamma, { rtol: 1e-4, atol: 1e-4 * Math.max(1, maxAbs(gRef.dgamma)), what: `${variant} dgamma` });
+        expectClose(await g.dbeta.read(), gRef.dbeta, { rtol: 1e-4, atol: 1e-5 * Math.max(1, maxAbs(gRef.dbeta)), what: `${variant} dbeta` });
+        // against the former kernels (mask read from y): equal but for the sums' rounding
+        expectClose(dx, oldDx, { rtol: 1e-4, atol: 1e-5 * Math.max(1, maxAbs(gRef.dx)), what: `${variant} dx vs three-pass` });
+        dispose(g.dx, g.dgamma, g.dbeta);
+      }
+      dispose(old.dx, old.dgamma, old.dbeta, fwd.y, fwd.mean, fwd.invStd, xt, dyt, gp.gamma, gp.beta, gp.movingMean, gp.movingVariance);
+    });
+  }
+
+  it('training backward dispatches: 2 when the plan folds the sums (small tensors), 3 when it finalizes, 3 for the former kernels', () => {
+    const count = (shape: number[], variant?: BnBackwardVariant) => {
+      const c = shape[shape.length - 1];
+      const gp = gpuParams(params(c, 1), c);
+      const x = e.upload(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+      const fwd = batchNormTraining(e, x, gp, { relu6: true });
+      const before = e.dispatchCount;
+      const g = batchNormTrainingBackward(e, x, fwd.y, x, fwd, gp, { relu6: true, variant });
+      const n = e.dispatchCount - before;
+      dispose(g.dx, g.dgamma, g.dbeta, fwd.y, fwd.mean, fwd.invStd, x, gp.gamma, gp.beta, gp.movingMean, gp.movingVariance);
+      return n;
+    };
+    expect(count([1, 7, 7, 96])).toBe(2);
+    expect(count([4, 48, 48, 16])).toBe(3); // 9216 rows x 4 lanes: not small, and parts ≤ rowsPerPart/4 leave < 1024 invocations
+    expect(count([4, 48, 48, 16], 'fold')).toBe(2);
+    expect(count([1, 7, 7, 96], 'finalize')).toBe(3);
+    expect(count([1, 7, 7, 96], 'three-pass')).toBe(3);
   });
 
   it('default momentum 0.999 and epsilon 1e-3; statistics stay accurate with a large mean', async () => {
