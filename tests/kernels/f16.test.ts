@@ -274,5 +274,74 @@ if (!e.hasF16) {
         }
       });
     }
+
+    // The two-pass training backward recomputes the ReLU6 mask from x for an f32 y; with y stored as f16
+    // the mask y gives is that of f16(pre): pre just below 6 is stored as 6 (masked). Here beta places
+    // one element per channel at pre = 6 − 2⁻¹¹ (f16 rounds it to 6; its f32 mask would be 1), so a mask
+    // taken from the f32 pre (or from pre rounded to f16 in registers: tried, lavapipe does not round
+    // it like the store) differs from y's there by gamma·invStd·dy in dx.
+    for (const shape of [
+      [2, 5, 7, 8],
+      [3, 4, 5, 6], // scalar channels
+    ]) {
+      it(`BatchNorm training backward x=[${shape}], f16 y rounded up to 6: every variant masks like y`, async () => {
+        const C = shape[3];
+        const n = prod(shape);
+        const x = halfRef(randArray(n, 81, -2, 3));
+        const gamma = randArray(C, 82, 0.5, 1.5);
+        const stats = { movingMean: up32(new Float64Array(C), [C]), movingVariance: up32(new Float64Array(C).fill(1), [C]) };
+        const xt = up16(x, shape);
+        const dy = randomDy(n, 83);
+        const dyt = up32(dy, shape);
+        // statistics depend on x only: a first forward gives them, then beta is chosen
+        const first = batchNormTraining(e, xt, { gamma: up32(gamma, [C]), beta: up32(new Float64Array(C), [C]), ...stats }, { relu6: true });
+        const mean = await first.mean.read();
+        const invStd = await first.invStd.read();
+        const probe = (c: number) => 2 * C + c; // row 2 of channel c
+        const beta = Float64Array.from({ length: C }, (_, c) => {
+          const sc = Math.fround(gamma[c] * invStd[c]);
+          return Math.fround(6 - 2 ** -11 - Math.fround(Math.fround(x[probe(c)] - mean[c]) * sc));
+        });
+        const p = { gamma: up32(gamma, [C]), beta: up32(beta, [C]), ...stats };
+        const r = batchNormTraining(e, xt, p, { relu6: true });
+        expect(Array.from(await r.mean.read())).toEqual(Array.from(mean));
+        expect(Array.from(await r.invStd.read())).toEqual(Array.from(invStd));
+        const y = await read(r.y, 'f16');
+        for (let c = 0; c < C; c++) {
+          const pre = Math.fround(Math.fround(Math.fround(x[probe(c)] - mean[c]) * Math.fround(gamma[c] * invStd[c])) + beta[c]);
+          expect(pre, 'pre-activation just below 6').toBeLessThan(6);
+          expect(y[probe(c)], 'stored as 6 in f16').toBe(6);
+        }
+        const gRef = bnTrainingBackwardRef(x, Float64Array.from(y), dy, C, Float64Array.from(mean), Float64Array.from(invStd), gamma, true);
+        for (const variant of ['auto', 'fold', 'finalize', 'three-pass'] as const) {
+          const g = batchNormTrainingBackward(e, xt, r.y, dyt, r, p, { relu6: true, variant });
+          expectClose(await read(g.dx, 'f32'), gRef.dx, { ...F32_TOL, atol: 1e-3, what: `${variant} dx` });
+          expectClose(await read(g.dgamma, 'f32'), gRef.dgamma, { ...F32_TOL, atol: 1e-3, what: `${variant} dgamma` });
+          expectClose(await read(g.dbeta, 'f32'), gRef.dbeta, { ...F32_TOL, atol: 1e-3, what: `${variant} dbeta` });
+        }
+      });
+    }
+
+    it('BatchNorm training backward with f32 x and f16 y (clipped at 0 and 6): every variant masks like y', async () => {
+      const shape = [2, 3, 4, 8];
+      const C = 8;
+      const n = prod(shape);
+      const x = randArray(n, 91, -2, 3);
+      const gamma = randArray(C, 92, 2, 3);
+      const beta = randArray(C, 93, 2, 3);
+      const p = { gamma: up32(gamma, [C]), beta: up32(beta, [C]), movingMean: up32(new Float64Array(C), [C]), movingVariance: up32(new Float64Array(C).fill(1), [C]) };
+      const xt = up32(x, shape);
+      const r = batchNormTraining(e, xt, p, { relu6: true, dtype: 'f16' });
+      const y = await read(r.y, 'f16');
+      expect(y.some((v) => v === 6) && y.some((v) => v === 0)).toBe(true);
+      const dy = randomDy(n, 94);
+      const dyt = up32(dy, shape);
+      const gRef = bnTrainingBackwardRef(x, Float64Array.from(y), dy, C, Float64Array.from(await r.mean.read()), Float64Array.from(await r.invStd.read()), gamma, true);
+      for (const variant of ['auto', 'fold', 'finalize', 'three-pass'] as const) {
+        const g = batchNormTrainingBackward(e, xt, r.y, dyt, r, p, { relu6: true, variant });
+        expectClose(await read(g.dx, 'f32'), gRef.dx, { ...F32_TOL, atol: 1e-3, what: `${variant} dx` });
+        expectClose(await read(g.dgamma, 'f32'), gRef.dgamma, { ...F32_TOL, atol: 1e-3, what: `${variant} dgamma` });
+      }
+    });
   });
 }

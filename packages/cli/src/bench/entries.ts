@@ -246,7 +246,7 @@ export const ENTRIES: BenchEntry[] = [
     variantOf: v === 'default' ? undefined : BN_BWD,
     kinds: CONV_KINDS,
     flops: (l) => 8 * sizeOf(l.y),
-    bytes: (l) => F * (v === 'default' ? 3 : 4) * sizeOf(l.y),
+    bytes: (l) => F * (v === 'three-pass' ? 4 : 3) * sizeOf(l.y),
     setup: (ctx, l) => {
       const e = ctx.e;
       const z = ctx.rand(l.y);

@@ -14,10 +14,12 @@
 // The mask: the forward (batchnorm-apply) stores y = relu6((x − mean)·scale + beta) with
 // scale = gamma·invStd (the f32 product batchnorm-stats-finalize wrote), and the mask read from y is
 // 0 < y < 6. Here pre = (x − mean)·(gamma·invStd) + beta is the same expression on the same f32
-// values, and 0 < clamp(pre, 0, 6) < 6  <=>  0 < pre < 6, so the masks agree. When y was stored as
-// f16 (`yHalf`), y's mask is that of f16(pre) (rounding is monotone, so it commutes with the clamp):
-// the kernel rounds pre through the same f32→f16 conversion before comparing (x is then f16 too, so
-// the module enables f16; the op falls back to reading y for any other mix).
+// values, and 0 < clamp(pre, 0, 6) < 6  <=>  0 < pre < 6, so the masks agree (as long as the compiler
+// treats the same expression alike: contracting a·b + c into an fma in one kernel and not the other
+// would move pre by an ulp, which can flip the mask only for an output within an ulp of a kink).
+// When y was stored as f16 its mask is that of f16(pre) (pre just below 6 is stored as 6): the
+// kernels then read y (`maskFromY`, half the bytes of an f32 pass). Converting pre to f16 in registers
+// was tried and does not round like the store on lavapipe (tests/kernels/f16.test.ts catches it).
 import { defineKernel } from '../define-kernel.js';
 import { vecCount, vecType, wgsl, type VecConfig } from '../wgsl.js';
 import { splitPlan } from '../split-plan.js';
@@ -26,8 +28,11 @@ import { BN_WG, BN_ROW_UNIFORMS, BN_PART_MAIN, bnRowDispatch } from './batchnorm
 export interface BatchnormBackwardTrainConfig {
   vec4: boolean;
   relu6: boolean;
-  /** y was stored as f16: compare f16(pre) (requires x stored as f16, so `enable f16` is on). */
-  yHalf: boolean;
+  /**
+   * Read the mask from y (bound as `y`) instead of recomputing it: for y stored as f16, whose mask is
+   * that of f16(pre) (see above).
+   */
+  maskFromY: boolean;
 }
 
 export interface BatchnormBackwardDxConfig extends BatchnormBackwardTrainConfig {
@@ -55,15 +60,14 @@ export function bnBackwardPlan(cfg: VecConfig, rows: number, channels: number): 
   return { fold: false };
 }
 
-const key = (cfg: BatchnormBackwardTrainConfig) => `${cfg.vec4 ? 'v4' : 's'}${cfg.relu6 ? '+relu6' : ''}${cfg.relu6 && cfg.yHalf ? '-yh' : ''}`;
+const key = (cfg: BatchnormBackwardTrainConfig) => `${cfg.vec4 ? 'v4' : 's'}${cfg.relu6 ? '+relu6' : ''}${cfg.relu6 && cfg.maskFromY ? '-masky' : ''}`;
 
 /** WGSL: per-channel values (mu, inv, sc, b) and `fn grad(d, dy)`-like inline of dŷ from d = x − mean. */
-function maskedGrad(cfg: BatchnormBackwardTrainConfig, d: string, dy: string): string {
-  if (!cfg.relu6) return dy;
+function maskedGrad(cfg: BatchnormBackwardTrainConfig, d: string, idx: string): string {
+  if (!cfg.relu6) return `dy[${idx}]`;
   // pre written exactly as batchnorm-apply writes it: (x − mu)·scale + beta
-  const pre = `${d} * sc + b`;
-  const m = cfg.yHalf ? `T(${cfg.vec4 ? 'vec4<f16>' : 'f16'}(${pre}))` : `(${pre})`;
-  return `select(T(0.0), ${dy}, (${m} > T(0.0)) & (${m} < T(6.0)))`;
+  const m = cfg.maskFromY ? `y[${idx}]` : `(${d} * sc + b)`;
+  return `select(T(0.0), dy[${idx}], (${m} > T(0.0)) & (${m} < T(6.0)))`;
 }
 
 const perChannel = wgsl`let mu = mean[ch];
@@ -77,6 +81,8 @@ export const batchnormBackwardSums = defineKernel({
   bindings: {
     x: { access: 'read', type: vecType },
     dy: { access: 'read', type: vecType },
+    /** Read for the mask only with maskFromY (else bind any tensor of x's shape, e.g. x). */
+    y: { access: 'read', type: vecType },
     gamma: { access: 'read', type: vecType },
     beta: { access: 'read', type: vecType },
     mean: { access: 'read', type: vecType },
@@ -101,15 +107,15 @@ ${BN_PART_MAIN}
     let i1 = i0 + u.c;
     let d0 = x[i0] - mu;
     let d1 = x[i1] - mu;
-    let g0 = ${maskedGrad(cfg, 'd0', 'dy[i0]')};
-    let g1 = ${maskedGrad(cfg, 'd1', 'dy[i1]')};
+    let g0 = ${maskedGrad(cfg, 'd0', 'i0')};
+    let g1 = ${maskedGrad(cfg, 'd1', 'i1')};
     s0 += g0; q0 += g0 * d0;
     s1 += g1; q1 += g1 * d1;
   }
   if (r < r1) {
     let i0 = r * u.c + ch;
     let d0 = x[i0] - mu;
-    let g0 = ${maskedGrad(cfg, 'd0', 'dy[i0]')};
+    let g0 = ${maskedGrad(cfg, 'd0', 'i0')};
     s0 += g0; q0 += g0 * d0;
   }
   partials[p * u.c + ch] = s0 + s1;
@@ -125,6 +131,8 @@ export const batchnormBackwardDxFused = defineKernel({
   bindings: {
     x: { access: 'read', type: vecType },
     dy: { access: 'read', type: vecType },
+    /** Read for the mask only with maskFromY (else bind any tensor of x's shape, e.g. x). */
+    y: { access: 'read', type: vecType },
     gamma: { access: 'read', type: vecType },
     beta: { access: 'read', type: vecType },
     mean: { access: 'read', type: vecType },
@@ -168,7 +176,7 @@ ${BN_PART_MAIN}
   for (var r = p * u.rowsPerPart; r < r1; r++) {
     let idx = r * u.c + ch;
     let d = x[idx] - mu;
-    let g = ${maskedGrad(cfg, 'd', 'dy[idx]')};
+    let g = ${maskedGrad(cfg, 'd', 'idx')};
     dx[idx] = a * g - bq * d - c0;
   }
 }`,

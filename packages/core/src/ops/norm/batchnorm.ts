@@ -271,12 +271,12 @@ export type BnBackwardVariant = 'auto' | 'fold' | 'finalize' | 'three-pass';
  * the values the forward normalized with).
  *
  * The ReLU6 mask is that of the forward's output y = relu6(x̂·gamma + beta), recomputed from x and the
- * saved statistics (bit for bit the mask y would give, see kernels' batchnorm.backward-train.ts), so
- * `y` is not read: pass it (or null when it was stored in x's dtype) only so its storage dtype is
- * known. Two dispatches, each reading x and dy; the second also folds the partial sums and writes dx.
- * `variant: 'three-pass'` runs the former kernels (partial sums reading x, y, dy; finalize; dx
- * reading x, y, dy): it needs y. That is also the path when y is f16 but x is not (the recomputed
- * mask would need y's f16 rounding in a module without f16).
+ * saved statistics (the mask y would give, see kernels' batchnorm.backward-train.ts), so an f32 `y` is
+ * not read (it may be null). A y stored as f16 is read for the mask (its rounding decides it).
+ * Two passes over the activations, each reading x and dy: per-channel partial sums, then dx; the
+ * partial sums are folded in the dx pass (2 dispatches) or by a finalize dispatch (3), as
+ * kernels' bnBackwardPlan decides ('fold' / 'finalize' force one). `variant: 'three-pass'` runs the
+ * former kernels (partial sums reading x, y, dy; finalize; dx reading x, y, dy): it needs y.
  */
 export function batchNormTrainingBackward(
   e: Engine,
@@ -294,18 +294,19 @@ export function batchNormTrainingBackward(
     if (t.size !== l.channels) throw new ShapeError(op, `saved ${n} must hold one value per channel`, { [n]: t.shape, channels: l.channels });
   }
   const relu6 = !!opts.relu6;
-  const yHalf = relu6 && (y ?? x).dtype === 'f16';
-  const variant = opts.variant ?? (yHalf && x.dtype !== 'f16' ? 'three-pass' : 'auto');
+  const variant = opts.variant ?? 'auto';
   if (variant === 'three-pass') {
     if (!y) throw new ShapeError(op, "the 'three-pass' variant reads y: pass the forward's output");
     return threePassBackward(e, op, x, y, dy, saved, p, l, relu6);
   }
-  if (yHalf && x.dtype !== 'f16') throw new ShapeError(op, "y stored as f16 with x in f32: use the 'three-pass' variant");
-  const cfg = { vec4: l.vec4, relu6, yHalf };
+  // y stored as f16: its mask is f16(pre)'s, read from y (see kernels' batchnorm.backward-train.ts)
+  const maskFromY = relu6 && y !== null && y.dtype === 'f16';
+  const cfg = { vec4: l.vec4, relu6, maskFromY };
+  const ins = maskFromY ? [x, dy, y] : [x, dy];
   // fold the sums into the dx pass (2 dispatches) or finalize them first (3): bnBackwardPlan; paged
   // tensors finalize (each page's dx pass would fold the partials of all pages)
   const plan = bnBackwardPlan(l, l.rows, l.channels);
-  const pagedInput = x.shape[0] * Math.max(e.sampleBytes(x), e.sampleBytes(dy), e.sampleBytes(x.shape)) > e.bindingLimit; // (as planPages)
+  const pagedInput = x.shape[0] * Math.max(...ins.map((t) => e.sampleBytes(t)), e.sampleBytes(x.shape)) > e.bindingLimit; // (as planPages)
   const fold = variant === 'fold' || (variant === 'auto' && plan.fold && !pagedInput);
   // (a forced fold on a shape the plan would finalize keeps the default split)
   const target = fold ? plan.sumTarget : undefined;
@@ -313,11 +314,11 @@ export function batchNormTrainingBackward(
   const { partials, parts } = batchPartials(
     e,
     op,
-    [x, dy],
+    ins,
     l,
     2,
     0,
-    ([xp, dyp], part, pl) => run(e, batchnormBackwardSums, cfg, { rows: pl.rows, channels: l.channels, target }, { x: xp, dy: dyp, ...perChannel, partials: part }),
+    ([xp, dyp, yp], part, pl) => run(e, batchnormBackwardSums, cfg, { rows: pl.rows, channels: l.channels, target }, { x: xp, dy: dyp, y: yp ?? xp, ...perChannel, partials: part }),
     target,
   );
   const dgamma = e.alloc([l.channels]);
@@ -328,14 +329,14 @@ export function batchNormTrainingBackward(
     run(e, batchnormBackwardFinalize, { vec4: l.vec4, train: true }, { channels: l.channels, parts, count: l.rows }, { partials, gamma: p.gamma, invStd: saved.invStd, dgamma, dbeta, coef: sums });
     partials.dispose();
   }
-  const [dx] = paged(e, op, [x, dy], [{ batch: x.shape }], ([xp, dyp], pg) => {
+  const [dx] = paged(e, op, ins, [{ batch: x.shape }], ([xp, dyp, yp], pg) => {
     const dxp = e.alloc(xp.shape);
     run(
       e,
       batchnormBackwardDxFused,
       { ...cfg, fold },
       { rows: pageLayout(l, xp).rows, channels: l.channels, sumParts: parts, count: l.rows, grads: fold && pg.start === 0 },
-      { x: xp, dy: dyp, ...perChannel, sums, dx: dxp, dgamma, dbeta },
+      { x: xp, dy: dyp, y: yp ?? xp, ...perChannel, sums, dx: dxp, dgamma, dbeta },
     );
     return [dxp];
   });
