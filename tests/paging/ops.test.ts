@@ -153,6 +153,24 @@ describe(`${GPU} ops on tensors larger than the binding limit (forced to ${LIMIT
         const g = batchNormTrainingBackward(e, xs, y, dy(e), { mean, invStd }, p, { relu6: true });
         return [y, mean, invStd, p.movingMean, p.movingVariance, g.dx, g.dgamma, g.dbeta];
       }, { rtol: 1e-4, atol: 1e-5 });
+      // every backward path, paged against whole (the default folds the sums on the whole engine, 2
+      // dispatches, and finalizes them when paged: sums and dx per page + 1; forced 'fold' folds in
+      // every page's dx pass, dgamma/dbeta written by the first page's)
+      for (const variant of ['auto', 'fold', 'finalize', 'three-pass'] as const) {
+        await same(`bnTrainingBackward ${variant} ${shape}`, (e) => {
+          const p = params(e);
+          const xs = x(e);
+          const { y, mean, invStd } = batchNormTraining(e, xs, p, { relu6: true });
+          const dys = dy(e);
+          const [d0, p0] = [e.dispatchCount, e.paging.pages];
+          const g = batchNormTrainingBackward(e, xs, y, dys, { mean, invStd }, p, { relu6: true, variant });
+          const [dispatches, pages] = [e.dispatchCount - d0, e.paging.pages - p0]; // pages: both passes' (sums, dx)
+          if (variant === 'auto') expect(dispatches, `${variant} dispatches`).toBe(e === whole ? 2 : pages + 1);
+          if (variant === 'fold') expect(dispatches, `${variant} dispatches`).toBe(e === whole ? 2 : pages);
+          if (variant === 'finalize') expect(dispatches, `${variant} dispatches`).toBe(e === whole ? 3 : pages + 1);
+          return [g.dx, g.dgamma, g.dbeta];
+        }, { rtol: 1e-4, atol: 1e-5 });
+      }
     }
   });
 
@@ -230,6 +248,13 @@ describe(`${GPU} ops on tensors larger than the binding limit (forced to ${LIMIT
       await same(`add f16 [${shape}]`, (e) => check16(add(e, x(e), b(e))), tol);
       await same(`BN inference f16 [${shape}]`, (e) => check16(batchNormInference(e, x(e), bn(e), { relu6: true })), tol);
       await same(`BN training f16 [${shape}]`, (e) => check16(batchNormTraining(e, x(e), bn(e), { relu6: true }).y), tol);
+      // (the two-pass backward reads the f16 y for the mask, paged with x and dy)
+      await same(`BN training backward, f16 x and y [${shape}]`, (e) => {
+        const [xs, p] = [x(e), bn(e)];
+        const r = batchNormTraining(e, xs, p, { relu6: true });
+        const g = batchNormTrainingBackward(e, xs, check16(r.y), dy(e), r, p, { relu6: true });
+        return [g.dx, g.dgamma, g.dbeta];
+      }, tol);
       await same(`global pool f16 [${shape}]`, (e) => [check16(globalAvgPool(e, x(e))), check16(globalMaxPool(e, x(e)))], tol);
       await same(`depthwise dw from f16 x [${shape}]`, (e) => depthwiseConv2dBackwardFilter(e, x(e), dy(e), { stride: 1, padding: 'same' }), tol);
       await same(`pointwise dw from f16 x [${shape}]`, (e) => pointwiseConv2dBackwardFilter(e, x(e), dy(e)), tol);
