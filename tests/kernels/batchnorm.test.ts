@@ -247,7 +247,7 @@ describe(`${GPU} batchnorm`, () => {
       return n;
     };
     expect(count([1, 7, 7, 96])).toBe(2);
-    expect(count([4, 48, 48, 16])).toBe(3); // 9216 rows x 4 lanes: not small, and parts ≤ rowsPerPart/4 leave < 1024 invocations
+    expect(count([4, 48, 48, 16])).toBe(3); // 9216 rows x 4 lanes: above the small-tensor bound
     expect(count([4, 48, 48, 16], 'fold')).toBe(2);
     expect(count([1, 7, 7, 96], 'finalize')).toBe(3);
     expect(count([1, 7, 7, 96], 'three-pass')).toBe(3);

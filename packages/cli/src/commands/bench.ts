@@ -41,8 +41,9 @@ the whole network's inference forward and compares it with the sum of its kernel
   --filter REGEX   only kernels/layers matching, e.g. 'pointwise' or 'block_1_' or 'Backward'
   --repeats N      timed repeats per measurement (default 7, quick 5); the median is reported
   --variants       also time the non-default kernel variants (e.g. the old depthwise kernels,
-                   'depthwise fwd [run]'), interleaved with the default on every shape, and print
-                   old/new ratios per layer type
+                   'depthwise fwd [run]'; the old BatchNorm training backward, 'batchnorm train bwd
+                   [three-pass]'), interleaved with the default on every shape, and print old/new
+                   ratios per layer type
   --no-network     skip the whole-network forward (it is skipped anyway with --filter)
 
 Timing: the op is recorded n times (n chosen so one repeat lasts >= 50 ms, 20 ms with --quick),
@@ -108,7 +109,9 @@ export async function bench(argv: string[]): Promise<number> {
   const adapterName = describeAdapter(adapter);
   console.log(`[mnv2] adapter: ${adapterName}`);
   console.log(`[mnv2] timing: median of ${repeats} repeats of >= ${timing.minMs} ms each after a warm-up`);
-  const variantsText = `depthwise '${DEFAULT_DEPTHWISE_VARIANT}' (default${withVariants ? "; also 'run', the old kernels" : ''})`;
+  const variantsText =
+    `depthwise '${DEFAULT_DEPTHWISE_VARIANT}' (default${withVariants ? "; also 'run', the old kernels" : ''}), ` +
+    `BatchNorm training backward two-pass (default${withVariants ? "; also 'three-pass', the old kernels, and 'finalize', the two-pass form never folding the sums into the dx pass" : ''})`;
   console.log(`[mnv2] kernel variants: ${variantsText}`);
 
   const ceilingRun = async (when: string): Promise<CeilingResult[]> => {

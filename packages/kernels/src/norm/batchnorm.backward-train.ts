@@ -44,20 +44,20 @@ export interface BatchnormBackwardDxConfig extends BatchnormBackwardTrainConfig 
 }
 
 /**
- * How batchNormTrainingBackward splits its passes over `rows` rows of `channels` channels: the dx pass
- * uses the default split (split-plan.ts); `fold` when the sums pass can run in few enough parts that
- * every dx invocation folding them costs little (2·parts loads against its 2·rowsPerPart rows: parts ≤
- * rowsPerPart/4) while keeping ≥ 1024 invocations, or when the tensor is small (≤ 32 Ki lanes x rows:
- * there the dispatch saved counts more than the parallelism). Else the sums pass uses the default split
- * and batchnorm.backward-finalize writes the coefficients (one more, tiny, dispatch).
+ * How batchNormTrainingBackward splits its passes over `rows` rows of `channels` channels. The dx pass
+ * uses the default split (split-plan.ts). On small tensors (rows x lanes ≤ 32 Ki, i.e. ≤ 512 KiB of
+ * f32 per tensor) the sums pass runs in parts = rowsPerPart/4 of the dx pass (at least 1), which every
+ * dx invocation then folds itself (`fold`: 2·parts loads next to its 2·rowsPerPart, and one dispatch
+ * less, which is what counts there). Larger tensors keep the default split for the sums and let
+ * batchnorm.backward-finalize write the coefficients: folding there too (with ≥ 1024 sums invocations)
+ * measured 4-5 % slower over the 224 b8 layers (the folded loads cost more than the dispatch saved).
  * `sumTarget`: invocations aimed at by the sums pass (its `target`), undefined for the default.
  */
 export function bnBackwardPlan(cfg: VecConfig, rows: number, channels: number): { fold: boolean; sumTarget?: number } {
   const c = vecCount(cfg, channels);
-  const dx = splitPlan(rows, c);
-  const parts = Math.max(1, Math.min(Math.floor(dx.rowsPerPart / 4), splitPlan(rows, c).parts));
-  if (parts * c >= 1024 || rows * c <= 32768) return { fold: true, sumTarget: parts * c };
-  return { fold: false };
+  if (rows * c > 32768) return { fold: false };
+  const parts = Math.max(1, Math.floor(splitPlan(rows, c).rowsPerPart / 4));
+  return { fold: true, sumTarget: parts * c };
 }
 
 const key = (cfg: BatchnormBackwardTrainConfig) => `${cfg.vec4 ? 'v4' : 's'}${cfg.relu6 ? '+relu6' : ''}${cfg.relu6 && cfg.maskFromY ? '-masky' : ''}`;
