@@ -1,13 +1,14 @@
 // BatchNorm training backward in two passes over the activations (ops/norm/batchnorm.ts), reading
 // only the BN input x and dy: the ReLU6 mask is recomputed from x and the saved statistics instead of
-// being read from the output y (one tensor pass less in each pass), and the finalize is folded into
-// the dx pass.
+// being read from the output y (one tensor pass less in each pass), and on small tensors the finalize
+// is folded into the dx pass.
 //
 //   pass 1 (batchnorm.backward-sums): per (part of the rows, channel group)
 //       partials[p, c] = Σ dŷ,  partials[parts + p, c] = invStd·Σ dŷ·(x − mean)   (dŷ = dy·mask)
 //   pass 2 (batchnorm.backward-dx-fused): every invocation first folds the `sumParts` partials of its
 //       channel (when bnBackwardPlan says so: few parts, so this costs little next to its rows;
-//       else it reads the coefficients batchnorm.backward-finalize wrote), then writes dx = a·dŷ − b·(x − mean) − c for its rows:
+//       else it reads the coefficients batchnorm.backward-finalize wrote), then writes, for its rows,
+//       dx = a·dŷ − b·(x − mean) − c with
 //       dbeta = Σdŷ, dgamma = invStd·Σdŷ(x − mean), a = gamma·invStd, b = a·invStd·dgamma/M,
 //       c = a·dbeta/M; the part-0 invocations of the page flagged `grads` also write dgamma, dbeta.
 //

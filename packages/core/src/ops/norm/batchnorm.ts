@@ -9,7 +9,8 @@
 //   batchNormInferenceBackward    2  (reduce Σdŷ, Σdŷx̂ and write dx in the same pass; finalize)
 //   batchNormTraining             3  (partial sums, finalize stats + moving update + scale, apply)
 //   batchNormTrainingBackward     2  (partial sums reading x, dy; dx reading x, dy, folding the sums;
-//                                     the ReLU6 mask recomputed from x, y not read). Variant
+//                                     the ReLU6 mask recomputed from x, an f32 y not read) on small
+//                                     tensors, 3 elsewhere (a finalize between them). Variant
 //                                     'three-pass': 3 (partial sums, finalize, dx; reading y too)
 //
 // Tensors larger than one binding run in pages of whole samples (ops/paging.ts): the per-element
@@ -261,7 +262,12 @@ export function batchNormTraining(
   return { y, mean, invStd };
 }
 
-/** Kernels of batchNormTrainingBackward: 'two-pass' (default) or the former 'three-pass' (kept for benchmarks and tests). */
+/**
+ * Kernels of batchNormTrainingBackward: 'auto' (default: two passes over x and dy, the sums folded into
+ * the dx pass or finalized first as bnBackwardPlan decides), 'fold' / 'finalize' (the two-pass form
+ * forced either way), 'three-pass' (the former kernels, reading y for the mask; kept for benchmarks
+ * and tests).
+ */
 export type BnBackwardVariant = 'auto' | 'fold' | 'finalize' | 'three-pass';
 
 /**
