@@ -76,10 +76,8 @@ const perChannel = wgsl`let mu = mean[ch];
   let sc = gamma[ch] * inv;
   let b = beta[ch];`;
 
-export const batchnormBackwardSums = defineKernel({
-  name: 'batchnorm.backward-sums',
-  uniforms: BN_ROW_UNIFORMS,
-  bindings: {
+/** What both passes read: x, dy (y only for a mask from y), the parameters and the saved statistics. */
+const INPUTS = {
     x: { access: 'read', type: vecType },
     dy: { access: 'read', type: vecType },
     /** Read for the mask only with maskFromY (else bind any tensor of x's shape, e.g. x). */
@@ -88,6 +86,13 @@ export const batchnormBackwardSums = defineKernel({
     beta: { access: 'read', type: vecType },
     mean: { access: 'read', type: vecType },
     invStd: { access: 'read', type: vecType },
+} as const;
+
+export const batchnormBackwardSums = defineKernel({
+  name: 'batchnorm.backward-sums',
+  uniforms: BN_ROW_UNIFORMS,
+  bindings: {
+    ...INPUTS,
     partials: { access: 'read_write', type: vecType }, // [2*parts, c]
   },
   workgroupSize: () => [BN_WG, 1, 1],
@@ -130,14 +135,7 @@ export const batchnormBackwardDxFused = defineKernel({
   // page whose part-0 invocations write dgamma/dbeta (fold only)
   uniforms: { ...BN_ROW_UNIFORMS, sumParts: 'u32', count: 'f32', grads: 'u32' },
   bindings: {
-    x: { access: 'read', type: vecType },
-    dy: { access: 'read', type: vecType },
-    /** Read for the mask only with maskFromY (else bind any tensor of x's shape, e.g. x). */
-    y: { access: 'read', type: vecType },
-    gamma: { access: 'read', type: vecType },
-    beta: { access: 'read', type: vecType },
-    mean: { access: 'read', type: vecType },
-    invStd: { access: 'read', type: vecType },
+    ...INPUTS,
     /** fold: the partial sums [2*sumParts, c]; else the coefficients [3, c] of backward-finalize. */
     sums: { access: 'read', type: vecType },
     dx: { access: 'read_write', type: vecType },
