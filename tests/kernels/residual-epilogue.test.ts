@@ -66,8 +66,9 @@ describe(`${GPU} residual add fused into the pointwise convolution`, () => {
     });
   }
 
-  it('f16 activations: x, r and y stored as f16, accumulated in f32', async () => {
+  it('f16 activations: x, r and y stored as f16, accumulated in f32 (refused, naming the feature, without shader-f16)', async () => {
     const [P, cin, cout] = [37, 16, 24];
+    if (!e.hasF16) return expect(() => up([1, 2, 3, 4], [4], 'f16')).toThrow(/shader-f16/); // SwiftShader: tested there as refused
     const x = halfRef(randArray(P * cin, 11));
     const r = halfRef(randArray(P * cout, 12));
     const w = randArray(cin * cout, 13);
