@@ -57,6 +57,13 @@ const CASES: Case[] = [
   { x: [1, 7, 6, 3], stride: 2, padding: 'same', k: 5 },
   { x: [1, 6, 5, 3], stride: 1, padding: 'symmetric', k: 5 },
   { x: [2, 3, 5, 8], stride: 2, padding: 'symmetric', k: 1 },
+  // The subgroup form: several 8-column blocks (ragged), halo lanes across block edges, vec2 and
+  // scalar lanes (C % 4 != 0), k5 at stride 2 (a span of 3 lane registers).
+  { x: [1, 9, 37, 6], stride: 2, padding: 'same', ep: 'scale-shift+relu6' },
+  { x: [2, 11, 17, 2], stride: 1, padding: 'symmetric', ep: 'shift' },
+  { x: [1, 12, 20, 8], stride: 1, padding: 'same' },
+  { x: [1, 9, 18, 6], stride: 2, padding: 'symmetric', k: 5 },
+  { x: [1, 8, 19, 2], stride: 1, padding: 'same', k: 5 },
 ];
 
 describe(`${GPU} depthwise-conv2d`, () => {

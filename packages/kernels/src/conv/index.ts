@@ -16,3 +16,12 @@ export {
   STRIP_MIN_ROWS,
 } from './depthwise-conv2d-strip.js';
 export { depthwiseConv2dStripBackwardInput, depthwiseStripBackwardInputDispatch } from './depthwise-conv2d-strip.backward-input.js';
+export {
+  depthwiseConv2dSubgroup,
+  depthwiseConv2dSubgroupBackwardInput,
+  depthwiseSubgroupDispatch,
+  subgroupVec,
+  DW_SG,
+  type DepthwiseSubgroupConfig,
+  type DepthwiseSubgroupForwardConfig,
+} from './depthwise-conv2d-subgroup.js';

@@ -34,13 +34,15 @@ export interface ConvOptions {
    * output and few live registers: the faster form on lavapipe); 'strip-vec4' is the same with a
    * vec4 of channels per lane (wider loads, which GPUs favour); 'run' is the earlier form, one output
    * row per invocation with a vec4 of channels, kept because its many short invocations may suit a
-   * GPU better.
+   * GPU better. 'subgroup' (adapters with 8-lane subgroups, else it runs 'strip'): the 8 lanes of a
+   * subgroup are 8 output columns of one vec4 of channels, neighbours' columns come by subgroup
+   * shuffles, weights by subgroup broadcast (stride-2 backward-input: the 'strip' kernel).
    */
   depthwiseVariant?: DepthwiseVariant;
 }
 
-export type DepthwiseVariant = 'strip' | 'strip-vec4' | 'run';
-export const DEPTHWISE_VARIANTS: readonly DepthwiseVariant[] = ['strip', 'strip-vec4', 'run'];
+export type DepthwiseVariant = 'strip' | 'strip-vec4' | 'run' | 'subgroup';
+export const DEPTHWISE_VARIANTS: readonly DepthwiseVariant[] = ['strip', 'strip-vec4', 'run', 'subgroup'];
 /** The deterministic default (measured on lavapipe: bench/results/kernels-depthwise-bn-lavapipe.md). */
 export const DEFAULT_DEPTHWISE_VARIANT: DepthwiseVariant = 'strip';
 

@@ -7,13 +7,17 @@ import {
   depthwiseConv2dBackwardFilter as depthwiseBackwardFilterKernel,
   depthwiseConv2dStrip as depthwiseStripKernel,
   depthwiseConv2dStripBackwardInput as depthwiseStripBackwardInputKernel,
+  depthwiseConv2dSubgroup as depthwiseSubgroupKernel,
+  depthwiseConv2dSubgroupBackwardInput as depthwiseSubgroupBackwardInputKernel,
   depthwiseFilterDispatch,
+  subgroupVec,
   vecConfig,
 } from '@mnv2/kernels';
+import { hasSubgroups8 } from '../matmul/matmul.js';
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { resolveEpilogue } from '../epilogue.js';
-import { type ConvOptions, DEFAULT_DEPTHWISE_VARIANT, checkConvOptions, checkDyShape, checkFilter, checkRank, convGeometry, convShapes, withPartials } from './conv-common.js';
+import { type ConvOptions, DEFAULT_DEPTHWISE_VARIANT, type DepthwiseVariant, checkConvOptions, checkDyShape, checkFilter, checkRank, convGeometry, convShapes, withPartials } from './conv-common.js';
 import { run } from '../run.js';
 import { reducePartials, convOutShape } from './conv2d.js';
 import { paged } from '../paging.js';
@@ -39,6 +43,12 @@ const FILTER_RUN = { 1: 2, 2: 1 } as const;
 const STRIP_FWD_RUN = { 1: 8, 2: 4 } as const;
 const STRIP_BWD_RUN = { 1: 8, 2: 2 } as const;
 
+/** The variant that runs: opts' or the default; 'subgroup' needs 8-lane subgroups, else 'strip'. */
+function resolveVariant(e: Engine, opts: ConvOptions): DepthwiseVariant {
+  const v = opts.depthwiseVariant ?? DEFAULT_DEPTHWISE_VARIANT;
+  return v === 'subgroup' && !hasSubgroups8(e) ? 'strip' : v;
+}
+
 /** y = epilogue(depthwise(x, w)): x [N,H,W,C], w [k,k,C] → [N,outH,outW,C]. */
 export function depthwiseConv2d(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions): Tensor {
   const yShape = convOutShape('depthwiseConv2d', x, w, opts);
@@ -57,8 +67,10 @@ function depthwiseConv2dPage(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions)
   const y = e.alloc([N, g.outH, g.outW, C], opts.dtype ?? x.dtype);
   const shapes4 = convShapes(N, H, W, C, g, C);
   const buffers = { x, w, scale: ep.scale, shift: ep.shift, y };
-  const variant = opts.depthwiseVariant ?? DEFAULT_DEPTHWISE_VARIANT;
-  if (variant !== 'run') {
+  const variant = resolveVariant(e, opts);
+  if (variant === 'subgroup') {
+    run(e, depthwiseSubgroupKernel, { k, stride: opts.stride, vec: subgroupVec(C), epilogue: ep.cfg }, shapes4, buffers);
+  } else if (variant !== 'run') {
     const vec4 = variant === 'strip-vec4' && vecConfig(C).vec4;
     run(e, depthwiseStripKernel, { k, stride: opts.stride, run: STRIP_FWD_RUN[opts.stride], vec4, epilogue: ep.cfg }, shapes4, buffers);
   } else {
@@ -90,8 +102,10 @@ function depthwiseConv2dBackwardInputPage(e: Engine, dy: Tensor, w: Tensor, xSha
   const S = opts.stride;
   const dx = e.alloc([N, H, W, C]);
   const shapes4 = convShapes(N, H, W, C, g, C);
-  const variant = opts.depthwiseVariant ?? DEFAULT_DEPTHWISE_VARIANT;
-  if (variant !== 'run') {
+  const variant = resolveVariant(e, opts);
+  if (variant === 'subgroup' && S === 1) {
+    run(e, depthwiseSubgroupBackwardInputKernel, { k, stride: S, vec: subgroupVec(C) }, shapes4, { dy, w, dx });
+  } else if (variant !== 'run') {
     const vec4 = variant === 'strip-vec4' && vecConfig(C).vec4;
     run(e, depthwiseStripBackwardInputKernel, { k, stride: S, run: STRIP_BWD_RUN[S], vec4 }, shapes4, { dy, w, dx });
   } else {
