@@ -19,6 +19,8 @@ import {
   depthwiseConv2d,
   depthwiseConv2dBackwardInput,
   depthwiseConv2dBackwardFilter,
+  DEFAULT_DEPTHWISE_VARIANT,
+  type DepthwiseVariant,
   batchNormTraining,
   batchNormTrainingBackward,
   batchNormInference,
@@ -109,6 +111,8 @@ const convOpts = (l: Layer) => ({ stride: l.stride, padding: 'same' as const, ke
 const DW_FWD = 'depthwiseConv2d (+BN+ReLU6 fused)';
 const DW_BWD = 'depthwiseConv2dBackwardInput';
 const BN_BWD = 'batchNormTrainingBackward';
+/** Depthwise forms timed beside the default with --variants: the baseline 'run' and the other lavapipe forms. */
+const DW_OTHER: ('default' | DepthwiseVariant)[] = ['default', ...(['run', 'strip', 'subgroup'] as const).filter((v) => v !== DEFAULT_DEPTHWISE_VARIANT)];
 
 /** Every conv/BN layer (BatchNorm follows each convolution). */
 const CONV_KINDS: LayerKind[] = ['stem', 'expand', 'depthwise', 'project', 'conv_1'];
@@ -184,7 +188,7 @@ export const ENTRIES: BenchEntry[] = [
     },
   },
   // ---- depthwise 3x3
-  ...(['default', 'run'] as const).map((v): BenchEntry => ({
+  ...DW_OTHER.map((v): BenchEntry => ({
     name: v === 'default' ? DW_FWD : `depthwiseConv2d [${v}] (+BN+ReLU6 fused)`,
     group: v === 'default' ? 'depthwise fwd' : `depthwise fwd [${v}]`,
     variantOf: v === 'default' ? undefined : DW_FWD,
@@ -199,7 +203,7 @@ export const ENTRIES: BenchEntry[] = [
       return () => ctx.e.tidy(() => void depthwiseConv2d(ctx.e, x, w, { ...convOpts(l), epilogue, depthwiseVariant }));
     },
   })),
-  ...(['default', 'run'] as const).map((v): BenchEntry => ({
+  ...DW_OTHER.map((v): BenchEntry => ({
     name: v === 'default' ? DW_BWD : `depthwiseConv2dBackwardInput [${v}]`,
     group: v === 'default' ? 'depthwise bwd-input' : `depthwise bwd-input [${v}]`,
     variantOf: v === 'default' ? undefined : DW_BWD,

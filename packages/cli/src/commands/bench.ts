@@ -110,7 +110,7 @@ export async function bench(argv: string[]): Promise<number> {
   console.log(`[mnv2] adapter: ${adapterName}`);
   console.log(`[mnv2] timing: median of ${repeats} repeats of >= ${timing.minMs} ms each after a warm-up`);
   const variantsText =
-    `depthwise '${DEFAULT_DEPTHWISE_VARIANT}' (default${withVariants ? "; also 'run', the old kernels" : ''}), ` +
+    `depthwise '${DEFAULT_DEPTHWISE_VARIANT}' (default${withVariants ? "; also 'run', the old kernels, and the other lavapipe forms" : ''}), ` +
     `BatchNorm training backward two-pass (default${withVariants ? "; also 'three-pass', the old kernels, and 'finalize', the two-pass form never folding the sums into the dx pass" : ''})`;
   console.log(`[mnv2] kernel variants: ${variantsText}`);
 

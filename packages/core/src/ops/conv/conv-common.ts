@@ -30,13 +30,14 @@ export interface ConvOptions {
   kernelSize?: number;
   /**
    * Depthwise forward and backward-input only: which kernel form runs (default {@link DEFAULT_DEPTHWISE_VARIANT}).
-   * 'strip' streams each invocation down a strip of rows, one channel per lane (fewest loads per
-   * output and few live registers: the faster form on lavapipe); 'strip-vec4' is the same with a
-   * vec4 of channels per lane (wider loads, which GPUs favour); 'run' is the earlier form, one output
-   * row per invocation with a vec4 of channels, kept because its many short invocations may suit a
-   * GPU better. 'subgroup' (adapters with 8-lane subgroups, else it runs 'strip'): the 8 lanes of a
-   * subgroup are 8 output columns of one vec4 of channels, neighbours' columns come by subgroup
-   * shuffles, weights by subgroup broadcast (stride-2 backward-input: the 'strip' kernel).
+   * 'subgroup' (adapters whose subgroups are exactly 8 lanes, e.g. lavapipe; elsewhere it runs
+   * 'strip'): the 8 lanes of a subgroup are 8 output columns of one vec4 of channels, neighbours'
+   * input columns come by subgroup shuffles and the weights by subgroup broadcast, rows streamed down
+   * a strip (stride-2 backward-input: the 'strip' kernel). 'strip' streams each invocation down a
+   * strip of rows, one channel per lane (fewest loads per output and few live registers);
+   * 'strip-vec4' is the same with a vec4 of channels per lane (wider loads, which GPUs favour);
+   * 'run' is the earlier form, one output row per invocation with a vec4 of channels (the baseline
+   * of bench/results/kernels-depthwise-bn-lavapipe.md).
    */
   depthwiseVariant?: DepthwiseVariant;
 }
@@ -44,7 +45,7 @@ export interface ConvOptions {
 export type DepthwiseVariant = 'strip' | 'strip-vec4' | 'run' | 'subgroup';
 export const DEPTHWISE_VARIANTS: readonly DepthwiseVariant[] = ['strip', 'strip-vec4', 'run', 'subgroup'];
 /** The deterministic default (measured on lavapipe: bench/results/kernels-depthwise-bn-lavapipe.md). */
-export const DEFAULT_DEPTHWISE_VARIANT: DepthwiseVariant = 'strip';
+export const DEFAULT_DEPTHWISE_VARIANT: DepthwiseVariant = 'subgroup';
 
 export interface ConvGeometry {
   outH: number;
