@@ -64,6 +64,7 @@ const CASES: Case[] = [
   { x: [1, 12, 20, 8], stride: 1, padding: 'same' },
   { x: [1, 9, 18, 6], stride: 2, padding: 'symmetric', k: 5 },
   { x: [1, 8, 19, 2], stride: 1, padding: 'same', k: 5 },
+  { x: [2, 6, 35, 8], stride: 2, padding: 'symmetric' },
 ];
 
 describe(`${GPU} depthwise-conv2d`, () => {

@@ -1,13 +1,14 @@
-// Depthwise 2D convolution forward (and stride-1 backward-input), "subgroup" form for adapters whose
+// Depthwise 2D convolution forward and backward-input, "subgroup" form for adapters whose
 // subgroups are 8 lanes (lavapipe on AVX2/AVX-512). Same math and fused epilogue as
 // depthwise-conv2d.ts:
 //   y[n,oh,ow,c] = epilogue(sum over (kh,kw) of x[n, oh*s - padTop + kh, ow*s - padLeft + kw, c] * w[kh,kw,c]).
 //
 // Why (lavapipe, LAVAPIPE.md): a storage load or store with a lane-varying address is a per-lane
-// loop there (mask test, descriptor and size reload, bounds check, scalar load, insert), whose fixed
-// part is paid once per lane and per access, whatever the access's width. So the cost per element is
-// lowest with vec4 accesses, but the 'strip' form cannot use vec4 lanes: 9 vec4 weights (36 vector
-// registers of 8 lanes) plus the accumulators do not fit the 32 registers. Here the 8 lanes of a
+// loop there (mask test, descriptor and size reload, bounds check, scalar load, insert: ~13 x86
+// instructions per lane and component), so time goes with the number of (lane, component) accesses;
+// vec4 lanes still measured ~30 % cheaper per element than scalar ones. The 'strip' form cannot use
+// vec4 lanes: 9 vec4 weights (36 vector registers of 8 lanes) plus the accumulators do not fit the 32
+// registers, and spilled gathers are assembled through the stack. Here the 8 lanes of a
 // subgroup are 8 consecutive output columns of the same channel group, and:
 // - each lane loads only its own input column of a row (+ the few halo columns, masked), and gets its
 //   neighbours' columns by subgroupShuffle / subgroupShuffleDown / Up: llvmpipe compiles these to one
@@ -17,8 +18,9 @@
 // - rows stream down a strip as in the 'strip' form: each input row is loaded once per strip and
 //   feeds the accumulators of every output row that uses it, so per output (stride 1) one lane loads
 //   ~1.25 columns (8 own + 2 halo per 8 outputs) and stores one, all as vec4 of channels.
-// Rows and columns outside the input read 0 (not loaded). A subgroup leaves as a whole, so the
-// shuffles always see 8 active lanes (the dispatch covers whole subgroups).
+// Stride-2 backward-input has its own layout (stridedBackwardBody: lanes are 8 neighbouring dx
+// columns). Rows and columns outside the input read 0 (not loaded). A subgroup leaves as a whole, so
+// the shuffles always see 8 active lanes (the dispatch covers whole subgroups).
 import { defineKernel } from '../define-kernel.js';
 import { type EpilogueConfig, epilogueKey } from '../epilogue.js';
 import { MAIN_1D, ceilDiv, flatIndex, grid1d, wgsl } from '../wgsl.js';
@@ -217,13 +219,118 @@ fn main(${MAIN_1D}, @builtin(subgroup_invocation_id) sid: u32) {
 }
 
 /**
- * dx of the depthwise convolution at stride 1 in the subgroup form: the forward with dy as input, the
- * rotated filter and padding k-1-pad (see depthwise-conv2d-strip.backward-input.ts). Stride 2 has no
- * subgroup form: the op uses the strip kernel there.
+ * dx of the depthwise convolution in the subgroup form. Stride 1: the forward with dy as input, the
+ * rotated filter and padding k-1-pad (see depthwise-conv2d-strip.backward-input.ts). Stride s > 1:
+ * stridedBackwardBody below.
  */
+export function depthwiseSubgroupBackwardInputDispatch(cfg: DepthwiseSubgroupConfig, s: ConvShapes) {
+  const S = cfg.stride;
+  if (S === 1) {
+    const f = depthwiseSubgroupDispatch(cfg, { ...s, H: s.OH, W: s.OW, OH: s.H, OW: s.W, padTop: cfg.k - 1 - s.padTop, padLeft: cfg.k - 1 - s.padLeft });
+    return { grid: f.grid, uniforms: { ...f.uniforms, mMin: 0, mCount: 0, qMin: 0 } };
+  }
+  const cv = s.cin / cfg.vec;
+  if (!Number.isInteger(cv)) throw new Error(`depthwise subgroup: ${s.cin} channels are not a multiple of ${cfg.vec}`);
+  const mMin = Math.floor(s.padTop / S);
+  const mCount = Math.floor((s.H - 1 + s.padTop) / S) - mMin + 1;
+  const qMin = Math.floor(s.padLeft / S);
+  const qCount = Math.floor((s.W - 1 + s.padLeft) / S) - qMin + 1;
+  const blocks = ceilDiv(qCount, DW_SG / S);
+  const { strips, rowsPerStrip } = stripPlan(mCount, s.N * blocks * cv * DW_SG);
+  const units = s.N * strips * blocks * cv;
+  return {
+    grid: grid1d(ceilDiv(units * DW_SG, CONV_WG)),
+    uniforms: { units, H: s.H, W: s.W, OH: s.OH, OW: s.OW, blocks, strips, rowsPerStrip, padTop: s.padTop, padLeft: s.padLeft, cv, mMin, mCount, qMin },
+  };
+}
+
+/**
+ * Stride s > 1 (s divides 8): with ih = s*m - padTop + a, iw = s*q - padLeft + b (a, b in [0, s)),
+ *   dx[n, ih, iw, c] = sum over dh, dw of dy[n, m - dh, q - dw, c] * w[a + s*dh, b + s*dw, c]
+ * (taps inside the filter only; see depthwise-conv2d-strip.backward-input.ts). The 8 lanes of a
+ * subgroup are 8 neighbouring dx columns: lane sid has q = q0 + sid / s and b = sid % s, so the
+ * subgroup needs dy columns q0 - D .. q0 + 8/s - 1 (D = floor((k-1)/s)), which lane l loads as
+ * column q0 - D + l, and lane sid takes column q - dw by subgroupShuffle. Each lane keeps its own
+ * filter taps for its b (loaded once per strip). Rows stream as in the strip form: dy row m - e feeds
+ * the accumulators of row phases m - e + dh (set dh - e); once row m is consumed, phase m is complete
+ * (its s dx rows are stored) and the sets rotate.
+ */
+function stridedBackwardBody(cfg: DepthwiseSubgroupConfig): string {
+  const { k: K, stride: S } = cfg;
+  const T = sgVecType(cfg);
+  const Z = sgZero(cfg);
+  const D = Math.floor((K - 1) / S);
+  const Q = DW_SG / S;
+  const span = Q + D;
+  if (!Number.isInteger(Q) || span > DW_SG) throw new Error(`depthwise-conv2d-subgroup.backward-input: stride ${S} with k ${K} not supported`);
+  // Filter taps of this lane: (a + S*dh, b + S*dw), zero where b + S*dw >= K.
+  const wDecl: string[] = [];
+  for (let a = 0; a < S; a++) {
+    for (let dh = 0; dh <= D && a + S * dh < K; dh++) {
+      for (let dw = 0; dw <= D; dw++) {
+        const kw = `(b + ${S * dw}u)`;
+        wDecl.push(`let w${a}_${dh}_${dw} = select(${Z}, w[min(${(a + S * dh) * K}u + ${kw}, ${K * K - 1}u) * u.cv + cg], ${kw} < ${K}u);`);
+      }
+    }
+  }
+  const consume = (e: number) => {
+    const xs: string[] = [];
+    for (let dw = 0; dw <= D; dw++) xs.push(`let x${dw} = subgroupShuffle(v, sid / ${S}u + ${D - dw}u);`);
+    const fmas: string[] = [];
+    for (let t = 0; t + e <= D; t++) {
+      const dh = t + e;
+      for (let a = 0; a < S && a + S * dh < K; a++) {
+        for (let dw = 0; dw <= D; dw++) fmas.push(`b${t}_${a} = fma(x${dw}, w${a}_${dh}_${dw}, b${t}_${a});`);
+      }
+    }
+    return `{
+      let om = i32(m) - ${e};
+      var v = ${Z};
+      if (u32(om) < u.OH && vok) { v = dy[u32((i32(n * u.OH) + om) * i32(u.OW) + vcol) * u.cv + cg]; }
+      ${xs.join(' ')}
+      ${fmas.join(' ')}
+    }`;
+  };
+  const decl = Array.from({ length: D + 1 }, (_, t) => Array.from({ length: S }, (_, a) => `var b${t}_${a} = ${Z};`).join(' ')).join(' ');
+  const stores = Array.from({ length: S }, (_, a) => `{
+      let ih = i32(m * ${S}u) - u.padTop + ${a};
+      if (u32(ih) < u.H && jok) { dx[((n * u.H + u32(ih)) * u.W + u32(jx)) * u.cv + cg] = b0_${a}; }
+    }`);
+  const rotate = Array.from({ length: D + 1 }, (_, t) => Array.from({ length: S }, (_, a) => `b${t}_${a} = ${t < D ? `b${t + 1}_${a}` : Z};`).join(' ')).join(' ');
+  return wgsl`
+@compute @workgroup_size(WG_X)
+fn main(${MAIN_1D}, @builtin(subgroup_invocation_id) sid: u32) {
+  let unit = ${flatIndex(CONV_WG)} / ${DW_SG}u;
+  if (unit >= u.units) { return; }
+  let cg = unit % u.cv;
+  var t = unit / u.cv;
+  let blk = t % u.blocks;
+  t = t / u.blocks;
+  let strip = t % u.strips;
+  let n = t / u.strips;
+  let q0 = u.qMin + blk * ${Q}u;
+  let b = sid % ${S}u;
+  let jx = i32((q0 + sid / ${S}u) * ${S}u + b) - u.padLeft;
+  let jok = u32(jx) < u.W;
+  let vcol = i32(q0 + sid) - ${D};
+  let vok = sid < ${span}u && u32(vcol) < u.OW;
+  ${wDecl.join('\n  ')}
+  ${decl}
+  let m0 = u.mMin + strip * u.rowsPerStrip;
+  let m1 = min(m0 + u.rowsPerStrip, u.mMin + u.mCount);
+  var m = m0;
+  ${Array.from({ length: D }, (_, i) => consume(D - i)).join('\n  ')}
+  for (; m < m1; m++) {
+    ${consume(0)}
+    ${stores.join('\n    ')}
+    ${rotate}
+  }
+}`;
+}
+
 export const depthwiseConv2dSubgroupBackwardInput = defineKernel({
   name: 'depthwise-conv2d-subgroup.backward-input',
-  uniforms: SUBGROUP_UNIFORMS,
+  uniforms: { ...SUBGROUP_UNIFORMS, mMin: 'u32', mCount: 'u32', qMin: 'u32' },
   bindings: {
     dy: { access: 'read', type: sgVecType },
     w: { access: 'read', type: sgVecType },
@@ -231,12 +338,10 @@ export const depthwiseConv2dSubgroupBackwardInput = defineKernel({
   },
   workgroupSize: () => [CONV_WG, 1, 1],
   preamble: () => SUBGROUP_PREAMBLE,
-  dispatch: (cfg: DepthwiseSubgroupConfig, s: ConvShapes) =>
-    depthwiseSubgroupDispatch(cfg, { ...s, H: s.OH, W: s.OW, OH: s.H, OW: s.W, padTop: cfg.k - 1 - s.padTop, padLeft: cfg.k - 1 - s.padLeft }),
+  dispatch: (cfg: DepthwiseSubgroupConfig, s: ConvShapes) => depthwiseSubgroupBackwardInputDispatch(cfg, s),
   key: (cfg: DepthwiseSubgroupConfig) => depthwiseSubgroupKey(cfg),
   body: (cfg: DepthwiseSubgroupConfig) => {
     validateSubgroup('depthwise-conv2d-subgroup.backward-input', cfg);
-    if (cfg.stride !== 1) throw new Error('depthwise-conv2d-subgroup.backward-input: stride 1 only');
-    return subgroupForwardBody(cfg, true);
+    return cfg.stride === 1 ? subgroupForwardBody(cfg, true) : stridedBackwardBody(cfg);
   },
 });

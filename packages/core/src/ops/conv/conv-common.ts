@@ -32,8 +32,8 @@ export interface ConvOptions {
    * Depthwise forward and backward-input only: which kernel form runs (default {@link DEFAULT_DEPTHWISE_VARIANT}).
    * 'subgroup' (adapters whose subgroups are exactly 8 lanes, e.g. lavapipe; elsewhere it runs
    * 'strip'): the 8 lanes of a subgroup are 8 output columns of one vec4 of channels, neighbours'
-   * input columns come by subgroup shuffles and the weights by subgroup broadcast, rows streamed down
-   * a strip (stride-2 backward-input: the 'strip' kernel). 'strip' streams each invocation down a
+   * input columns come by subgroup shuffles, rows streamed down a strip (stride-2 backward-input:
+   * lanes are 8 neighbouring dx columns). 'strip' streams each invocation down a
    * strip of rows, one channel per lane (fewest loads per output and few live registers);
    * 'strip-vec4' is the same with a vec4 of channels per lane (wider loads, which GPUs favour);
    * 'run' is the earlier form, one output row per invocation with a vec4 of channels (the baseline

@@ -103,7 +103,7 @@ function depthwiseConv2dBackwardInputPage(e: Engine, dy: Tensor, w: Tensor, xSha
   const dx = e.alloc([N, H, W, C]);
   const shapes4 = convShapes(N, H, W, C, g, C);
   const variant = resolveVariant(e, opts);
-  if (variant === 'subgroup' && S === 1) {
+  if (variant === 'subgroup') {
     run(e, depthwiseSubgroupBackwardInputKernel, { k, stride: S, vec: subgroupVec(C) }, shapes4, { dy, w, dx });
   } else if (variant !== 'run') {
     const vec4 = variant === 'strip-vec4' && vecConfig(C).vec4;
