@@ -35,7 +35,8 @@ export async function doctor(args: string[]): Promise<number> {
   console.log('  variants:');
   console.log(`    matmul             ${t.loaded ? `tuned for this adapter (${t.shapes} products, ${t.file})` : `built-in heuristic (tuning: ${t.why}; ${t.file})`}`);
   console.log(`    subgroup matmul    ${hasSubgroups8(engine) ? 'yes (8-lane subgroups)' : 'no (needs 8-lane subgroups)'}`);
-  console.log(`    depthwise          ${DEFAULT_DEPTHWISE_VARIANT} (also ${DEPTHWISE_VARIANTS.filter((v) => v !== DEFAULT_DEPTHWISE_VARIANT).join(', ')}: ConvOptions.depthwiseVariant)`);
+  const dwRuns = DEFAULT_DEPTHWISE_VARIANT === 'subgroup' && !hasSubgroups8(engine) ? ` (runs 'strip' here: no 8-lane subgroups)` : '';
+  console.log(`    depthwise          ${DEFAULT_DEPTHWISE_VARIANT}${dwRuns} (also ${DEPTHWISE_VARIANTS.filter((v) => v !== DEFAULT_DEPTHWISE_VARIANT).join(', ')}: ConvOptions.depthwiseVariant)`);
   engine.destroy();
   return 0;
 }
