@@ -8,10 +8,10 @@ import { ENTRIES, SetupContext } from '../bench/entries.js';
 import { type BenchConfig, type Layer, configLabel, mobilenetV2Layers } from '../bench/layers.js';
 import { loadavg } from 'node:os';
 import { DEFAULT_DEPTHWISE_VARIANT } from '@mnv2/core';
-import { type TimingOptions, timeInterleaved } from '../bench/timing.js';
+import { type TimingOptions, median, timeInterleaved } from '../bench/timing.js';
 import { type CeilingResult, matmulCeiling } from '../bench/ceiling.js';
 import { type CopyCeilingResult, copyCeiling } from '../bench/copy-ceiling.js';
-import { networkForwardMs } from '../bench/network.js';
+import { networkForward } from '../bench/network.js';
 import {
   type Row,
   INFERENCE_GROUPS,
@@ -27,7 +27,7 @@ import {
   totals,
 } from '../bench/report.js';
 
-const HELP = `mnv2 bench kernels [--quick] [--out FILE] [--filter REGEX] [--repeats N] [--variants] [--no-network]
+const HELP = `mnv2 bench kernels [--quick] [--configs LIST] [--out FILE] [--filter REGEX] [--repeats N] [--variants] [--no-network]
 
 Times every kernel on MobileNetV2's layer shapes (alpha 1.0; 224 and 160; batch 1 and 8): median ms,
 GFLOP/s and GB/s per layer shape, totals per layer type, and two ceilings measured in the same run:
@@ -37,6 +37,7 @@ and of the copy ceiling (GB/s of compulsory traffic) for the others. Per configu
 the whole network's inference forward and compares it with the sum of its kernels.
 
   --quick          batch 1 at 224 only, fewer repeats (~1-2 min on a software adapter)
+  --configs LIST   only these configurations, SIZExBATCH, comma-separated (e.g. 160x8,224x1)
   --out FILE       also write the results as markdown (date, adapter, load, tables)
   --filter REGEX   only kernels/layers matching, e.g. 'pointwise' or 'block_1_' or 'Backward'
   --repeats N      timed repeats per measurement (default 7, quick 5); the median is reported
@@ -58,6 +59,16 @@ const FULL: BenchConfig[] = [
 ];
 const QUICK: BenchConfig[] = [{ alpha: 1.0, size: 224, batch: 1 }];
 
+/** --configs '160x8,224x1' → those configurations (alpha 1.0); the default list without it. */
+function configList(flag: string | boolean | undefined, dflt: BenchConfig[]): BenchConfig[] {
+  if (typeof flag !== 'string') return dflt;
+  return flag.split(',').map((c) => {
+    const m = /^(\d+)x(\d+)$/.exec(c.trim());
+    if (!m || +m[1] < 32 || +m[2] < 1) throw new Error(`bench kernels: --configs takes SIZExBATCH entries like 160x8, got '${c}'`);
+    return { alpha: 1.0, size: +m[1], batch: +m[2] };
+  });
+}
+
 /** Key of everything that determines an entry's work on a layer (name is not part of it). */
 const shapeKey = (l: Layer) => JSON.stringify([l.x, l.y, l.k, l.stride, l.relu6, !!l.residual, l.params?.length ?? 0]);
 
@@ -78,7 +89,7 @@ export async function bench(argv: string[]): Promise<number> {
     console.log(argv[0] === 'kernels' ? HELP : BENCH_HELP);
     return 0;
   }
-  const args = parseArgs(argv, { values: ['out', 'filter', 'repeats'], booleans: ['quick', 'variants', 'no-network'] }, 'bench');
+  const args = parseArgs(argv, { values: ['out', 'filter', 'repeats', 'configs'], booleans: ['quick', 'variants', 'no-network'] }, 'bench');
   if (args.positionals[0] !== 'kernels' || args.positionals.length > 1) {
     console.error(`mnv2 bench: expected 'mnv2 bench kernels [options]' or 'mnv2 bench infer [options]', got '${args.positionals.join(' ')}'. See 'mnv2 bench --help'.`);
     return 2;
@@ -99,7 +110,7 @@ export async function bench(argv: string[]): Promise<number> {
   if (!(repeats >= 1)) throw new Error('bench: --repeats must be >= 1');
   const timing: TimingOptions = { repeats, minMs: quick ? 20 : 50 };
   const ceilTiming: TimingOptions = { repeats, minMs: quick ? 30 : 80, maxN: 20 };
-  const configs = quick ? QUICK : FULL;
+  const configs = configList(args.flags.get('configs'), quick ? QUICK : FULL);
 
   const withNetwork = args.flags.get('no-network') !== true && !filter;
   const started = performance.now();
@@ -144,6 +155,7 @@ export async function bench(argv: string[]): Promise<number> {
     console.log(`\n== MobileNetV2 alpha ${cfg.alpha}, ${configLabel(cfg)} [${elapsed()}]`);
     const layers = mobilenetV2Layers(cfg);
     const cfgRows: Row[] = [];
+    const networkBefore = withNetwork ? await networkForward(e, cfg, timing) : null;
     for (const entry of entries) {
       // distinct shapes of the layers this entry runs on, in network order
       const groups = new Map<string, Layer[]>();
@@ -190,9 +202,13 @@ export async function bench(argv: string[]): Promise<number> {
     }
     rows.push(...cfgRows);
     if (withNetwork) {
-      const ms = await networkForwardMs(e, cfg, timing);
+      // Timed before and after the configuration's kernels, the median of both sets of samples: the
+      // kernels' times span the whole section, and a shared host's speed drifts within it.
+      const after = await networkForward(e, cfg, timing);
+      const all = [...networkBefore!.samples, ...after.samples];
+      const ms = median(all);
       network.set(cfg, ms);
-      console.log(`  whole-network inference forward: ${ms.toFixed(2)} ms [${elapsed()}]`);
+      console.log(`  whole-network inference forward: ${ms.toFixed(2)} ms (before its kernels ${networkBefore!.ms.toFixed(2)}, after ${after.ms.toFixed(2)}) [${elapsed()}]`);
     }
   }
   const ceilingEnd = filter ? [] : await ceilingRun('end'); // a filtered run is a quick look
