@@ -19,7 +19,7 @@
 import { defineKernel } from '../define-kernel.js';
 import { ceilDiv, grid1d, vecCount, wgsl } from '../wgsl.js';
 import { CONV_WG, type ConvShapes, convVecType, convZero } from './conv-common.js';
-import { type DepthwiseStripConfig, STRIP_MAIN_HEAD, depthwiseStripForwardDispatch, depthwiseStripKey, stripForwardBody, stripPlan, validateStrip } from './depthwise-conv2d-strip.js';
+import { type DepthwiseStripConfig, STRIP_MAIN_HEAD, depthwiseStripForwardDispatch, depthwiseStripKey, stripForwardBody, stripPlan, streamDyRows, validateStrip } from './depthwise-conv2d-strip.js';
 
 export function depthwiseStripBackwardInputDispatch(cfg: DepthwiseStripConfig, s: ConvShapes) {
   const S = cfg.stride;
@@ -96,13 +96,7 @@ ${STRIP_MAIN_HEAD}
   ${Array.from({ length: Q * S }, (_, x) => `let jx${x} = u32(i32(q0 * ${S}u + ${x}u) - u.padLeft);`).join('\n  ')}
   ${Array.from({ length: K * K }, (_, t) => `let w${Math.floor(t / K)}_${t % K} = w[${t}u * u.cv + c];`).join('\n  ')}
   ${decl}
-  var m = m0;
-  ${Array.from({ length: D }, (_, i) => consume(D - i)).join('\n  ')}
-  for (; m < m1; m++) {
-    ${consume(0)}
-    ${stores.join('\n    ')}
-    ${rotate}
-  }
+  ${streamDyRows(D, consume, stores, rotate)}
 }`;
 }
 

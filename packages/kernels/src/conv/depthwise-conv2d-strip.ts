@@ -171,3 +171,19 @@ ${STRIP_MAIN_HEAD}
   }
 }`;
 }
+
+/**
+ * WGSL: the row stream of the stride-2 backward-input kernels (strip and subgroup forms): the first
+ * `D` dy rows are consumed before the loop, then per dx row pair: consume one dy row, store, rotate
+ * the accumulators. Expects `m0`, `m1` declared.
+ */
+export function streamDyRows(D: number, consume: (i: number) => string, stores: string[], rotate: string): string {
+  return `var m = m0;
+  ${Array.from({ length: D }, (_, i) => consume(D - i)).join('\n  ')}
+  for (; m < m1; m++) {
+    ${consume(0)}
+    ${stores.join('\n    ')}
+    ${rotate}
+  }`;
+}
+

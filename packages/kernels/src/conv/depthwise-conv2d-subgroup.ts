@@ -25,10 +25,25 @@ import { defineKernel } from '../define-kernel.js';
 import { type EpilogueConfig, epilogueKey } from '../epilogue.js';
 import { MAIN_1D, ceilDiv, flatIndex, grid1d, wgsl } from '../wgsl.js';
 import { CONV_WG, type ConvShapes } from './conv-common.js';
-import { stripPlan } from './depthwise-conv2d-strip.js';
+import { stripPlan, streamDyRows } from './depthwise-conv2d-strip.js';
 
 /** Lanes per subgroup the form is written for (the adapter's subgroup size must be exactly this). */
 export const DW_SG = 8;
+
+/**
+ * Entry point of both subgroup kernels: a unit is one subgroup (8 lanes) working on one vec of
+ * channels (cg), one block of 8 columns (blk), one strip of rows of one sample (n).
+ */
+const UNIT_MAIN = `@compute @workgroup_size(WG_X)
+fn main(${MAIN_1D}, @builtin(subgroup_invocation_id) sid: u32) {
+  let unit = ${flatIndex(CONV_WG)} / ${DW_SG}u;
+  if (unit >= u.units) { return; }
+  let cg = unit % u.cv;
+  var t = unit / u.cv;
+  let blk = t % u.blocks;
+  t = t / u.blocks;
+  let strip = t % u.strips;
+  let n = t / u.strips;`;
 
 /** Specialization of the subgroup kernels. */
 export interface DepthwiseSubgroupConfig {
@@ -189,16 +204,7 @@ export function subgroupForwardBody(cfg: DepthwiseSubgroupConfig & { epilogue?: 
   const prologue = Array.from({ length: Math.max(0, K - S) }, (_, p) => consume(p));
   const steady = Array.from({ length: Math.min(S, K) }, (_, q) => consume(Math.max(0, K - S) + q));
   return wgsl`
-@compute @workgroup_size(WG_X)
-fn main(${MAIN_1D}, @builtin(subgroup_invocation_id) sid: u32) {
-  let unit = ${flatIndex(CONV_WG)} / ${DW_SG}u;
-  if (unit >= u.units) { return; }
-  let cg = unit % u.cv;
-  var t = unit / u.cv;
-  let blk = t % u.blocks;
-  t = t / u.blocks;
-  let strip = t % u.strips;
-  let n = t / u.strips;
+${UNIT_MAIN}
   let ow = blk * ${DW_SG}u + sid;
   let iw0 = i32(blk * ${DW_SG * S}u) - u.padLeft;
   let iw = iw0 + i32(sid);
@@ -298,16 +304,7 @@ function stridedBackwardBody(cfg: DepthwiseSubgroupConfig): string {
     }`);
   const rotate = Array.from({ length: D + 1 }, (_, t) => Array.from({ length: S }, (_, a) => `b${t}_${a} = ${t < D ? `b${t + 1}_${a}` : Z};`).join(' ')).join(' ');
   return wgsl`
-@compute @workgroup_size(WG_X)
-fn main(${MAIN_1D}, @builtin(subgroup_invocation_id) sid: u32) {
-  let unit = ${flatIndex(CONV_WG)} / ${DW_SG}u;
-  if (unit >= u.units) { return; }
-  let cg = unit % u.cv;
-  var t = unit / u.cv;
-  let blk = t % u.blocks;
-  t = t / u.blocks;
-  let strip = t % u.strips;
-  let n = t / u.strips;
+${UNIT_MAIN}
   let q0 = u.qMin + blk * ${Q}u;
   let b = sid % ${S}u;
   let jx = i32((q0 + sid / ${S}u) * ${S}u + b) - u.padLeft;
@@ -318,13 +315,7 @@ fn main(${MAIN_1D}, @builtin(subgroup_invocation_id) sid: u32) {
   ${decl}
   let m0 = u.mMin + strip * u.rowsPerStrip;
   let m1 = min(m0 + u.rowsPerStrip, u.mMin + u.mCount);
-  var m = m0;
-  ${Array.from({ length: D }, (_, i) => consume(D - i)).join('\n  ')}
-  for (; m < m1; m++) {
-    ${consume(0)}
-    ${stores.join('\n    ')}
-    ${rotate}
-  }
+  ${streamDyRows(D, consume, stores, rotate)}
 }`;
 }
 
