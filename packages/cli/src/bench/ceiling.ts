@@ -14,7 +14,7 @@ export interface CeilingResult {
   all: Record<string, number>;
 }
 
-function candidates(e: Engine, n: number): MatmulTile[] {
+export function ceilingCandidates(e: Engine, n: number): MatmulTile[] {
   const def = chooseMatmulVariant({ M: n, N: n, K: n, transA: false, transB: false, subgroups8: hasSubgroups8(e) }).tile;
   const list: MatmulTile[] = [def, { bm: 4, bn: 8, map: 'n-fast', share: 'none' }, { bm: 8, bn: 4, map: 'n-fast', share: 'none' }];
   if (hasSubgroups8(e)) {
@@ -37,7 +37,7 @@ export async function matmulCeiling(e: Engine, n: number, timing: TimingOptions)
     const flops = 2 * n * n * n;
     const all: Record<string, number> = {};
     let best: CeilingResult | null = null;
-    for (const tile of candidates(e, n)) {
+    for (const tile of ceilingCandidates(e, n)) {
       const variant: Partial<MatmulVariant> = { tile, splitK: 1 };
       const t = await timeRuns(e, () => e.tidy(() => void matmul(e, a, b, { variant })), timing);
       const gflops = flops / (t.ms * 1e6);

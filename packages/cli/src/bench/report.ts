@@ -130,6 +130,8 @@ export interface ReportInput {
   copyGbs: number;
   /** Whole-network inference forward per configuration (ms). */
   network: Map<BenchConfig, number>;
+  /** Per configuration: the forward's share of the ceiling timed interleaved with it (a line). */
+  networkShare?: Map<BenchConfig, string>;
   /** os.loadavg() at the start and the end. */
   load: [number[], number[]];
   /** Which kernel variants ran. */
@@ -185,6 +187,8 @@ export function markdown(r: ReportInput): string {
     }
     const nl = networkLine(tot, r.network.get(cfg));
     if (nl) out.push(`${nl[0].toUpperCase()}${nl.slice(1)}.`, '');
+    const sl = r.networkShare?.get(cfg);
+    if (sl) out.push(`${sl[0].toUpperCase()}${sl.slice(1)}.`, '');
     const vl = variantLines(tot);
     if (vl.length) out.push(...vl.map((l) => `- ${l}`), '');
     out.push(mdTable(ROW_HEAD, rows.map((x) => rowCells(x, r.ceiling, r.copyGbs))), '');

@@ -11,7 +11,7 @@ import { DEFAULT_DEPTHWISE_VARIANT } from '@mnv2/core';
 import { type TimingOptions, median, timeInterleaved } from '../bench/timing.js';
 import { type CeilingResult, matmulCeiling } from '../bench/ceiling.js';
 import { type CopyCeilingResult, copyCeiling } from '../bench/copy-ceiling.js';
-import { networkForward } from '../bench/network.js';
+import { networkForward, networkShareLine, networkVsCeiling } from '../bench/network.js';
 import {
   type Row,
   INFERENCE_GROUPS,
@@ -34,7 +34,8 @@ GFLOP/s and GB/s per layer shape, totals per layer type, and two ceilings measur
 the adapter's best plain matmul GFLOP/s (512³ and 1024³) and its copy bandwidth (GB/s of a copy
 kernel, bytes read + written). "% ceil" is the share of the matmul ceiling for compute-bound kernels
 and of the copy ceiling (GB/s of compulsory traffic) for the others. Per configuration it also times
-the whole network's inference forward and compares it with the sum of its kernels.
+the whole network's inference forward (before and after its kernels) and compares it with the sum of
+its kernels, and times it interleaved with the 1024³ ceiling candidates for its share of the ceiling.
 
   --quick          batch 1 at 224 only, fewer repeats (~1-2 min on a software adapter)
   --configs LIST   only these configurations, SIZExBATCH, comma-separated (e.g. 160x8,224x1)
@@ -146,6 +147,7 @@ export async function bench(argv: string[]): Promise<number> {
   const copyStart = await copyRun('start');
   let copyGbs = copyStart.gbs;
   const network = new Map<BenchConfig, number>();
+  const networkShare = new Map<BenchConfig, string>();
   const entries = ENTRIES.filter((en) => !en.variantOf);
   const variantsOf = (en: (typeof ENTRIES)[number]) => (withVariants ? ENTRIES.filter((v) => v.variantOf === en.name) : []);
 
@@ -209,6 +211,9 @@ export async function bench(argv: string[]): Promise<number> {
       const ms = median(all);
       network.set(cfg, ms);
       console.log(`  whole-network inference forward: ${ms.toFixed(2)} ms (before its kernels ${networkBefore!.ms.toFixed(2)}, after ${after.ms.toFixed(2)}) [${elapsed()}]`);
+      const share = networkShareLine(cfg, await networkVsCeiling(e, cfg, timing));
+      networkShare.set(cfg, share);
+      console.log(`  ${share} [${elapsed()}]`);
     }
   }
   const ceilingEnd = filter ? [] : await ceilingRun('end'); // a filtered run is a quick look
@@ -230,6 +235,8 @@ export async function bench(argv: string[]): Promise<number> {
     if (inf.length) console.log(`inference forward estimate (kernel time only): ${inf.reduce((s, t) => s + t.ms, 0).toFixed(1)} ms`);
     const line = networkLine(tot, network.get(cfg));
     if (line) console.log(line);
+    const share = networkShare.get(cfg);
+    if (share) console.log(share);
     for (const v of variantLines(tot)) console.log(v);
   }
   const pw = totals(rows.filter((r) => r.config === configs[0])).find((t) => t.group === 'pointwise fwd');
@@ -254,6 +261,7 @@ export async function bench(argv: string[]): Promise<number> {
       copyEnd,
       copyGbs,
       network,
+      networkShare,
       load: [loadStart, loadEnd],
       variants: variantsText,
       configs,
