@@ -9,10 +9,6 @@ import { SetupContext } from './entries.js';
 import type { BenchConfig } from './layers.js';
 import { type Timing, type TimingOptions, timeInterleaved, timeRuns } from './timing.js';
 
-export async function networkForwardMs(e: Engine, cfg: BenchConfig, timing: TimingOptions): Promise<number> {
-  return (await networkForward(e, cfg, timing)).ms;
-}
-
 /** The timed forward with all its samples (ms per forward). */
 export async function networkForward(e: Engine, cfg: BenchConfig, timing: TimingOptions): Promise<Timing> {
   const net = new MobileNetV2Net(e, { alpha: cfg.alpha, inputSize: cfg.size, head: { classes: 1000, pooling: 'avg', dropout: 0 }, seed: 1 });
