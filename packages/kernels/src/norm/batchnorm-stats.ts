@@ -58,6 +58,17 @@ export function bnChannelDispatch<X extends Record<string, number>>(cfg: VecConf
   return { grid: grid1d(ceilDiv(c, BN_WG)), uniforms: { c, ...extra } };
 }
 
+/**
+ * WGSL after BN_PART_MAIN: the rows of part `p` (r0..r1) and two pairs of accumulators (s, q), walked
+ * two rows per iteration from `r`. Shared by the statistics and the backward sums.
+ */
+export const PART_SUMS_HEAD = `  let r0 = p * u.rowsPerPart;
+  let r1 = min(r0 + u.rowsPerPart, u.rows);
+  var s0 = T(0.0); var q0 = T(0.0);
+  var s1 = T(0.0); var q1 = T(0.0);
+  var r = r0;
+  // Two rows per iteration with independent accumulators (shorter dependency chains).`;
+
 export const batchnormStats = defineKernel({
   name: 'batchnorm-stats',
   uniforms: BN_ROW_UNIFORMS,
@@ -74,12 +85,7 @@ export const batchnormStats = defineKernel({
 alias T = ${vecType(cfg)};
 ${BN_PART_MAIN}
   let sh = shift[ch];
-  let r0 = p * u.rowsPerPart;
-  let r1 = min(r0 + u.rowsPerPart, u.rows);
-  var s0 = T(0.0); var q0 = T(0.0);
-  var s1 = T(0.0); var q1 = T(0.0);
-  var r = r0;
-  // Two rows per iteration with independent accumulators (shorter dependency chains).
+${PART_SUMS_HEAD}
   for (; r + 1u < r1; r += 2u) {
     let d0 = x[r * u.c + ch] - sh;
     let d1 = x[(r + 1u) * u.c + ch] - sh;

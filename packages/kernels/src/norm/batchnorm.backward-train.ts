@@ -24,7 +24,7 @@
 import { defineKernel } from '../define-kernel.js';
 import { vecCount, vecType, wgsl, type VecConfig } from '../wgsl.js';
 import { splitPlan } from '../split-plan.js';
-import { BN_WG, BN_ROW_UNIFORMS, BN_PART_MAIN, bnRowDispatch } from './batchnorm-stats.js';
+import { BN_WG, BN_ROW_UNIFORMS, BN_PART_MAIN, PART_SUMS_HEAD, bnRowDispatch } from './batchnorm-stats.js';
 
 export interface BatchnormBackwardTrainConfig {
   vec4: boolean;
@@ -102,12 +102,7 @@ export const batchnormBackwardSums = defineKernel({
 alias T = ${vecType(cfg)};
 ${BN_PART_MAIN}
   ${perChannel}
-  let r0 = p * u.rowsPerPart;
-  let r1 = min(r0 + u.rowsPerPart, u.rows);
-  var s0 = T(0.0); var q0 = T(0.0);
-  var s1 = T(0.0); var q1 = T(0.0);
-  var r = r0;
-  // Two rows per iteration with independent accumulators (shorter dependency chains).
+${PART_SUMS_HEAD}
   for (; r + 1u < r1; r += 2u) {
     let i0 = r * u.c + ch;
     let i1 = i0 + u.c;
