@@ -1,5 +1,15 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { depthwiseConv2d, depthwiseConv2dBackwardInput, depthwiseConv2dBackwardFilter, DEPTHWISE_VARIANTS, DEFAULT_DEPTHWISE_VARIANT, type Engine, type PaddingMode } from '@mnv2/core';
+import {
+  depthwiseConv2d,
+  depthwiseConv2dBackwardInput,
+  depthwiseConv2dBackwardFilter,
+  depthwiseFilterForm,
+  hasSubgroups8,
+  DEPTHWISE_VARIANTS,
+  DEFAULT_DEPTHWISE_VARIANT,
+  type Engine,
+  type PaddingMode,
+} from '@mnv2/core';
 import { gpuEngine, GPU } from '../helpers/gpu.js';
 import { randArray, f32 } from '../helpers/random.js';
 import { expectClose } from '../helpers/allclose.js';
@@ -75,6 +85,20 @@ describe(`${GPU} depthwise-conv2d`, () => {
 
   it(`the default variant is one of the variants`, () => {
     expect(DEPTHWISE_VARIANTS).toContain(DEFAULT_DEPTHWISE_VARIANT);
+  });
+
+  it('the filter gradient takes the subgroup form where it is faster, and when asked for', () => {
+    const form = (stride: 1 | 2, outW: number, depthwiseVariant?: (typeof DEPTHWISE_VARIANTS)[number]) =>
+      depthwiseFilterForm(e, { stride, padding: 'same', depthwiseVariant }, outW);
+    if (!hasSubgroups8(e)) {
+      // (SwiftShader: no 8-lane subgroups, every variant falls back to the register-blocked form)
+      for (const v of [undefined, ...DEPTHWISE_VARIANTS]) expect(form(1, 80, v)).toBe('blocked');
+      return;
+    }
+    expect(DEFAULT_DEPTHWISE_VARIANT).toBe('subgroup');
+    expect([form(1, 80), form(1, 8), form(1, 7), form(2, 40), form(2, 32), form(2, 28)]).toEqual(['subgroup', 'subgroup', 'blocked', 'subgroup', 'subgroup', 'blocked']);
+    expect([form(1, 5, 'subgroup'), form(2, 5, 'subgroup')]).toEqual(['subgroup', 'subgroup']);
+    for (const v of ['run', 'strip', 'strip-vec4'] as const) expect(form(1, 80, v)).toBe('blocked');
   });
 
   // Every variant on every case, not only the default (the forward and dx kernels differ per variant).

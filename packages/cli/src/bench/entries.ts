@@ -110,6 +110,7 @@ const convOpts = (l: Layer) => ({ stride: l.stride, padding: 'same' as const, ke
 
 const DW_FWD = 'depthwiseConv2d (+BN+ReLU6 fused)';
 const DW_BWD = 'depthwiseConv2dBackwardInput';
+const DW_FILTER = 'depthwiseConv2dBackwardFilter';
 const BN_BWD = 'batchNormTrainingBackward';
 /** Depthwise forms timed beside the default with --variants: the baseline 'run' and the other lavapipe forms. */
 const DW_OTHER: ('default' | DepthwiseVariant)[] = ['default', ...(['run', 'strip', 'subgroup'] as const).filter((v) => v !== DEFAULT_DEPTHWISE_VARIANT)];
@@ -217,18 +218,21 @@ export const ENTRIES: BenchEntry[] = [
       return () => ctx.e.tidy(() => void depthwiseConv2dBackwardInput(ctx.e, dy, w, l.x, { ...convOpts(l), depthwiseVariant }));
     },
   })),
-  {
-    name: 'depthwiseConv2dBackwardFilter',
-    group: 'depthwise bwd-filter',
+  // (the filter gradient has a 'subgroup' form and one register-blocked form for the other variants)
+  ...DW_OTHER.filter((v) => v !== 'strip').map((v): BenchEntry => ({
+    name: v === 'default' ? DW_FILTER : `depthwiseConv2dBackwardFilter [${v}]`,
+    group: v === 'default' ? 'depthwise bwd-filter' : `depthwise bwd-filter [${v}]`,
+    variantOf: v === 'default' ? undefined : DW_FILTER,
     kinds: ['depthwise'],
     flops: dwFlops,
     bytes: dwBytes,
     setup: (ctx, l) => {
       const x = ctx.rand(l.x);
       const dy = ctx.rand(l.y);
-      return () => ctx.e.tidy(() => void depthwiseConv2dBackwardFilter(ctx.e, x, dy, convOpts(l)));
+      const depthwiseVariant = v === 'default' ? undefined : v;
+      return () => ctx.e.tidy(() => void depthwiseConv2dBackwardFilter(ctx.e, x, dy, { ...convOpts(l), depthwiseVariant }));
     },
-  },
+  })),
   // ---- BatchNorm on every conv output (training mode: statistics + normalize [+ReLU6])
   {
     name: 'batchNormTraining',

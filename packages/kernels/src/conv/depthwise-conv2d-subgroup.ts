@@ -128,6 +128,71 @@ export const depthwiseConv2dSubgroup = defineKernel({
   },
 });
 
+/** Lane registers a row's input span needs: the span is 7*s + k columns from iw0 (see subgroupForwardBody). */
+export const spanRegisters = (c: { k: number; stride: number }) => ceilDiv((DW_SG - 1) * c.stride + c.k, DW_SG);
+
+/** `ok<j>`: whether span register j's column (iw + 8j) of this lane is inside the input. */
+export const spanColumnChecks = (J: number) => Array.from({ length: J }, (_, j) => `let ok${j} = u32(iw + ${DW_SG * j}) < u.W;`).join('\n  ');
+
+/**
+ * Loads of one input row's span into v0..v<J-1> from `src` at `base` (this lane's column iw of the
+ * row), 0 outside the input (`rok`: the row is inside) and on the lanes past the span's end.
+ */
+export function spanRowLoads(c: DepthwiseSubgroupConfig, src: string): string[] {
+  const span = (DW_SG - 1) * c.stride + c.k;
+  const J = spanRegisters(c);
+  const lastLanes = span - DW_SG * (J - 1);
+  return Array.from({ length: J }, (_, j) => {
+    const lanesOk = j === J - 1 && lastLanes < DW_SG ? ` && sid < ${lastLanes}u` : '';
+    return `var v${j} = ${sgZero(c)}; if (rok && ok${j}${lanesOk}) { v${j} = ${src}[u32(base + ${DW_SG * j} * i32(u.cv))]; }`;
+  });
+}
+
+/**
+ * Span column g = sid*S + kw for this lane (tap kw of its output column), from the row's registers
+ * v0..v<J-1>: lane g % 8 of register g / 8, by subgroup shuffles.
+ */
+export function spanTapValue(S: number, J: number, kw: number): string {
+  if (S === 1) {
+    // g = sid + kw: register 0 shifted down by kw, the top kw lanes from register 1 shifted up.
+    if (kw === 0) return 'v0';
+    if (J === 1) return `subgroupShuffleDown(v0, ${kw}u)`;
+    return `select(subgroupShuffleUp(v1, ${DW_SG - kw}u), subgroupShuffleDown(v0, ${kw}u), sid < ${DW_SG - kw}u)`;
+  }
+  const idx = `(sid * ${S}u + ${kw}u)`;
+  // Registers that can hold g for some lane: g in [kw, 7*S + kw].
+  const regs: number[] = [];
+  for (let j = 0; j < J; j++) if (DW_SG * j <= (DW_SG - 1) * S + kw && DW_SG * (j + 1) > kw) regs.push(j);
+  let e = `subgroupShuffle(v${regs[regs.length - 1]}, ${idx} & 7u)`;
+  for (let i = regs.length - 2; i >= 0; i--) e = `select(${e}, subgroupShuffle(v${regs[i]}, ${idx} & 7u), ${idx} < ${DW_SG * (regs[i] + 1)}u)`;
+  return e;
+}
+
+/** Output rows a streamed input row feeds: floor((k-1)/s) + 1. */
+export const rowsInFlight = (c: { k: number; stride: number }) => Math.floor((c.k - 1) / c.stride) + 1;
+
+/**
+ * Consumes input row ih = oh*s - padTop + p of `src` (rows stream down a strip, see
+ * subgroupForwardBody): loads its span once, then for each filter column kw takes this lane's tap
+ * value `xk` by shuffles and emits `fma(t, kh, kw)` for every output row oh + t it feeds through filter
+ * row kh = p - s*t.
+ */
+export function streamRow(c: DepthwiseSubgroupConfig, src: string, p: number, fma: (t: number, kh: number, kw: number) => string): string {
+  const { k: K, stride: S } = c;
+  const J = spanRegisters(c);
+  const sets: { t: number; kh: number }[] = [];
+  for (let t = 0; t < rowsInFlight(c); t++) if (p - S * t >= 0 && p - S * t < K) sets.push({ t, kh: p - S * t });
+  const taps: string[] = [];
+  for (let kw = 0; kw < K; kw++) taps.push(`{ let xk = ${spanTapValue(S, J, kw)}; ${sets.map(({ t, kh }) => fma(t, kh, kw)).join(' ')} }`);
+  return `{
+      let ih = i32(oh * ${S}u) - u.padTop + ${p};
+      let rok = u32(ih) < u.H;
+      let base = ((i32(n * u.H) + ih) * i32(u.W) + iw) * i32(u.cv) + i32(cg);
+      ${spanRowLoads(c, src).join('\n      ')}
+      ${taps.join('\n      ')}
+    }`;
+}
+
 /**
  * WGSL of the streaming subgroup forward; with `flip`, the stride-1 backward-input (dy as input, dx
  * as output, the filter rotated by 180 degrees, no epilogue; the dispatch swaps the sizes and uses
@@ -144,10 +209,8 @@ export function subgroupForwardBody(cfg: DepthwiseSubgroupConfig & { epilogue?: 
   const { k: K, stride: S, vec: V } = cfg;
   const T = sgVecType(cfg);
   const Z = sgZero(cfg);
-  const span = (DW_SG - 1) * S + K;
-  const J = ceilDiv(span, DW_SG);
-  const lastLanes = span - DW_SG * (J - 1);
-  const L = Math.floor((K - 1) / S) + 1;
+  const J = spanRegisters(cfg);
+  const L = rowsInFlight(cfg);
   const WR = ceilDiv(K * K, DW_SG);
   const xs = flip ? 'dy' : 'x';
   const ys = flip ? 'dx' : 'y';
@@ -156,42 +219,7 @@ export function subgroupForwardBody(cfg: DepthwiseSubgroupConfig & { epilogue?: 
     const t = tapOf(kh, kw);
     return `subgroupBroadcast(wr${t >> 3}, ${t & 7}u)`;
   };
-  // Span column g = sid*S + kw for this lane, from the row's registers v0..v<J-1>.
-  const tapValue = (kw: number): string => {
-    if (S === 1) {
-      // g = sid + kw: register 0 shifted down by kw, the top kw lanes from register 1 shifted up.
-      if (kw === 0) return 'v0';
-      if (J === 1) return `subgroupShuffleDown(v0, ${kw}u)`;
-      return `select(subgroupShuffleUp(v1, ${DW_SG - kw}u), subgroupShuffleDown(v0, ${kw}u), sid < ${DW_SG - kw}u)`;
-    }
-    const idx = `(sid * ${S}u + ${kw}u)`;
-    // Registers that can hold g for some lane: g in [kw, 7*S + kw].
-    const regs: number[] = [];
-    for (let j = 0; j < J; j++) if (DW_SG * j <= (DW_SG - 1) * S + kw && DW_SG * (j + 1) > kw) regs.push(j);
-    let e = `subgroupShuffle(v${regs[regs.length - 1]}, ${idx} & 7u)`;
-    for (let i = regs.length - 2; i >= 0; i--) e = `select(${e}, subgroupShuffle(v${regs[i]}, ${idx} & 7u), ${idx} < ${DW_SG * (regs[i] + 1)}u)`;
-    return e;
-  };
-  const consume = (p: number) => {
-    const sets: { t: number; kh: number }[] = [];
-    for (let t = 0; t < L; t++) if (p - S * t >= 0 && p - S * t < K) sets.push({ t, kh: p - S * t });
-    const loads = Array.from({ length: J }, (_, j) => {
-      const lanesOk = j === J - 1 && lastLanes < DW_SG ? ` && sid < ${lastLanes}u` : '';
-      return `var v${j} = ${Z}; if (rok && ok${j}${lanesOk}) { v${j} = ${xs}[u32(base + ${DW_SG * j} * i32(u.cv))]; }`;
-    });
-    const taps: string[] = [];
-    for (let kw = 0; kw < K; kw++) {
-      const fmas = sets.map(({ t, kh }) => `a${t} = fma(xk, ${wb(kh, kw)}, a${t});`);
-      taps.push(`{ let xk = ${tapValue(kw)}; ${fmas.join(' ')} }`);
-    }
-    return `{
-      let ih = i32(oh * ${S}u) - u.padTop + ${p};
-      let rok = u32(ih) < u.H;
-      let base = ((i32(n * u.H) + ih) * i32(u.W) + iw) * i32(u.cv) + i32(cg);
-      ${loads.join('\n      ')}
-      ${taps.join('\n      ')}
-    }`;
-  };
+  const consume = (p: number) => streamRow(cfg, xs, p, (t, kh, kw) => `a${t} = fma(xk, ${wb(kh, kw)}, a${t});`);
   const e = cfg.epilogue;
   const perCh = (arr: string) => (V === 1 ? `${arr}[cg]` : `${T}(${Array.from({ length: V }, (_, i) => `${arr}[cg * ${V}u + ${i}u]`).join(', ')})`);
   const epLoads = [e && e.affine === 'scale-shift' ? `let epScale = ${perCh('scale')};` : '', e && e.affine !== 'none' ? `let epShift = ${perCh('shift')};` : ''].join(' ');
@@ -208,7 +236,7 @@ ${UNIT_MAIN}
   let ow = blk * ${DW_SG}u + sid;
   let iw0 = i32(blk * ${DW_SG * S}u) - u.padLeft;
   let iw = iw0 + i32(sid);
-  ${Array.from({ length: J }, (_, j) => `let ok${j} = u32(iw + ${DW_SG * j}) < u.W;`).join('\n  ')}
+  ${spanColumnChecks(J)}
   ${Array.from({ length: WR }, (_, r) => `let wr${r} = w[min(${DW_SG * r}u + sid, ${K * K - 1}u) * u.cv + cg];`).join('\n  ')}
   ${epLoads}
   ${Array.from({ length: L }, (_, t) => `var a${t} = ${Z};`).join(' ')}

@@ -25,3 +25,4 @@ export {
   type DepthwiseSubgroupConfig,
   type DepthwiseSubgroupForwardConfig,
 } from './depthwise-conv2d-subgroup.js';
+export { depthwiseConv2dSubgroupBackwardFilter, depthwiseSubgroupFilterDispatch } from './depthwise-conv2d-subgroup.backward-filter.js';

@@ -29,7 +29,7 @@ export interface ConvOptions {
    */
   kernelSize?: number;
   /**
-   * Depthwise forward and backward-input only: which kernel form runs (default {@link DEFAULT_DEPTHWISE_VARIANT}).
+   * Depthwise convolutions: which kernel form runs (default {@link DEFAULT_DEPTHWISE_VARIANT}).
    * 'subgroup' (adapters whose subgroups are exactly 8 lanes, e.g. lavapipe; elsewhere it runs
    * 'strip'): the 8 lanes of a subgroup are 8 output columns of one vec4 of channels, neighbours'
    * input columns come by subgroup shuffles, rows streamed down a strip (stride-2 backward-input:
@@ -37,7 +37,8 @@ export interface ConvOptions {
    * strip of rows, one channel per lane (fewest loads per output and few live registers);
    * 'strip-vec4' is the same with a vec4 of channels per lane (wider loads, which GPUs favour);
    * 'run' is the earlier form, one output row per invocation with a vec4 of channels (the baseline
-   * of bench/results/kernels-depthwise-bn-lavapipe.md).
+   * of bench/results/kernels-depthwise-bn-lavapipe.md). The filter gradient has a 'subgroup' form
+   * (same layout, the lanes' sums added by subgroupAdd) and one register-blocked form for the others.
    */
   depthwiseVariant?: DepthwiseVariant;
 }

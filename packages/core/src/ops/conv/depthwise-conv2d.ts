@@ -9,6 +9,8 @@ import {
   depthwiseConv2dStripBackwardInput as depthwiseStripBackwardInputKernel,
   depthwiseConv2dSubgroup as depthwiseSubgroupKernel,
   depthwiseConv2dSubgroupBackwardInput as depthwiseSubgroupBackwardInputKernel,
+  depthwiseConv2dSubgroupBackwardFilter as depthwiseSubgroupBackwardFilterKernel,
+  depthwiseSubgroupFilterDispatch,
   depthwiseFilterDispatch,
   subgroupVec,
   vecConfig,
@@ -115,6 +117,21 @@ function depthwiseConv2dBackwardInputPage(e: Engine, dy: Tensor, w: Tensor, xSha
 }
 
 /**
+ * Which filter-gradient kernel runs: the 'subgroup' form (depthwise-conv2d-subgroup.backward-filter.ts)
+ * or the register-blocked one that the other variants share. With the default variant the subgroup
+ * form runs only where it measured faster on lavapipe (one process, interleaved, process CPU time,
+ * MobileNetV2's 160² batch-8 shapes): 1.3-1.9x at stride 1 from 20 output columns up, equal at
+ * stride 2 with 40 columns, but 1.3-1.5x slower on 5-10 columns (lanes of an 8-column block left
+ * idle, a per-strip reduction for little work). So: stride 1 with >= 8 output columns, stride 2 with
+ * >= 32. An explicit depthwiseVariant 'subgroup' always takes it (the tests cover every shape so).
+ */
+export function depthwiseFilterForm(e: Engine, opts: ConvOptions, outW: number): 'subgroup' | 'blocked' {
+  if (resolveVariant(e, opts) !== 'subgroup') return 'blocked';
+  if (opts.depthwiseVariant === 'subgroup') return 'subgroup';
+  return outW >= (opts.stride === 1 ? 8 : 32) ? 'subgroup' : 'blocked';
+}
+
+/**
  * dw of depthwiseConv2d: x [N,H,W,C], dy [N,outH,outW,C] → [k,k,C] with k = opts.kernelSize ?? 3.
  * Ignores opts.epilogue: pass dy already multiplied by the epilogue's backward (ReLU6 mask, scale).
  */
@@ -132,14 +149,17 @@ function depthwiseConv2dBackwardFilterPage(e: Engine, x: Tensor, dy: Tensor, opt
   const [N, H, W, C] = x.shape;
   const g = convGeometry(H, W, k, opts.stride, opts.padding);
   checkDyShape(op, dy.shape, N, g, C, `kernel size ${k}`, shapes);
-  const cfg = { k, stride: opts.stride, run: FILTER_RUN[opts.stride], ...vecConfig(C) };
   const s = convShapes(N, H, W, C, g, C);
-  const P = depthwiseFilterDispatch(cfg, s).parts;
-  return withPartials(
-    e,
-    P,
-    [k, k, C],
-    (partial) => run(e, depthwiseBackwardFilterKernel, cfg, s, { x, dy, partial }),
-    (partial, out) => reducePartials(e, partial, out, P),
-  );
+  let P: number;
+  let write: (partial: Tensor) => void;
+  if (depthwiseFilterForm(e, opts, g.outW) === 'subgroup') {
+    const cfg = { k, stride: opts.stride, vec: subgroupVec(C) };
+    P = depthwiseSubgroupFilterDispatch(cfg, s).parts;
+    write = (partial) => run(e, depthwiseSubgroupBackwardFilterKernel, cfg, s, { x, dy, partial });
+  } else {
+    const cfg = { k, stride: opts.stride, run: FILTER_RUN[opts.stride], ...vecConfig(C) };
+    P = depthwiseFilterDispatch(cfg, s).parts;
+    write = (partial) => run(e, depthwiseBackwardFilterKernel, cfg, s, { x, dy, partial });
+  }
+  return withPartials(e, P, [k, k, C], write, (partial, out) => reducePartials(e, partial, out, P));
 }
