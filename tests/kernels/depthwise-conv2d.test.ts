@@ -133,6 +133,41 @@ describe(`${GPU} depthwise-conv2d`, () => {
     });
   }
 
+  // inputBn: x is a BatchNorm's raw input, the op convolves relu6((x - mean)·scale + beta). The
+  // subgroup kernels apply it as they load (one dispatch, x's BatchNorm output never stored); the
+  // other forms materialize it first (one more dispatch).
+  for (const c of [
+    { x: [2, 11, 19, 8], stride: 1, padding: 'same' },
+    { x: [1, 23, 21, 12], stride: 2, padding: 'same' },
+    { x: [2, 9, 17, 6], stride: 1, padding: 'symmetric' },
+    { x: [1, 10, 9, 3], stride: 2, padding: 'symmetric' },
+  ] as { x: number[]; stride: 1 | 2; padding: PaddingMode }[]) {
+    for (const variant of DEPTHWISE_VARIANTS) {
+      it(`${variant}: inputBn x=[${c.x}] s${c.stride} ${c.padding}: forward and dw convolve relu6(BN(x)) (subgroup: fused)`, async () => {
+        const C = c.x[3];
+        const z = randArray(prod(c.x), 31, -3, 3);
+        const [mean, scale, beta] = [randArray(C, 32, -1, 1), randArray(C, 33, 0.5, 2.5), randArray(C, 34, -1, 4)];
+        // (these put outputs on both sides of both ReLU6 clamps)
+        const xin = z.map((v, i) => Math.min(6, Math.max(0, (v - mean[i % C]) * scale[i % C] + beta[i % C])));
+        const w = randArray(9 * C, 35);
+        const o = { stride: c.stride, padding: c.padding, depthwiseVariant: variant };
+        const ref = depthwiseConv2dRef(xin, c.x, w, 3, o);
+        const dy = randomDy(ref.y.length, 36);
+        const up = (a: number[], shape: number[]) => e.upload(f32(a), shape);
+        const [zt, wt, dyt] = [up(z, c.x), up(w, [3, 3, C]), up(dy, ref.shape)];
+        const inputBn = { mean: up(mean, [C]), scale: up(scale, [C]), beta: up(beta, [C]) };
+        const d0 = e.dispatchCount;
+        const y = depthwiseConv2d(e, zt, wt, { ...o, inputBn });
+        const fused = variant === 'subgroup' && hasSubgroups8(e);
+        expect(e.dispatchCount - d0).toBe(fused ? 1 : 2);
+        const dw = depthwiseConv2dBackwardFilter(e, zt, dyt, { ...o, inputBn });
+        expectClose(await y.read(), ref.y, { what: 'y' });
+        expectClose(await dw.read(), depthwiseConv2dBackwardFilterRef(xin, c.x, dy, 3, o), { what: 'dw' });
+        for (const t of [zt, wt, dyt, y, dw, ...Object.values(inputBn)]) t.dispose();
+      });
+    }
+  }
+
   it('bad shapes throw ShapeErrors naming the op', () => {
     const x = e.upload(new Float32Array(1 * 5 * 5 * 8), [1, 5, 5, 8]);
     const w = e.upload(new Float32Array(3 * 3 * 8), [3, 3, 8]);

@@ -53,6 +53,12 @@ export interface DepthwiseSubgroupConfig {
   stride: number;
   /** Channels per lane: 4 (C % 4 == 0), 2 (C % 2 == 0) or 1. */
   vec: 1 | 2 | 4;
+  /**
+   * Forward and filter gradient: the input is a BatchNorm's raw input z and the kernel reads
+   * x = relu6((z - inMean[c]) * inScale[c] + inBeta[c]) (the training BatchNorm apply with ReLU6,
+   * same arithmetic, see batchnorm-apply.ts) as it loads, so that x is never stored. Padding stays 0.
+   */
+  inputBn?: boolean;
 }
 
 export interface DepthwiseSubgroupForwardConfig extends DepthwiseSubgroupConfig {
@@ -63,7 +69,18 @@ export interface DepthwiseSubgroupForwardConfig extends DepthwiseSubgroupConfig 
 export const sgVecType = (c: { vec: number }) => (c.vec === 1 ? 'f32' : `vec${c.vec}<f32>`);
 const sgZero = (c: { vec: number }) => `${sgVecType(c)}(0.0)`;
 
-export const depthwiseSubgroupKey = (c: DepthwiseSubgroupConfig) => `k${c.k}s${c.stride}v${c.vec}`;
+/** This lane's channels of a per-channel f32 array `arr` (bound as scalars). */
+export const laneChannels = (c: { vec: number }, arr: string) =>
+  c.vec === 1 ? `${arr}[cg]` : `${sgVecType(c)}(${Array.from({ length: c.vec }, (_, i) => `${arr}[cg * ${c.vec}u + ${i}u]`).join(', ')})`;
+
+/** The per-channel BatchNorm of an `inputBn` kernel (read once per unit), and its application to a loaded value. */
+export const INPUT_BN_BINDINGS = { inMean: 'read', inScale: 'read', inBeta: 'read' } as const;
+export const inputBnLoads = (c: DepthwiseSubgroupConfig) =>
+  c.inputBn ? `let inMu = ${laneChannels(c, 'inMean')}; let inSc = ${laneChannels(c, 'inScale')}; let inB = ${laneChannels(c, 'inBeta')};` : '';
+const inputBnApply = (c: DepthwiseSubgroupConfig, v: string) =>
+  c.inputBn ? `clamp((${v} - inMu) * inSc + inB, ${sgZero(c)}, ${sgVecType(c)}(6.0))` : v;
+
+export const depthwiseSubgroupKey = (c: DepthwiseSubgroupConfig) => `k${c.k}s${c.stride}v${c.vec}${c.inputBn ? '+bn' : ''}`;
 
 export function validateSubgroup(name: string, c: DepthwiseSubgroupConfig): void {
   if (!(Number.isInteger(c.k) && c.k >= 1 && c.k <= 7 && (c.stride === 1 || c.stride === 2) && [1, 2, 4].includes(c.vec))) {
@@ -116,6 +133,7 @@ export const depthwiseConv2dSubgroup = defineKernel({
     w: { access: 'read', type: sgVecType },
     scale: 'read',
     shift: 'read',
+    ...INPUT_BN_BINDINGS,
     y: { access: 'read_write', type: sgVecType },
   },
   workgroupSize: () => [CONV_WG, 1, 1],
@@ -139,12 +157,13 @@ export const spanColumnChecks = (J: number) => Array.from({ length: J }, (_, j) 
  * row), 0 outside the input (`rok`: the row is inside) and on the lanes past the span's end.
  */
 export function spanRowLoads(c: DepthwiseSubgroupConfig, src: string): string[] {
+  const load = (j: number) => `${src}[u32(base + ${DW_SG * j} * i32(u.cv))]`;
   const span = (DW_SG - 1) * c.stride + c.k;
   const J = spanRegisters(c);
   const lastLanes = span - DW_SG * (J - 1);
   return Array.from({ length: J }, (_, j) => {
     const lanesOk = j === J - 1 && lastLanes < DW_SG ? ` && sid < ${lastLanes}u` : '';
-    return `var v${j} = ${sgZero(c)}; if (rok && ok${j}${lanesOk}) { v${j} = ${src}[u32(base + ${DW_SG * j} * i32(u.cv))]; }`;
+    return `var v${j} = ${sgZero(c)}; if (rok && ok${j}${lanesOk}) { v${j} = ${inputBnApply(c, load(j))}; }`;
   });
 }
 
@@ -221,7 +240,7 @@ export function subgroupForwardBody(cfg: DepthwiseSubgroupConfig & { epilogue?: 
   };
   const consume = (p: number) => streamRow(cfg, xs, p, (t, kh, kw) => `a${t} = fma(xk, ${wb(kh, kw)}, a${t});`);
   const e = cfg.epilogue;
-  const perCh = (arr: string) => (V === 1 ? `${arr}[cg]` : `${T}(${Array.from({ length: V }, (_, i) => `${arr}[cg * ${V}u + ${i}u]`).join(', ')})`);
+  const perCh = (arr: string) => laneChannels(cfg, arr);
   const epLoads = [e && e.affine === 'scale-shift' ? `let epScale = ${perCh('scale')};` : '', e && e.affine !== 'none' ? `let epShift = ${perCh('shift')};` : ''].join(' ');
   const epApply = (v: string) => {
     if (!e) return v;
@@ -238,7 +257,7 @@ ${UNIT_MAIN}
   let iw = iw0 + i32(sid);
   ${spanColumnChecks(J)}
   ${Array.from({ length: WR }, (_, r) => `let wr${r} = w[min(${DW_SG * r}u + sid, ${K * K - 1}u) * u.cv + cg];`).join('\n  ')}
-  ${epLoads}
+  ${epLoads} ${inputBnLoads(cfg)}
   ${Array.from({ length: L }, (_, t) => `var a${t} = ${Z};`).join(' ')}
   let oh0 = strip * u.rowsPerStrip;
   let oh1 = min(oh0 + u.rowsPerStrip, u.OH);
@@ -361,6 +380,7 @@ export const depthwiseConv2dSubgroupBackwardInput = defineKernel({
   key: (cfg: DepthwiseSubgroupConfig) => depthwiseSubgroupKey(cfg),
   body: (cfg: DepthwiseSubgroupConfig) => {
     validateSubgroup('depthwise-conv2d-subgroup.backward-input', cfg);
+    if (cfg.inputBn) throw new Error('depthwise-conv2d-subgroup.backward-input: inputBn is for the forward and the filter gradient');
     return cfg.stride === 1 ? subgroupForwardBody(cfg, true) : stridedBackwardBody(cfg);
   },
 });

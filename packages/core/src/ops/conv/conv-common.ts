@@ -5,6 +5,7 @@
 //                 before = floor(total / 2) (stride 2 on an even size: 0 before, 1 after).
 //   'symmetric' = PyTorch padding=k//2 on both sides: out = floor((in + 2*(k//2) - k) / s) + 1.
 // Kernels take padTop/padLeft and the output size; taps outside the input read 0.
+import type { BatchNormAffine } from '../norm/batchnorm.js';
 import type { Engine } from '../../gpu/engine.js';
 import type { DType, Tensor } from '../../gpu/tensor.js';
 import { ShapeError } from '../../gpu/errors.js';
@@ -41,6 +42,12 @@ export interface ConvOptions {
    * (same layout, the lanes' sums added by subgroupAdd) and one register-blocked form for the others.
    */
   depthwiseVariant?: DepthwiseVariant;
+  /**
+   * Depthwise forward and filter gradient: x is a training BatchNorm's raw input and the op
+   * convolves relu6((x − mean)·scale + beta) (a MobileNetV2 expand unit's output, never stored). The
+   * 'subgroup' kernels apply it as they load; the other forms materialize it first.
+   */
+  inputBn?: BatchNormAffine;
 }
 
 export type DepthwiseVariant = 'strip' | 'strip-vec4' | 'run' | 'subgroup';

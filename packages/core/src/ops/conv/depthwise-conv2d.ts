@@ -18,7 +18,8 @@ import {
 import { hasSubgroups8 } from '../matmul/matmul.js';
 import type { Engine } from '../../gpu/engine.js';
 import type { Tensor } from '../../gpu/tensor.js';
-import { resolveEpilogue } from '../epilogue.js';
+import { dummyTensor, resolveEpilogue } from '../epilogue.js';
+import { applyBatchNorm, type BatchNormAffine } from '../norm/batchnorm.js';
 import { type ConvOptions, DEFAULT_DEPTHWISE_VARIANT, type DepthwiseVariant, checkConvOptions, checkDyShape, checkFilter, checkRank, convGeometry, convShapes, withPartials } from './conv-common.js';
 import { run } from '../run.js';
 import { reducePartials, convOutShape } from './conv2d.js';
@@ -68,17 +69,29 @@ function depthwiseConv2dPage(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions)
   const ep = resolveEpilogue(e, op, opts.epilogue, C);
   const y = e.alloc([N, g.outH, g.outW, C], opts.dtype ?? x.dtype);
   const shapes4 = convShapes(N, H, W, C, g, C);
-  const buffers = { x, w, scale: ep.scale, shift: ep.shift, y };
   const variant = resolveVariant(e, opts);
+  const bn = opts.inputBn;
   if (variant === 'subgroup') {
-    run(e, depthwiseSubgroupKernel, { k, stride: opts.stride, vec: subgroupVec(C), epilogue: ep.cfg }, shapes4, buffers);
-  } else if (variant !== 'run') {
+    const cfg = { k, stride: opts.stride, vec: subgroupVec(C), epilogue: ep.cfg, inputBn: !!bn };
+    run(e, depthwiseSubgroupKernel, cfg, shapes4, { x, w, scale: ep.scale, shift: ep.shift, ...inputBnBuffers(e, bn), y });
+    return y;
+  }
+  // The other forms convolve the BatchNorm's output, materialized here.
+  const xin = bn ? applyBatchNorm(e, x, bn, true) : x;
+  const buffers = { x: xin, w, scale: ep.scale, shift: ep.shift, y };
+  if (variant !== 'run') {
     const vec4 = variant === 'strip-vec4' && vecConfig(C).vec4;
     run(e, depthwiseStripKernel, { k, stride: opts.stride, run: STRIP_FWD_RUN[opts.stride], vec4, epilogue: ep.cfg }, shapes4, buffers);
   } else {
     run(e, depthwiseKernel, { k, stride: opts.stride, run: FWD_RUN[opts.stride], ...vecConfig(C), epilogue: ep.cfg }, shapes4, buffers);
   }
+  if (xin !== x) xin.dispose(); // safe: dispatches run in order, a reuse of its buffer runs after
   return y;
+}
+
+/** The inputBn bindings of the subgroup kernels (placeholders when there is none). */
+function inputBnBuffers(e: Engine, bn: BatchNormAffine | undefined) {
+  return bn ? { inMean: bn.mean, inScale: bn.scale, inBeta: bn.beta } : { inMean: dummyTensor(e), inScale: dummyTensor(e), inBeta: dummyTensor(e) };
 }
 
 /**
@@ -127,7 +140,8 @@ function depthwiseConv2dBackwardInputPage(e: Engine, dy: Tensor, w: Tensor, xSha
  */
 export function depthwiseFilterForm(e: Engine, opts: ConvOptions, outW: number): 'subgroup' | 'blocked' {
   if (resolveVariant(e, opts) !== 'subgroup') return 'blocked';
-  if (opts.depthwiseVariant === 'subgroup') return 'subgroup';
+  // (inputBn: the subgroup form saves materializing x, which costs more than its slowdown on small layers)
+  if (opts.depthwiseVariant === 'subgroup' || opts.inputBn) return 'subgroup';
   return outW >= (opts.stride === 1 ? 8 : 32) ? 'subgroup' : 'blocked';
 }
 
@@ -152,14 +166,19 @@ function depthwiseConv2dBackwardFilterPage(e: Engine, x: Tensor, dy: Tensor, opt
   const s = convShapes(N, H, W, C, g, C);
   let P: number;
   let write: (partial: Tensor) => void;
+  const bn = opts.inputBn;
+  let xin = x;
   if (depthwiseFilterForm(e, opts, g.outW) === 'subgroup') {
-    const cfg = { k, stride: opts.stride, vec: subgroupVec(C) };
+    const cfg = { k, stride: opts.stride, vec: subgroupVec(C), inputBn: !!bn };
     P = depthwiseSubgroupFilterDispatch(cfg, s).parts;
-    write = (partial) => run(e, depthwiseSubgroupBackwardFilterKernel, cfg, s, { x, dy, partial });
+    write = (partial) => run(e, depthwiseSubgroupBackwardFilterKernel, cfg, s, { x, dy, ...inputBnBuffers(e, bn), partial });
   } else {
+    xin = bn ? applyBatchNorm(e, x, bn, true) : x;
     const cfg = { k, stride: opts.stride, run: FILTER_RUN[opts.stride], ...vecConfig(C) };
     P = depthwiseFilterDispatch(cfg, s).parts;
-    write = (partial) => run(e, depthwiseBackwardFilterKernel, cfg, s, { x, dy, partial });
+    write = (partial) => run(e, depthwiseBackwardFilterKernel, cfg, s, { x: xin, dy, partial });
   }
-  return withPartials(e, P, [k, k, C], write, (partial, out) => reducePartials(e, partial, out, P));
+  const dw = withPartials(e, P, [k, k, C], write, (partial, out) => reducePartials(e, partial, out, P));
+  if (xin !== x) xin.dispose();
+  return dw;
 }

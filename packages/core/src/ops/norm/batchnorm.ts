@@ -236,6 +236,18 @@ export function batchNormTraining(
   p: BatchNormParams,
   opts: { relu6?: boolean; /** output storage (default: x's) */ dtype?: DType } = {},
 ): { y: Tensor; mean: Tensor; invStd: Tensor } {
+  const { mean, invStd, scale } = batchNormTrainingStats(e, x, p);
+  const y = applyBatchNorm(e, x, { mean, scale, beta: p.beta }, !!opts.relu6, opts.dtype ?? x.dtype);
+  scale.dispose();
+  return { y, mean, invStd };
+}
+
+/**
+ * The statistics half of batchNormTraining: batch mean, invStd and scale = gamma·invStd (moving
+ * averages updated), for a consumer that applies y = relu6?((x − mean)·scale + beta) itself as it
+ * loads x (a depthwise convolution's `inputBn`), so y is never stored.
+ */
+export function batchNormTrainingStats(e: Engine, x: Tensor, p: BatchNormParams): { mean: Tensor; invStd: Tensor; scale: Tensor } {
   const op = 'batchNormTraining';
   const l = layoutOf(op, x, p);
   // Every page shifts by the batch's first row (so the pages' sums combine exactly).
@@ -256,10 +268,24 @@ export function batchNormTraining(
     { partials, gamma: p.gamma, movingMean: p.movingMean, movingVariance: p.movingVariance, mean, invStd, scale },
   );
   partials.dispose();
-  const dtype = opts.dtype ?? x.dtype;
-  const [y] = paged(e, op, [x], [{ batch: x.shape, dtype }], ([xp]) => [apply(e, xp, pageLayout(l, xp), mean, scale, p.beta, !!opts.relu6, dtype)]);
-  scale.dispose();
-  return { y, mean, invStd };
+  return { mean, invStd, scale };
+}
+
+/** A BatchNorm in the centered form of batchnorm-apply.ts: y = (x − mean)·scale + beta, per channel. */
+export interface BatchNormAffine {
+  mean: Tensor;
+  scale: Tensor;
+  beta: Tensor;
+}
+
+/** y = relu6?((x − mean)·scale + beta) (paged like every element-wise op). */
+export function applyBatchNorm(e: Engine, x: Tensor, bn: BatchNormAffine, relu6: boolean, dtype: DType = x.dtype): Tensor {
+  const channels = x.shape[x.shape.length - 1];
+  for (const [n, t] of Object.entries(bn)) {
+    if (t.size !== channels) throw new ShapeError('applyBatchNorm', `${n} must hold one value per channel`, { [n]: t.shape, channels });
+  }
+  const l: Layout = { channels, rows: x.size / channels, ...vecConfig(channels) };
+  return paged(e, 'applyBatchNorm', [x], [{ batch: x.shape, dtype }], ([xp]) => [apply(e, xp, pageLayout(l, xp), bn.mean, bn.scale, bn.beta, relu6, dtype)])[0];
 }
 
 /**
