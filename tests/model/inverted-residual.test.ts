@@ -3,7 +3,7 @@
 // block's input and for every trainable weight, with BN in training mode (batch statistics) and in
 // inference mode (frozen-BN semantics with trainable gamma/beta).
 import { describe, it, beforeAll, expect } from 'vitest';
-import { ConvBn, InvertedResidual, type Engine, type Tensor, type ConvKind } from '@mnv2/core';
+import { ConvBn, InvertedResidual, hasSubgroups8, type Engine, type Tensor, type ConvKind } from '@mnv2/core';
 import { gpuEngine, GPU } from '../helpers/gpu.js';
 import { randArray, f32 } from '../helpers/random.js';
 
@@ -36,9 +36,11 @@ describe(`${GPU} inverted residual block`, () => {
     e = await gpuEngine();
   });
 
-  for (const bnInference of [false, true]) {
+  // fuse: the expand unit's training BN + ReLU6 left to the depthwise kernels (where they fuse it:
+  // 8-lane subgroups) or stored as usual.
+  for (const [bnInference, fuse] of [[false, true], [false, false], [true, true]]) {
     for (const [stride, residual] of [[1, true], [2, false]] as const) {
-      it(`directional derivatives match backward (stride ${stride}, BN ${bnInference ? 'inference' : 'training'})`, async () => {
+      it(`directional derivatives match backward (stride ${stride}, BN ${bnInference ? 'inference' : 'training'}${bnInference ? '' : fuse ? ', expand BN fused where it can be' : ', expand BN stored'})`, async () => {
         const [N, H, W, C, E] = [2, 5, 5, 4, 12];
         const outC = residual ? C : 8;
         const units = [
@@ -47,11 +49,14 @@ describe(`${GPU} inverted residual block`, () => {
           makeUnit(e, 'pointwise', 'b_project', E, outC, 1, false, 30),
         ];
         const block = new InvertedResidual('b', units, residual);
+        block.fuseExpandBn = fuse;
         for (const u of units) u.recordForBackward = true;
         const ctx = { training: true, bnInference };
         const xData = randArray(N * H * W * C, 5, -1, 1);
         const x = e.upload(f32(xData), [N, H, W, C]);
         const y0 = block.forward(e, x, ctx);
+        // The path taken: fused exactly where asked, BN trains and the adapter's depthwise kernels fuse it.
+        expect(block.lastForwardFusedBn).toBe(fuse && !bnInference && hasSubgroups8(e));
         const r = randArray(y0.size, 6);
         const dx = block.backward(e, e.upload(f32(r), y0.shape), true)!;
 

@@ -7,14 +7,25 @@
 //  - training with BN in training mode: batch statistics, moving averages updated.
 import type { Engine } from '../gpu/engine.js';
 import type { DType, Tensor } from '../gpu/tensor.js';
-import { conv2d, conv2dBackwardFilter, conv2dBackwardInput, depthwiseConv2d, depthwiseConv2dBackwardFilter, depthwiseConv2dBackwardInput, type PaddingMode } from '../ops/conv/index.js';
+import {
+  conv2d,
+  conv2dBackwardFilter,
+  conv2dBackwardInput,
+  depthwiseConv2d,
+  depthwiseConv2dBackwardFilter,
+  depthwiseConv2dBackwardInput,
+  depthwiseFusesInputBn,
+  type PaddingMode,
+} from '../ops/conv/index.js';
 import { pointwiseConv2d, pointwiseConv2dBackwardFilter, pointwiseConv2dBackwardInput } from '../ops/matmul/index.js';
 import {
   batchNormInference,
   batchNormInferenceBackward,
   batchNormTraining,
   batchNormTrainingBackward,
+  batchNormTrainingStats,
   foldBatchNorm,
+  type BatchNormAffine,
   type BatchNormParams,
 } from '../ops/norm/index.js';
 import type { Epilogue } from '../ops/epilogue.js';
@@ -42,10 +53,12 @@ export interface ConvBnSpec {
 interface Saved {
   x: Tensor;
   z: Tensor; // conv output (BN input)
-  y: Tensor; // unit output (for the ReLU6 mask)
+  y: Tensor | null; // unit output (for the ReLU6 mask at f16); null when the consumer applies the BN
   bnTraining: boolean;
   mean?: Tensor;
   invStd?: Tensor;
+  /** This unit's input is the previous unit's BN input, normalized as the conv loads it. */
+  inputBn?: BatchNormAffine;
 }
 
 export class ConvBn implements Unit {
@@ -98,44 +111,83 @@ export class ConvBn implements Unit {
     };
   }
 
-  private conv(e: Engine, x: Tensor, epilogue?: Epilogue, dtype: DType = this.dtype, residual?: Tensor): Tensor {
+  private conv(e: Engine, x: Tensor, epilogue?: Epilogue, dtype: DType = this.dtype, residual?: Tensor, inputBn?: BatchNormAffine): Tensor {
     const { kind, stride, padding } = this.spec;
     const w = this.kernel.value;
+    if (inputBn && kind !== 'depthwise') throw new Error(`${this.name}: only a depthwise unit applies its input's BatchNorm`);
     if (kind === 'pointwise') return pointwiseConv2d(e, x, w, { epilogue, dtype, residual });
-    if (residual) return add(e, residual, this.conv(e, x, epilogue, dtype));
-    if (kind === 'depthwise') return depthwiseConv2d(e, x, w, { stride, padding, epilogue, dtype });
+    if (residual) return add(e, residual, this.conv(e, x, epilogue, dtype, undefined, inputBn));
+    if (kind === 'depthwise') return depthwiseConv2d(e, x, w, { stride, padding, epilogue, dtype, inputBn });
     return conv2d(e, x, w, { stride, padding, epilogue, dtype });
   }
 
   /**
    * y = relu6?(BN(conv(x))), plus `residual` when given (an inverted residual block's shortcut:
-   * fused into the projection's kernel on the inference path, a separate add otherwise).
+   * fused into the projection's kernel on the inference path, a separate add otherwise). With
+   * `inputBn` (a training forward of a depthwise unit after forwardDeferred), x is the previous
+   * unit's BN input and the conv applies that BN + ReLU6 as it loads.
    */
-  forward(e: Engine, x: Tensor, ctx: ForwardContext, residual?: Tensor): Tensor {
+  forward(e: Engine, x: Tensor, ctx: ForwardContext, residual?: Tensor, inputBn?: BatchNormAffine): Tensor {
     const relu6 = this.spec.reluName !== undefined;
     this.saved = null;
     if (!ctx.training || !this.recordForBackward) {
+      if (inputBn) throw new Error(`${this.name}: inputBn is for a training forward`);
       // Nothing here or below trains (so BN is in inference mode too): one fused kernel.
       const { scale, shift } = this.foldedBn(e);
       return this.conv(e, x, { scale, shift, relu6 }, this.dtype, residual);
     }
-    const y = this.trainingForward(e, x, ctx, relu6);
+    const y = this.trainingForward(e, x, ctx, relu6, inputBn);
     return residual ? add(e, residual, y) : y;
   }
 
-  private trainingForward(e: Engine, x: Tensor, ctx: ForwardContext, relu6: boolean): Tensor {
+  /**
+   * Whether this unit's training BatchNorm (+ReLU6) can be left to `next` to apply as it loads
+   * (forwardDeferred): an expand unit before a depthwise one, both recording for backward, BN with
+   * batch statistics, f32, and a depthwise kernel that fuses it (the 'subgroup' form; elsewhere the
+   * depthwise op would only materialize it again).
+   */
+  canDeferBnTo(e: Engine, ctx: ForwardContext, next: ConvBn): boolean {
+    return (
+      this.spec.kind === 'pointwise' &&
+      next.spec.kind === 'depthwise' &&
+      this.spec.reluName !== undefined &&
+      ctx.training &&
+      this.recordForBackward &&
+      next.recordForBackward &&
+      this.bnTrains(ctx) &&
+      this.dtype === 'f32' &&
+      next.dtype === 'f32' &&
+      depthwiseFusesInputBn(e)
+    );
+  }
+
+  /**
+   * Training forward without the BatchNorm apply: returns the conv output z and the batch-statistics
+   * BN (+ReLU6 implied) for the next unit's `inputBn`; the unit output relu6(BN(z)) is never stored
+   * (the biggest activation of a MobileNetV2 block: one pass to write it and one to read it saved, and
+   * its memory). Call only where canDeferBnTo said so.
+   */
+  forwardDeferred(e: Engine, x: Tensor, ctx: ForwardContext): { z: Tensor; bn: BatchNormAffine } {
+    if (!(ctx.training && this.recordForBackward && this.bnTrains(ctx))) throw new Error(`${this.name}: forwardDeferred needs a training forward with batch statistics`);
+    const z = this.conv(e, x);
+    const { mean, invStd, scale } = batchNormTrainingStats(e, z, this.bn());
+    this.saved = { x, z, y: null, bnTraining: true, mean, invStd };
+    return { z, bn: { mean, scale, beta: this.beta.value } };
+  }
+
+  private trainingForward(e: Engine, x: Tensor, ctx: ForwardContext, relu6: boolean, inputBn?: BatchNormAffine): Tensor {
     // At f16 the BN input z is stored f16 too: keeping it f32 was measured to change the gradients'
     // error against f32 by nothing that matters (median 4.0 vs 5.0 %, see tests/model/f16-train.test.ts)
     // for a third more memory per unit.
-    const z = this.conv(e, x);
+    const z = this.conv(e, x, undefined, this.dtype, undefined, inputBn);
     const dtype = this.dtype;
     if (this.bnTrains(ctx)) {
       const { y, mean, invStd } = batchNormTraining(e, z, this.bn(), { relu6, dtype });
-      this.saved = { x, z, y, bnTraining: true, mean, invStd };
+      this.saved = { x, z, y, bnTraining: true, mean, invStd, inputBn };
       return y;
     }
     const y = batchNormInference(e, z, this.bn(), { relu6, dtype });
-    this.saved = { x, z, y, bnTraining: false };
+    this.saved = { x, z, y, bnTraining: false, inputBn };
     return y;
   }
 
@@ -174,7 +226,7 @@ export class ConvBn implements Unit {
     const relu6 = this.spec.reluName !== undefined;
     const g = s.bnTraining
       ? batchNormTrainingBackward(e, s.z, s.y, dy, { mean: s.mean!, invStd: s.invStd! }, this.bn(), { relu6 })
-      : batchNormInferenceBackward(e, s.z, s.y, dy, this.bn(), { relu6 });
+      : batchNormInferenceBackward(e, s.z, s.y!, dy, this.bn(), { relu6 });
     if (this.gamma.trainable) this.gamma.grad = g.dgamma;
     if (this.beta.trainable) this.beta.grad = g.dbeta;
     const dz = g.dx;
@@ -184,7 +236,7 @@ export class ConvBn implements Unit {
         kind === 'pointwise'
           ? pointwiseConv2dBackwardFilter(e, s.x, dz)
           : kind === 'depthwise'
-            ? depthwiseConv2dBackwardFilter(e, s.x, dz, { stride, padding })
+            ? depthwiseConv2dBackwardFilter(e, s.x, dz, { stride, padding, inputBn: s.inputBn })
             : conv2dBackwardFilter(e, s.x, dz, { stride, padding });
     }
     this.saved = null;

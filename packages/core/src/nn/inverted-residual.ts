@@ -20,10 +20,25 @@ export class InvertedResidual implements Unit {
   }
 
 
+  /**
+   * Let the expand unit leave its training BatchNorm + ReLU6 to the depthwise conv (applied as it
+   * loads; ConvBn.forwardDeferred) where that is fused. Off: every unit stores its output.
+   */
+  fuseExpandBn = true;
+  /** Whether the last forward left the expand unit's BatchNorm to the depthwise unit. */
+  lastForwardFusedBn = false;
+
   forward(e: Engine, x: Tensor, ctx: ForwardContext): Tensor {
     let h = x;
     const last = this.units.length - 1;
-    for (let i = 0; i < last; i++) h = this.units[i].forward(e, h, ctx);
+    let i = 0;
+    this.lastForwardFusedBn = this.fuseExpandBn && last === 2 && this.units[0].canDeferBnTo(e, ctx, this.units[1]);
+    if (this.lastForwardFusedBn) {
+      const d = this.units[0].forwardDeferred(e, x, ctx);
+      h = this.units[1].forward(e, d.z, ctx, undefined, d.bn);
+      i = 2;
+    }
+    for (; i < last; i++) h = this.units[i].forward(e, h, ctx);
     // The shortcut joins in the projection unit (fused into its kernel when it runs inference).
     return this.units[last].forward(e, h, ctx, this.residual ? x : undefined);
   }

@@ -52,6 +52,11 @@ function resolveVariant(e: Engine, opts: ConvOptions): DepthwiseVariant {
   return v === 'subgroup' && !hasSubgroups8(e) ? 'strip' : v;
 }
 
+/** Whether depthwiseConv2d with the default variant applies an `inputBn` as it loads (else it materializes it). */
+export function depthwiseFusesInputBn(e: Engine): boolean {
+  return resolveVariant(e, {} as ConvOptions) === 'subgroup';
+}
+
 /** y = epilogue(depthwise(x, w)): x [N,H,W,C], w [k,k,C] → [N,outH,outW,C]. */
 export function depthwiseConv2d(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions): Tensor {
   const yShape = convOutShape('depthwiseConv2d', x, w, opts);
