@@ -5,6 +5,8 @@ import {
   batchNormInferenceBackward,
   batchNormTraining,
   batchNormTrainingBackward,
+  batchNormTrainingStats,
+  applyBatchNorm,
   type BatchNormParams,
   type BnBackwardVariant,
   type Engine,
@@ -252,6 +254,36 @@ describe(`${GPU} batchnorm`, () => {
     expect(count([1, 7, 7, 96], 'finalize')).toBe(3);
     expect(count([1, 7, 7, 96], 'three-pass')).toBe(3);
   });
+
+  // The pieces of a training forward used apart: the statistics alone (a depthwise conv applies them
+  // as it loads), and the apply pass with a block's shortcut added (a projection unit's output).
+  for (const shape of [[2, 5, 7, 8], [3, 4, 5, 6]]) {
+    it(`training statistics alone, and the apply with relu6 or a residual [${shape}]`, async () => {
+      const channels = shape[shape.length - 1];
+      const n = shape.reduce((a, b) => a * b, 1);
+      const p = params(channels, 700);
+      const x = input(n, 701);
+      const res = randArray(n, 702, -2, 2);
+      const gp = gpuParams(p, channels);
+      const xt = up(x, shape);
+      const rt = up(res, shape);
+      const st = batchNormTrainingStats(e, xt, gp);
+      const ref = bnTrainingRef(x, channels, p.gamma, p.beta, p.mean, p.variance, EPS, MOMENTUM, false);
+      expectClose(await st.mean.read(), ref.mean, { rtol: 1e-5, atol: 1e-5, what: 'mean' });
+      expectClose(await st.invStd.read(), ref.invStd, { rtol: 1e-4, what: 'invStd' });
+      expectClose(await gp.movingMean.read(), ref.movingMean, { rtol: 1e-5, atol: 1e-5, what: 'movingMean' });
+      expectClose(await st.scale.read(), Array.from(ref.invStd, (v, c) => v * p.gamma[c]), { rtol: 1e-4, what: 'scale = gamma·invStd' });
+      const bn = { mean: st.mean, scale: st.scale, beta: gp.beta };
+      const y6 = applyBatchNorm(e, xt, bn, true);
+      const yr = applyBatchNorm(e, xt, bn, false, 'f32', rt);
+      const ref6 = bnTrainingRef(x, channels, p.gamma, p.beta, p.mean, p.variance, EPS, MOMENTUM, true);
+      expectClose(await y6.read(), ref6.y, { rtol: 1e-4, atol: 1e-4, what: 'relu6 y' });
+      expectClose(await yr.read(), Array.from(ref.y, (v, i) => v + res[i]), { rtol: 1e-4, atol: 1e-4, what: 'y + residual' });
+      expect(() => applyBatchNorm(e, xt, bn, true, 'f32', rt)).toThrow(/applyBatchNorm: a residual is added after the BatchNorm, with no ReLU6/);
+      expect(() => applyBatchNorm(e, xt, bn, false, 'f32', e.upload(new Float32Array(4), [4]))).toThrow(/applyBatchNorm: residual must have the shape of x/);
+      dispose(xt, rt, st.mean, st.invStd, st.scale, y6, yr, gp.gamma, gp.beta, gp.movingMean, gp.movingVariance);
+    });
+  }
 
   it('default momentum 0.999 and epsilon 1e-3; statistics stay accurate with a large mean', async () => {
     const shape = [2, 6, 5, 8];

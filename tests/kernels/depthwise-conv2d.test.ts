@@ -153,7 +153,7 @@ describe(`${GPU} depthwise-conv2d`, () => {
         const o = { stride: c.stride, padding: c.padding, depthwiseVariant: variant };
         const ref = depthwiseConv2dRef(xin, c.x, w, 3, o);
         const dy = randomDy(ref.y.length, 36);
-        const up = (a: number[], shape: number[]) => e.upload(f32(a), shape);
+        const up = (a: Float64Array, shape: number[]) => e.upload(f32(a), shape);
         const [zt, wt, dyt] = [up(z, c.x), up(w, [3, 3, C]), up(dy, ref.shape)];
         const inputBn = { mean: up(mean, [C]), scale: up(scale, [C]), beta: up(beta, [C]) };
         const d0 = e.dispatchCount;

@@ -136,8 +136,7 @@ export class ConvBn implements Unit {
       const { scale, shift } = this.foldedBn(e);
       return this.conv(e, x, { scale, shift, relu6 }, this.dtype, residual);
     }
-    const y = this.trainingForward(e, x, ctx, relu6, inputBn);
-    return residual ? add(e, residual, y) : y;
+    return this.trainingForward(e, x, ctx, relu6, inputBn, residual);
   }
 
   /**
@@ -175,20 +174,23 @@ export class ConvBn implements Unit {
     return { z, bn: { mean, scale, beta: this.beta.value } };
   }
 
-  private trainingForward(e: Engine, x: Tensor, ctx: ForwardContext, relu6: boolean, inputBn?: BatchNormAffine): Tensor {
+  private trainingForward(e: Engine, x: Tensor, ctx: ForwardContext, relu6: boolean, inputBn?: BatchNormAffine, residual?: Tensor): Tensor {
     // At f16 the BN input z is stored f16 too: keeping it f32 was measured to change the gradients'
     // error against f32 by nothing that matters (median 4.0 vs 5.0 %, see tests/model/f16-train.test.ts)
     // for a third more memory per unit.
     const z = this.conv(e, x, undefined, this.dtype, undefined, inputBn);
     const dtype = this.dtype;
     if (this.bnTrains(ctx)) {
-      const { y, mean, invStd } = batchNormTraining(e, z, this.bn(), { relu6, dtype });
-      this.saved = { x, z, y, bnTraining: true, mean, invStd, inputBn };
-      return y;
+      // A projection's shortcut (no ReLU6 there) is added in the BN pass; y is then not kept (only a
+      // ReLU6 mask reads it).
+      const fused = residual && !relu6 ? residual : undefined;
+      const { y, mean, invStd } = batchNormTraining(e, z, this.bn(), { relu6, dtype, residual: fused });
+      this.saved = { x, z, y: fused ? null : y, bnTraining: true, mean, invStd, inputBn };
+      return residual && !fused ? add(e, residual, y) : y;
     }
     const y = batchNormInference(e, z, this.bn(), { relu6, dtype });
     this.saved = { x, z, y, bnTraining: false, inputBn };
-    return y;
+    return residual ? add(e, residual, y) : y;
   }
 
   /**

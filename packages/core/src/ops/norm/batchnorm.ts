@@ -104,9 +104,10 @@ export function foldBatchNorm(e: Engine, p: BatchNormParams): { scale: Tensor; s
   return { scale, shift };
 }
 
-function apply(e: Engine, x: Tensor, l: Layout, mean: Tensor, scale: Tensor, beta: Tensor, relu6: boolean, dtype: DType): Tensor {
+function apply(e: Engine, x: Tensor, l: Layout, mean: Tensor, scale: Tensor, beta: Tensor, relu6: boolean, dtype: DType, residual?: Tensor): Tensor {
   const y = e.alloc(x.shape, dtype);
-  run(e, batchnormApply, { vec4: l.vec4, relu6 }, { rows: l.rows, channels: l.channels }, { x, mean, scale, beta, y });
+  const buffers = { x, mean, scale, beta, residual: residual ?? dummyTensor(e), y };
+  run(e, batchnormApply, { vec4: l.vec4, relu6, residual: !!residual }, { rows: l.rows, channels: l.channels }, buffers);
   return y;
 }
 
@@ -234,10 +235,14 @@ export function batchNormTraining(
   e: Engine,
   x: Tensor,
   p: BatchNormParams,
-  opts: { relu6?: boolean; /** output storage (default: x's) */ dtype?: DType } = {},
+  opts: {
+    relu6?: boolean;
+    /** output storage (default: x's) */ dtype?: DType;
+    /** y = BN(x) + residual (no ReLU6): a block's shortcut added in the same pass */ residual?: Tensor;
+  } = {},
 ): { y: Tensor; mean: Tensor; invStd: Tensor } {
   const { mean, invStd, scale } = batchNormTrainingStats(e, x, p);
-  const y = applyBatchNorm(e, x, { mean, scale, beta: p.beta }, !!opts.relu6, opts.dtype ?? x.dtype);
+  const y = applyBatchNorm(e, x, { mean, scale, beta: p.beta }, !!opts.relu6, opts.dtype ?? x.dtype, opts.residual);
   scale.dispose();
   return { y, mean, invStd };
 }
@@ -278,14 +283,20 @@ export interface BatchNormAffine {
   beta: Tensor;
 }
 
-/** y = relu6?((x − mean)·scale + beta) (paged like every element-wise op). */
-export function applyBatchNorm(e: Engine, x: Tensor, bn: BatchNormAffine, relu6: boolean, dtype: DType = x.dtype): Tensor {
+/** y = relu6?((x − mean)·scale + beta) (+ residual, without ReLU6), paged like every element-wise op. */
+export function applyBatchNorm(e: Engine, x: Tensor, bn: BatchNormAffine, relu6: boolean, dtype: DType = x.dtype, residual?: Tensor): Tensor {
+  const op = 'applyBatchNorm';
   const channels = x.shape[x.shape.length - 1];
   for (const [n, t] of Object.entries(bn)) {
-    if (t.size !== channels) throw new ShapeError('applyBatchNorm', `${n} must hold one value per channel`, { [n]: t.shape, channels });
+    if (t.size !== channels) throw new ShapeError(op, `${n} must hold one value per channel`, { [n]: t.shape, channels });
+  }
+  if (residual) {
+    sameShape(op, { residual }, x);
+    if (relu6) throw new ShapeError(op, 'a residual is added after the BatchNorm, with no ReLU6');
   }
   const l: Layout = { channels, rows: x.size / channels, ...vecConfig(channels) };
-  return paged(e, 'applyBatchNorm', [x], [{ batch: x.shape, dtype }], ([xp]) => [apply(e, xp, pageLayout(l, xp), bn.mean, bn.scale, bn.beta, relu6, dtype)])[0];
+  const ins = residual ? [x, residual] : [x];
+  return paged(e, op, ins, [{ batch: x.shape, dtype }], ([xp, rp]) => [apply(e, xp, pageLayout(l, xp), bn.mean, bn.scale, bn.beta, relu6, dtype, rp)])[0];
 }
 
 /**
