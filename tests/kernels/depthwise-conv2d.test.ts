@@ -96,7 +96,7 @@ describe(`${GPU} depthwise-conv2d`, () => {
       return;
     }
     expect(DEFAULT_DEPTHWISE_VARIANT).toBe('subgroup');
-    expect([form(1, 80), form(1, 8), form(1, 7), form(2, 40), form(2, 32), form(2, 28)]).toEqual(['subgroup', 'subgroup', 'blocked', 'subgroup', 'subgroup', 'blocked']);
+    expect([form(1, 80), form(1, 12), form(1, 10), form(2, 56), form(2, 7)]).toEqual(['subgroup', 'subgroup', 'blocked', 'blocked', 'blocked']);
     expect([form(1, 5, 'subgroup'), form(2, 5, 'subgroup')]).toEqual(['subgroup', 'subgroup']);
     for (const v of ['run', 'strip', 'strip-vec4'] as const) expect(form(1, 80, v)).toBe('blocked');
   });

@@ -137,17 +137,17 @@ function depthwiseConv2dBackwardInputPage(e: Engine, dy: Tensor, w: Tensor, xSha
 /**
  * Which filter-gradient kernel runs: the 'subgroup' form (depthwise-conv2d-subgroup.backward-filter.ts)
  * or the register-blocked one that the other variants share. With the default variant the subgroup
- * form runs only where it measured faster on lavapipe (one process, interleaved, process CPU time,
- * MobileNetV2's 160² batch-8 shapes): 1.3-1.9x at stride 1 from 20 output columns up, equal at
- * stride 2 with 40 columns, but 1.3-1.5x slower on 5-10 columns (lanes of an 8-column block left
- * idle, a per-strip reduction for little work). So: stride 1 with >= 8 output columns, stride 2 with
- * >= 32. An explicit depthwiseVariant 'subgroup' always takes it (the tests cover every shape so).
+ * form runs only where it measured faster on lavapipe (bench kernels --variants, every MobileNetV2
+ * shape at 224 and 160, batch 1 and 8: bench/results/kernels-dw-filter-lavapipe.md): stride 1 from
+ * 12 output columns up (1.3-1.7x on 14-112 columns; 10 columns lose up to 1.4x at batch 1, two
+ * 8-lane blocks for 10 columns leave lanes idle), never at stride 2 (0.8-1.0x: a lane loads 2-3
+ * span columns per input row there). An explicit depthwiseVariant 'subgroup' always takes it (the
+ * tests cover every shape so), and so does an `inputBn` (materializing x costs more).
  */
 export function depthwiseFilterForm(e: Engine, opts: ConvOptions, outW: number): 'subgroup' | 'blocked' {
   if (resolveVariant(e, opts) !== 'subgroup') return 'blocked';
-  // (inputBn: the subgroup form saves materializing x, which costs more than its slowdown on small layers)
   if (opts.depthwiseVariant === 'subgroup' || opts.inputBn) return 'subgroup';
-  return outW >= (opts.stride === 1 ? 8 : 32) ? 'subgroup' : 'blocked';
+  return opts.stride === 1 && outW >= 12 ? 'subgroup' : 'blocked';
 }
 
 /**
