@@ -86,4 +86,47 @@ describe(`${GPU} inverted residual block`, () => {
       });
     }
   }
+
+  // MobileNetV2's stem (3x3 conv, BN, ReLU6) feeds block 0 (depthwise, project; no shortcut): in a
+  // training forward with batch-statistics BN the stem's BN + ReLU6 is applied by block 0's depthwise
+  // kernels as they load (where they fuse it), as MobileNetV2Net.forward does.
+  for (const fuse of [true, false]) {
+    it(`directional derivatives match backward: stem conv → block 0 (BN training, stem BN ${fuse ? 'fused where it can be' : 'stored'})`, async () => {
+      const [N, H, W, C] = [2, 9, 9, 3];
+      const stem = makeUnit(e, 'conv3x3', 'Conv1', C, 8, 2, true, 40);
+      const units = [makeUnit(e, 'depthwise', 'b0_depthwise', 8, 8, 1, true, 50), makeUnit(e, 'pointwise', 'b0_project', 8, 4, 1, false, 60)];
+      const block = new InvertedResidual('b0', units, false);
+      for (const u of [stem, ...units]) u.recordForBackward = true;
+      const ctx = { training: true, bnInference: false };
+      const fwd = (x: Tensor) => {
+        const fused = fuse && stem.canDeferBnTo(e, ctx, units[0]);
+        if (!fused) return { y: block.forward(e, stem.forward(e, x, ctx), ctx), fused };
+        const d = stem.forwardDeferred(e, x, ctx);
+        return { y: block.forward(e, d.z, ctx, d.bn), fused };
+      };
+      const xData = randArray(N * H * W * C, 7, -1, 1);
+      const x = e.upload(f32(xData), [N, H, W, C]);
+      const first = fwd(x);
+      expect(first.fused).toBe(fuse && hasSubgroups8(e));
+      const r = randArray(first.y.size, 8);
+      const g = block.backward(e, e.upload(f32(r), first.y.shape), true)!;
+      stem.backward(e, g, false);
+      const loss = async () => dot(fwd(x).y, r);
+      const eps = 1e-3;
+      for (const u of [stem, ...units]) {
+        for (const p of [u.kernel, u.gamma, u.beta]) {
+          const base = Float64Array.from(await p.value.read());
+          const v = randArray(base.length, p.name.length * 7 + 3);
+          e.write(p.value, f32(base.map((b, i) => b + eps * v[i])));
+          const lp = await loss();
+          e.write(p.value, f32(base.map((b, i) => b - eps * v[i])));
+          const lm = await loss();
+          e.write(p.value, f32(base));
+          const numeric = (lp - lm) / (2 * eps);
+          const analytic = await dot(p.grad!, v);
+          expect(Math.abs(numeric - analytic), `${p.name}: numeric ${numeric} vs analytic ${analytic}`).toBeLessThan(0.03 * Math.abs(analytic) + 2e-3);
+        }
+      }
+    });
+  }
 });

@@ -11,7 +11,7 @@
 // each op (tests/paging/ops.test.ts); the whole-network check in that mode requires the paged step
 // to stay as close to the unsplit one as an unsplit step whose input differs by 1e-6 (x3).
 import { describe, it, beforeAll, expect } from 'vitest';
-import { type Engine, type Tensor, MobileNetV2Net, sgd, trainStep, lossAndGrad } from '@mnv2/core';
+import { type Engine, type Tensor, MobileNetV2Net, sgd, trainStep, lossAndGrad, hasSubgroups8 } from '@mnv2/core';
 import { gpuEngine, gpuEngineWithBindingLimit, GPU } from '../helpers/gpu.js';
 import { expectClose, maxAbs } from '../helpers/allclose.js';
 import { randArray, f32 } from '../helpers/random.js';
@@ -30,6 +30,8 @@ interface Result {
   params: Map<string, Float32Array>;
   loss: number[];
   dispatches: number;
+  /** Which BatchNorms the first forward left to the depthwise kernels: the stem's, and blocks' expand units. */
+  fused: { stem: boolean; blocks: number };
 }
 
 async function run(e: Engine, mode: Mode, eps = 0): Promise<Result> {
@@ -52,6 +54,7 @@ async function run(e: Engine, mode: Mode, eps = 0): Promise<Result> {
     return logits;
   }, kept);
   const dispatches = e.dispatchCount - d0;
+  const fused = { stem: net.lastForwardFusedStemBn, blocks: net.blocks.filter((b) => b.lastForwardFusedBn).length };
   const grads = new Map<string, Float32Array>();
   for (const p of net.trainableParams()) {
     if (!p.grad) continue;
@@ -75,7 +78,7 @@ async function run(e: Engine, mode: Mode, eps = 0): Promise<Result> {
   for (const t of [x, y]) t.dispose();
   opt.dispose();
   net.dispose();
-  return { logits, grads, params, loss, dispatches };
+  return { logits, grads, params, loss, dispatches, fused };
 }
 
 /** Relative distance of two sets of named tensors: |b − a| / |a| over all of them. */
@@ -113,6 +116,10 @@ describe(`${GPU} a MobileNetV2 training step in pages equals the unsplit step`, 
       expectClose(b.logits, a.logits, { rtol: 1e-4, atol: 1e-5 * Math.max(1, maxAbs(a.logits)), what: 'logits' });
       expect([...b.grads.keys()]).toEqual([...a.grads.keys()]);
       expect(a.grads.size).toBeGreaterThan(mode === 'frozen base' ? 1 : 20);
+      // Training-mode BN: the stem's and the 16 expand units' BN + ReLU6 are applied by the depthwise
+      // kernels (adapters with 8-lane subgroups), paged or not; never with frozen BN.
+      const fusing = mode === 'whole network, training-mode BN' && hasSubgroups8(whole);
+      for (const r of [a, b]) expect(r.fused).toEqual({ stem: fusing, blocks: fusing ? 16 : 0 });
       if (mode === 'whole network, training-mode BN') {
         const noise = await run(whole, mode, 1e-6);
         const m = (r: Result) => ({ grads: relDistance(r.grads, a.grads), loss: Math.abs(r.loss[1] - a.loss[1]), weights: relDistance(r.params, a.params) });

@@ -5,6 +5,7 @@ import type { Tensor } from '../gpu/tensor.js';
 import type { ConvBn } from './conv-bn.js';
 import type { ForwardContext, Unit } from './layer.js';
 import type { Param } from './param.js';
+import type { BatchNormAffine } from '../ops/norm/index.js';
 
 export class InvertedResidual implements Unit {
   constructor(
@@ -28,19 +29,31 @@ export class InvertedResidual implements Unit {
   /** Whether the last forward left the expand unit's BatchNorm to the depthwise unit. */
   lastForwardFusedBn = false;
 
-  forward(e: Engine, x: Tensor, ctx: ForwardContext): Tensor {
+  /**
+   * With `inputBn` (a training forward whose previous unit, the stem, deferred its BatchNorm), x is
+   * that BN's input and the block's first unit, a depthwise conv, applies it as it loads; only a
+   * block without a shortcut takes it (the shortcut would need the normalized x).
+   */
+  forward(e: Engine, x: Tensor, ctx: ForwardContext, inputBn?: BatchNormAffine): Tensor {
+    const u = this.units;
+    if (inputBn && (this.residual || u[0].spec.kind !== 'depthwise')) throw new Error(`${this.name}: only a block that starts with a depthwise conv and has no shortcut takes inputBn`);
+    const last = u.length - 1;
     let h = x;
-    const last = this.units.length - 1;
-    let i = 0;
-    this.lastForwardFusedBn = this.fuseExpandBn && last === 2 && this.units[0].canDeferBnTo(e, ctx, this.units[1]);
-    if (this.lastForwardFusedBn) {
-      const d = this.units[0].forwardDeferred(e, x, ctx);
-      h = this.units[1].forward(e, d.z, ctx, undefined, d.bn);
-      i = 2;
+    let pending = inputBn;
+    this.lastForwardFusedBn = false;
+    for (let i = 0; i < last; i++) {
+      // (the projection, u[last], is never the consumer: only a depthwise unit applies an inputBn)
+      if (this.fuseExpandBn && !pending && i + 1 < last && u[i].canDeferBnTo(e, ctx, u[i + 1])) {
+        const d = u[i].forwardDeferred(e, h, ctx);
+        [h, pending] = [d.z, d.bn];
+        this.lastForwardFusedBn = true;
+      } else {
+        h = u[i].forward(e, h, ctx, undefined, pending);
+        pending = undefined;
+      }
     }
-    for (; i < last; i++) h = this.units[i].forward(e, h, ctx);
     // The shortcut joins in the projection unit (fused into its kernel when it runs inference).
-    return this.units[last].forward(e, h, ctx, this.residual ? x : undefined);
+    return u[last].forward(e, h, ctx, this.residual ? x : undefined, pending);
   }
 
   backward(e: Engine, dy: Tensor, needInputGrad: boolean): Tensor | null {

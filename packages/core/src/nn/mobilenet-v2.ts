@@ -205,8 +205,21 @@ export class MobileNetV2Net {
       throw new Error(`MobileNetV2: input must be [N,${s},${s},3], got [${x.shape}]`);
     }
     if (ctx.training) this.planBackward();
+    // The stem's output feeds only block 0's depthwise conv (no shortcut there): in a training
+    // forward it may leave its BatchNorm + ReLU6 to that kernel (see InvertedResidual.fuseExpandBn).
+    const b0 = this.blocks[0];
+    this.lastForwardFusedStemBn = !!b0 && this.fuseStemBn && !b0.residual && this.stem.canDeferBnTo(e, ctx, b0.units[0]);
+    if (this.lastForwardFusedStemBn) {
+      const d = this.stem.forwardDeferred(e, x, ctx);
+      return this.runFrom(e, b0.forward(e, d.z, ctx, d.bn), 1, ctx);
+    }
     return this.runFrom(e, this.stem.forward(e, x, ctx), 0, ctx);
   }
+
+  /** Let the stem leave its training BatchNorm + ReLU6 to block 0's depthwise kernels where they fuse it. */
+  fuseStemBn = true;
+  /** Whether the last forward did. */
+  lastForwardFusedStemBn = false;
 
   /**
    * Index of the first inverted-residual block holding a trainable weight (`blocks.length` when only
