@@ -30,6 +30,24 @@ async function dot(a: Tensor, b: Float64Array): Promise<number> {
   return s;
 }
 
+/**
+ * Checks <grad, v> against the central difference of `loss` along a random direction v of `target`
+ * (whose values are `base`; restored after).
+ */
+function directional(e: Engine, loss: () => Promise<number>, eps = 1e-3) {
+  return async (what: string, target: Tensor, base: Float64Array, grad: Tensor) => {
+    const v = randArray(base.length, what.length * 7 + 3);
+    e.write(target, f32(base.map((b, i) => b + eps * v[i])));
+    const lp = await loss();
+    e.write(target, f32(base.map((b, i) => b - eps * v[i])));
+    const lm = await loss();
+    e.write(target, f32(base));
+    const numeric = (lp - lm) / (2 * eps);
+    const analytic = await dot(grad, v);
+    expect(Math.abs(numeric - analytic), `${what}: numeric ${numeric} vs analytic ${analytic}`).toBeLessThan(0.03 * Math.abs(analytic) + 2e-3);
+  };
+}
+
 describe(`${GPU} inverted residual block`, () => {
   let e: Engine;
   beforeAll(async () => {
@@ -61,21 +79,7 @@ describe(`${GPU} inverted residual block`, () => {
         const dx = block.backward(e, e.upload(f32(r), y0.shape), true)!;
 
         // Loss(x, params) = sum(block(x) * r); compare along a random direction per input.
-        const loss = async () => dot(block.forward(e, x, ctx), r);
-        const eps = 1e-3;
-        const check = async (what: string, target: Tensor, base: Float64Array, grad: Tensor) => {
-          const v = randArray(base.length, what.length * 7 + 3);
-          const plus = f32(base.map((b, i) => b + eps * v[i]));
-          const minus = f32(base.map((b, i) => b - eps * v[i]));
-          e.write(target, plus);
-          const lp = await loss();
-          e.write(target, minus);
-          const lm = await loss();
-          e.write(target, f32(base));
-          const numeric = (lp - lm) / (2 * eps);
-          const analytic = await dot(grad, v);
-          expect(Math.abs(numeric - analytic), `${what}: numeric ${numeric} vs analytic ${analytic}`).toBeLessThan(0.03 * Math.abs(analytic) + 2e-3);
-        };
+        const check = directional(e, async () => dot(block.forward(e, x, ctx), r));
         await check('input x', x, xData, dx);
         for (const u of units) {
           for (const p of [u.kernel, u.gamma, u.beta]) {
@@ -111,21 +115,9 @@ describe(`${GPU} inverted residual block`, () => {
       const r = randArray(first.y.size, 8);
       const g = block.backward(e, e.upload(f32(r), first.y.shape), true)!;
       stem.backward(e, g, false);
-      const loss = async () => dot(fwd(x).y, r);
-      const eps = 1e-3;
+      const check = directional(e, async () => dot(fwd(x).y, r));
       for (const u of [stem, ...units]) {
-        for (const p of [u.kernel, u.gamma, u.beta]) {
-          const base = Float64Array.from(await p.value.read());
-          const v = randArray(base.length, p.name.length * 7 + 3);
-          e.write(p.value, f32(base.map((b, i) => b + eps * v[i])));
-          const lp = await loss();
-          e.write(p.value, f32(base.map((b, i) => b - eps * v[i])));
-          const lm = await loss();
-          e.write(p.value, f32(base));
-          const numeric = (lp - lm) / (2 * eps);
-          const analytic = await dot(p.grad!, v);
-          expect(Math.abs(numeric - analytic), `${p.name}: numeric ${numeric} vs analytic ${analytic}`).toBeLessThan(0.03 * Math.abs(analytic) + 2e-3);
-        }
+        for (const p of [u.kernel, u.gamma, u.beta]) await check(p.name, p.value, Float64Array.from(await p.value.read()), p.grad!);
       }
     });
   }
