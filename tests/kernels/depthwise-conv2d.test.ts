@@ -134,8 +134,8 @@ describe(`${GPU} depthwise-conv2d`, () => {
   }
 
   // inputBn: x is a BatchNorm's raw input, the op convolves relu6((x - mean)·scale + beta). The
-  // subgroup kernels apply it as they load (one dispatch, x's BatchNorm output never stored); the
-  // other forms materialize it first (one more dispatch).
+  // subgroup and strip kernels and the register-blocked filter gradient apply it as they load (one
+  // dispatch, x's BatchNorm output never stored); the 'run' forward materializes it first (two).
   for (const c of [
     { x: [2, 11, 19, 8], stride: 1, padding: 'same' },
     { x: [1, 23, 21, 12], stride: 2, padding: 'same' },
@@ -143,7 +143,7 @@ describe(`${GPU} depthwise-conv2d`, () => {
     { x: [1, 10, 9, 3], stride: 2, padding: 'symmetric' },
   ] as { x: number[]; stride: 1 | 2; padding: PaddingMode }[]) {
     for (const variant of DEPTHWISE_VARIANTS) {
-      it(`${variant}: inputBn x=[${c.x}] s${c.stride} ${c.padding}: forward and dw convolve relu6(BN(x)) (subgroup: fused)`, async () => {
+      it(`${variant}: inputBn x=[${c.x}] s${c.stride} ${c.padding}: forward and dw convolve relu6(BN(x)), fused but in the 'run' forward`, async () => {
         const C = c.x[3];
         const z = randArray(prod(c.x), 31, -3, 3);
         const [mean, scale, beta] = [randArray(C, 32, -1, 1), randArray(C, 33, 0.5, 2.5), randArray(C, 34, -1, 4)];
@@ -158,9 +158,12 @@ describe(`${GPU} depthwise-conv2d`, () => {
         const inputBn = { mean: up(mean, [C]), scale: up(scale, [C]), beta: up(beta, [C]) };
         const d0 = e.dispatchCount;
         const y = depthwiseConv2d(e, zt, wt, { ...o, inputBn });
-        const fused = variant === 'subgroup' && hasSubgroups8(e);
-        expect(e.dispatchCount - d0).toBe(fused ? 1 : 2);
+        expect(e.dispatchCount - d0).toBe(variant === 'run' ? 2 : 1);
+        const d1 = e.dispatchCount;
         const dw = depthwiseConv2dBackwardFilter(e, zt, dyt, { ...o, inputBn });
+        const parts = depthwiseFilterForm(e, o, ref.shape[2]) === 'subgroup' ? 'subgroup' : 'blocked';
+        // (one dispatch, plus the reduce of its partial filters when it splits the rows)
+        expect(e.dispatchCount - d1, `filter gradient (${parts} form): no BatchNorm pass`).toBeLessThanOrEqual(2);
         expectClose(await y.read(), ref.y, { what: 'y' });
         expectClose(await dw.read(), depthwiseConv2dBackwardFilterRef(xin, c.x, dy, 3, o), { what: 'dw' });
         for (const t of [zt, wt, dyt, y, dw, ...Object.values(inputBn)]) t.dispose();

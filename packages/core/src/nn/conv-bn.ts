@@ -142,9 +142,9 @@ export class ConvBn implements Unit {
   /**
    * Whether this unit's training BatchNorm (+ReLU6) can be left to `next` to apply as it loads
    * (forwardDeferred): an expand unit (or the stem) before a depthwise one, both recording for
-   * backward, BN with batch statistics, f32, and a depthwise kernel that fuses it (the 'subgroup'
-   * form; elsewhere the depthwise op would only materialize it again). The caller makes sure the
-   * output has no other consumer.
+   * backward, BN with batch statistics, f32, and depthwise kernels that fuse it (every form but the
+   * old 'run' baseline, which would only materialize it again). The caller makes sure the output
+   * has no other consumer.
    */
   canDeferBnTo(e: Engine, ctx: ForwardContext, next: ConvBn): boolean {
     return (

@@ -91,6 +91,9 @@ export const DEPTHWISE_FORWARD_BINDINGS = {
   y: { access: 'read_write', type: convVecType },
 } as const;
 export const convZero = (cfg: { vec4: boolean }) => (cfg.vec4 ? 'vec4<f32>(0.0)' : '0.0');
+/** WGSL: channel group `c` of a per-channel f32 array `arr` (a vec4 of four channels with vec4). */
+export const convChannels = (cfg: { vec4: boolean }, arr: string) =>
+  cfg.vec4 ? `vec4<f32>(${arr}[c * 4u], ${arr}[c * 4u + 1u], ${arr}[c * 4u + 2u], ${arr}[c * 4u + 3u])` : `${arr}[c]`;
 
 /** Number of input columns a run of `run` outputs reads: (run-1)*stride + k. */
 export const convSpan = (c: ConvTileConfig) => (c.run - 1) * c.stride + c.k;

@@ -16,7 +16,8 @@
 import { defineKernel } from '../define-kernel.js';
 import { type EpilogueConfig, epilogueKey } from '../epilogue.js';
 import { MAIN_1D, ceilDiv, flatIndex, grid1d, vecCount, wgsl } from '../wgsl.js';
-import { CONV_WG, type ConvShapes, convVecType, convZero, DEPTHWISE_FORWARD_BINDINGS } from './conv-common.js';
+import { CONV_WG, type ConvShapes, convChannels, convVecType, convZero, DEPTHWISE_FORWARD_BINDINGS } from './conv-common.js';
+import { INPUT_BN_BINDINGS, inputBnApply, inputBnLoads } from './input-bn.js';
 
 /** Specialization of the strip kernels (forward and backward-input). */
 export interface DepthwiseStripConfig {
@@ -32,6 +33,8 @@ export interface DepthwiseStripConfig {
 
 export interface DepthwiseStripForwardConfig extends DepthwiseStripConfig {
   epilogue: EpilogueConfig;
+  /** The input is a BatchNorm's raw input, normalized (+ReLU6) as it loads (input-bn.ts). */
+  inputBn?: boolean;
 }
 
 /** Invocations a strip dispatch aims at (dozens of 64-wide workgroups, so both cores work). */
@@ -83,10 +86,10 @@ export function depthwiseStripForwardDispatch(cfg: DepthwiseStripConfig, s: Conv
 export const depthwiseConv2dStrip = defineKernel({
   name: 'depthwise-conv2d-strip',
   uniforms: { total: 'u32', H: 'u32', W: 'u32', OH: 'u32', OW: 'u32', runs: 'u32', strips: 'u32', rowsPerStrip: 'u32', padTop: 'i32', padLeft: 'i32', cv: 'u32' },
-  bindings: DEPTHWISE_FORWARD_BINDINGS,
+  bindings: { ...DEPTHWISE_FORWARD_BINDINGS, ...INPUT_BN_BINDINGS },
   workgroupSize: () => [CONV_WG, 1, 1],
   dispatch: (cfg: DepthwiseStripForwardConfig, s: ConvShapes) => depthwiseStripForwardDispatch(cfg, s),
-  key: (cfg: DepthwiseStripForwardConfig) => `${depthwiseStripKey(cfg)}|${epilogueKey(cfg.epilogue)}`,
+  key: (cfg: DepthwiseStripForwardConfig) => `${depthwiseStripKey(cfg)}|${epilogueKey(cfg.epilogue)}${cfg.inputBn ? '+bn' : ''}`,
   body: (cfg: DepthwiseStripForwardConfig) => {
     validateStrip('depthwise-conv2d-strip', cfg);
     return stripForwardBody(cfg, false);
@@ -105,7 +108,7 @@ export const depthwiseConv2dStrip = defineKernel({
  * current oh) feeds A<t> through filter row kh = p - s*t. The prologue consumes offsets [0, k-s); each
  * step consumes the s new offsets [k-s, k), then A0 (row oh) is complete: stored, and the sets rotate.
  */
-export function stripForwardBody(cfg: DepthwiseStripConfig & { epilogue?: EpilogueConfig }, flip: boolean): string {
+export function stripForwardBody(cfg: DepthwiseStripConfig & { epilogue?: EpilogueConfig; inputBn?: boolean }, flip: boolean): string {
   const { k: K, stride: S, run: R } = cfg;
   const Z = convZero(cfg);
   const T = convVecType(cfg);
@@ -126,7 +129,8 @@ export function stripForwardBody(cfg: DepthwiseStripConfig & { epilogue?: Epilog
           if (kw >= 0 && kw < K) fmas.push(`a${t}_${r} = fma(v, w${kh}_${kw}, a${t}_${r});`);
         }
       }
-      if (fmas.length) lines.push(`{ let v = select(${Z}, ${xs}[u32(max(base + ${j} * i32(u.cv), 0))], rok && ok${j}); ${fmas.join(' ')} }`);
+      const load = inputBnApply(cfg.inputBn, `${xs}[u32(max(base + ${j} * i32(u.cv), 0))]`, T);
+      if (fmas.length) lines.push(`{ let v = select(${Z}, ${load}, rok && ok${j}); ${fmas.join(' ')} }`);
     }
     return `{
       let ih = i32(oh * ${S}u) - u.padTop + ${p};
@@ -138,7 +142,7 @@ export function stripForwardBody(cfg: DepthwiseStripConfig & { epilogue?: Epilog
   // The epilogue's per-channel scale and shift are loaded once per invocation, before the row loop
   // (epilogue.ts's epilogue(v, c) would load them per output: two more per-lane loads each).
   const e = cfg.epilogue;
-  const perCh = (arr: string) => (cfg.vec4 ? `${T}(${arr}[c * 4u], ${arr}[c * 4u + 1u], ${arr}[c * 4u + 2u], ${arr}[c * 4u + 3u])` : `${arr}[c]`);
+  const perCh = (arr: string) => convChannels(cfg, arr);
   const epLoads = [e && e.affine === 'scale-shift' ? `let epScale = ${perCh('scale')};` : '', e && e.affine !== 'none' ? `let epShift = ${perCh('shift')};` : ''].join(' ');
   const epApply = (v: string) => {
     if (!e) return v;
@@ -159,7 +163,7 @@ ${STRIP_MAIN_HEAD}
   let iw0 = i32(ow0 * ${S}u) - u.padLeft;
   ${Array.from({ length: span }, (_, j) => `let ok${j} = u32(iw0 + ${j}) < u.W;`).join('\n  ')}
   ${Array.from({ length: K * K }, (_, t) => `let w${Math.floor(t / K)}_${t % K} = w[${wIdx(Math.floor(t / K), t % K)}u * u.cv + c];`).join('\n  ')}
-  ${epLoads}
+  ${epLoads} ${inputBnLoads(cfg.inputBn, perCh)}
   ${accDecl}
   var oh = oh0;
   ${prologue.join('\n  ')}

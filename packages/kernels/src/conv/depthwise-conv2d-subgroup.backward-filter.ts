@@ -12,16 +12,16 @@
 // column block of one strip of one sample and keeps the k*k accumulators; at the end subgroupAdd sums
 // them over the lanes and lane (tap % 8) writes tap `tap` of partial [P = N*strips, k, k, C], summed
 // by `convFilterReduce` (core writes straight into dw when P = 1). With `inputBn` the input is a
-// BatchNorm's raw input, normalized (+ReLU6) as it loads (see DepthwiseSubgroupConfig).
+// BatchNorm's raw input, normalized (+ReLU6) as it loads (input-bn.ts).
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, ceilDiv, flatIndex, grid1d, wgsl } from '../wgsl.js';
 import { CONV_WG, type ConvShapes } from './conv-common.js';
 import { stripPlan } from './depthwise-conv2d-strip.js';
+import { INPUT_BN_BINDINGS } from './input-bn.js';
 import {
   DW_SG,
-  INPUT_BN_BINDINGS,
   type DepthwiseSubgroupConfig,
-  inputBnLoads,
+  sgInputBnLoads,
   SUBGROUP_PREAMBLE,
   SUBGROUP_UNIFORMS,
   depthwiseSubgroupKey,
@@ -86,7 +86,7 @@ fn main(${MAIN_1D}, @builtin(subgroup_invocation_id) sid: u32) {
   let t = unit / u.cv;
   let strip = t % u.strips;
   let n = t / u.strips;
-  ${inputBnLoads(cfg)}
+  ${sgInputBnLoads(cfg)}
   ${Array.from({ length: KK }, (_, i) => `var g${i} = ${Z};`).join(' ')}
   ${Array.from({ length: L }, (_, t) => `var d${t} = ${Z};`).join(' ')}
   let oh0 = strip * u.rowsPerStrip;

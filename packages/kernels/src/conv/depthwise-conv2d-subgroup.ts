@@ -25,6 +25,7 @@ import { defineKernel } from '../define-kernel.js';
 import { type EpilogueConfig, epilogueKey } from '../epilogue.js';
 import { MAIN_1D, ceilDiv, flatIndex, grid1d, wgsl } from '../wgsl.js';
 import { CONV_WG, type ConvShapes } from './conv-common.js';
+import { INPUT_BN_BINDINGS, inputBnApply, inputBnLoads } from './input-bn.js';
 import { stripPlan, streamDyRows } from './depthwise-conv2d-strip.js';
 
 /** Lanes per subgroup the form is written for (the adapter's subgroup size must be exactly this). */
@@ -53,11 +54,7 @@ export interface DepthwiseSubgroupConfig {
   stride: number;
   /** Channels per lane: 4 (C % 4 == 0), 2 (C % 2 == 0) or 1. */
   vec: 1 | 2 | 4;
-  /**
-   * Forward and filter gradient: the input is a BatchNorm's raw input z and the kernel reads
-   * x = relu6((z - inMean[c]) * inScale[c] + inBeta[c]) (the training BatchNorm apply with ReLU6,
-   * same arithmetic, see batchnorm-apply.ts) as it loads, so that x is never stored. Padding stays 0.
-   */
+  /** Forward and filter gradient: the input is a BatchNorm's raw input, normalized as it loads (input-bn.ts). */
   inputBn?: boolean;
 }
 
@@ -73,12 +70,9 @@ const sgZero = (c: { vec: number }) => `${sgVecType(c)}(0.0)`;
 export const laneChannels = (c: { vec: number }, arr: string) =>
   c.vec === 1 ? `${arr}[cg]` : `${sgVecType(c)}(${Array.from({ length: c.vec }, (_, i) => `${arr}[cg * ${c.vec}u + ${i}u]`).join(', ')})`;
 
-/** The per-channel BatchNorm of an `inputBn` kernel (read once per unit), and its application to a loaded value. */
-export const INPUT_BN_BINDINGS = { inMean: 'read', inScale: 'read', inBeta: 'read' } as const;
-export const inputBnLoads = (c: DepthwiseSubgroupConfig) =>
-  c.inputBn ? `let inMu = ${laneChannels(c, 'inMean')}; let inSc = ${laneChannels(c, 'inScale')}; let inB = ${laneChannels(c, 'inBeta')};` : '';
-const inputBnApply = (c: DepthwiseSubgroupConfig, v: string) =>
-  c.inputBn ? `clamp((${v} - inMu) * inSc + inB, ${sgZero(c)}, ${sgVecType(c)}(6.0))` : v;
+/** The inputBn parameters of this lane's channels, and their application to a loaded value (input-bn.ts). */
+export const sgInputBnLoads = (c: DepthwiseSubgroupConfig) => inputBnLoads(c.inputBn, (arr) => laneChannels(c, arr));
+const sgInputBnApply = (c: DepthwiseSubgroupConfig, v: string) => inputBnApply(c.inputBn, v, sgVecType(c));
 
 export const depthwiseSubgroupKey = (c: DepthwiseSubgroupConfig) => `k${c.k}s${c.stride}v${c.vec}${c.inputBn ? '+bn' : ''}`;
 
@@ -163,7 +157,7 @@ export function spanRowLoads(c: DepthwiseSubgroupConfig, src: string): string[] 
   const lastLanes = span - DW_SG * (J - 1);
   return Array.from({ length: J }, (_, j) => {
     const lanesOk = j === J - 1 && lastLanes < DW_SG ? ` && sid < ${lastLanes}u` : '';
-    return `var v${j} = ${sgZero(c)}; if (rok && ok${j}${lanesOk}) { v${j} = ${inputBnApply(c, load(j))}; }`;
+    return `var v${j} = ${sgZero(c)}; if (rok && ok${j}${lanesOk}) { v${j} = ${sgInputBnApply(c, load(j))}; }`;
   });
 }
 
@@ -257,7 +251,7 @@ ${UNIT_MAIN}
   let iw = iw0 + i32(sid);
   ${spanColumnChecks(J)}
   ${Array.from({ length: WR }, (_, r) => `let wr${r} = w[min(${DW_SG * r}u + sid, ${K * K - 1}u) * u.cv + cg];`).join('\n  ')}
-  ${epLoads} ${inputBnLoads(cfg)}
+  ${epLoads} ${sgInputBnLoads(cfg)}
   ${Array.from({ length: L }, (_, t) => `var a${t} = ${Z};`).join(' ')}
   let oh0 = strip * u.rowsPerStrip;
   let oh1 = min(oh0 + u.rowsPerStrip, u.OH);

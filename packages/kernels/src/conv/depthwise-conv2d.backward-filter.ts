@@ -4,11 +4,13 @@
 // along W); each invocation accumulates all k*k taps for a vec4 of channels (scalar when C % 4 != 0)
 // over one partition and writes partial sums [P,k,k,C]; `convFilterReduce` then sums the partials
 // (core skips it when P = 1 by writing straight into dw). No atomics, no barriers. Any epilogue's
-// backward must be applied to dy by the caller first.
+// backward must be applied to dy by the caller first. With `inputBn` x is a BatchNorm's raw input,
+// normalized (+ReLU6) as it loads (input-bn.ts).
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, flatIndex, wgsl, vecCount } from '../wgsl.js';
 import {
   CONV_WG,
+  convChannels,
   type ConvTileConfig,
   convTileKey,
   convVecType,
@@ -24,6 +26,10 @@ import {
   type ConvShapes,
   CONV_FILTER_UNIFORMS,
 } from './conv-common.js';
+import { INPUT_BN_BINDINGS, inputBnApply, inputBnLoads } from './input-bn.js';
+
+/** The register-blocked filter gradient's configuration: the tile, and whether x is a BatchNorm's raw input (input-bn.ts). */
+export type DepthwiseFilterConfig = ConvTileConfig & { inputBn?: boolean };
 
 /** The depthwise filter gradient's dispatch and its partition count P (the op sizes the partials with it). */
 export function depthwiseFilterDispatch(cfg: ConvTileConfig, s: ConvShapes) {
@@ -38,15 +44,16 @@ export const depthwiseConv2dBackwardFilter = defineKernel({
   bindings: {
     x: { access: 'read', type: convVecType },
     dy: { access: 'read', type: convVecType },
+    ...INPUT_BN_BINDINGS,
     partial: { access: 'read_write', type: convVecType }, // [P, k, k, C]
   },
   workgroupSize: () => [CONV_WG, 1, 1],
-  dispatch: (cfg: ConvTileConfig, s: ConvShapes) => {
+  dispatch: (cfg: DepthwiseFilterConfig, s: ConvShapes) => {
     const { grid, uniforms } = depthwiseFilterDispatch(cfg, s);
     return { grid, uniforms };
   },
-  key: (cfg: ConvTileConfig) => convTileKey(cfg),
-  body: (cfg: ConvTileConfig) => {
+  key: (cfg: DepthwiseFilterConfig) => `${convTileKey(cfg)}${cfg.inputBn ? '+bn' : ''}`,
+  body: (cfg: DepthwiseFilterConfig) => {
     validateConvTile(cfg);
     const { k: K, stride: S, run: R } = cfg;
     const Z = convZero(cfg);
@@ -57,7 +64,7 @@ export const depthwiseConv2dBackwardFilter = defineKernel({
       const fmas = taps.map((pairs, j) =>
         tapBlock(
           '      ',
-          `let iu = u32(iw0 + ${j}); let xv = select(${Z}, x[(rb + min(iu, u.W - 1u)) * u.cv + c], iu < u.W);`,
+          `let iu = u32(iw0 + ${j}); let xv = select(${Z}, ${inputBnApply(cfg.inputBn, 'x[(rb + min(iu, u.W - 1u)) * u.cv + c]', convVecType(cfg))}, iu < u.W);`,
           pairs,
           ({ r, kw }) => [`a${kh}_${kw}`, 'xv', `g${r}`],
         ),
@@ -72,6 +79,7 @@ fn main(${MAIN_1D}) {
   if (i >= u.total) { return; }
   let c = i % u.cv;
   let p = i / u.cv;
+  ${inputBnLoads(cfg.inputBn, (arr) => convChannels(cfg, arr))}
 ${accs.join('\n')}
 ${itemLoop(R, S, [...dys, ...rows].join('\n'))}
 ${stores.join('\n')}

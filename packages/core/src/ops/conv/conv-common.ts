@@ -45,7 +45,8 @@ export interface ConvOptions {
   /**
    * Depthwise forward and filter gradient: x is a training BatchNorm's raw input and the op
    * convolves relu6((x − mean)·scale + beta) (a MobileNetV2 expand unit's output, never stored). The
-   * 'subgroup' kernels apply it as they load; the other forms materialize it first.
+   * kernels apply it as they load (kernels' conv/input-bn.ts); the 'run' forward and f16 inputs get
+   * it materialized first.
    */
   inputBn?: BatchNormAffine;
 }

@@ -52,9 +52,9 @@ function resolveVariant(e: Engine, opts: ConvOptions): DepthwiseVariant {
   return v === 'subgroup' && !hasSubgroups8(e) ? 'strip' : v;
 }
 
-/** Whether depthwiseConv2d with the default variant applies an `inputBn` as it loads (else it materializes it). */
+/** Whether depthwiseConv2d with the default variant applies an f32 `inputBn` as it loads (else it materializes it). */
 export function depthwiseFusesInputBn(e: Engine): boolean {
-  return resolveVariant(e, {} as ConvOptions) === 'subgroup';
+  return resolveVariant(e, {} as ConvOptions) !== 'run';
 }
 
 /** y = epilogue(depthwise(x, w)): x [N,H,W,C], w [k,k,C] → [N,outH,outW,C]. */
@@ -75,26 +75,26 @@ function depthwiseConv2dPage(e: Engine, x: Tensor, w: Tensor, opts: ConvOptions)
   const y = e.alloc([N, g.outH, g.outW, C], opts.dtype ?? x.dtype);
   const shapes4 = convShapes(N, H, W, C, g, C);
   const variant = resolveVariant(e, opts);
-  const bn = opts.inputBn;
+  // The kernels apply an inputBn as they load, except the 'run' form (the old baseline) and at f16:
+  // there the BatchNorm's output is materialized first.
+  const fuse = !!opts.inputBn && variant !== 'run' && x.dtype === 'f32';
+  const xin = opts.inputBn && !fuse ? applyBatchNorm(e, x, opts.inputBn, true) : x;
+  const bn = inputBnBuffers(e, fuse ? opts.inputBn : undefined);
   if (variant === 'subgroup') {
-    const cfg = { k, stride: opts.stride, vec: subgroupVec(C), epilogue: ep.cfg, inputBn: !!bn };
-    run(e, depthwiseSubgroupKernel, cfg, shapes4, { x, w, scale: ep.scale, shift: ep.shift, ...inputBnBuffers(e, bn), y });
-    return y;
-  }
-  // The other forms convolve the BatchNorm's output, materialized here.
-  const xin = bn ? applyBatchNorm(e, x, bn, true) : x;
-  const buffers = { x: xin, w, scale: ep.scale, shift: ep.shift, y };
-  if (variant !== 'run') {
+    const cfg = { k, stride: opts.stride, vec: subgroupVec(C), epilogue: ep.cfg, inputBn: fuse };
+    run(e, depthwiseSubgroupKernel, cfg, shapes4, { x: xin, w, scale: ep.scale, shift: ep.shift, ...bn, y });
+  } else if (variant !== 'run') {
     const vec4 = variant === 'strip-vec4' && vecConfig(C).vec4;
-    run(e, depthwiseStripKernel, { k, stride: opts.stride, run: STRIP_FWD_RUN[opts.stride], vec4, epilogue: ep.cfg }, shapes4, buffers);
+    const cfg = { k, stride: opts.stride, run: STRIP_FWD_RUN[opts.stride], vec4, epilogue: ep.cfg, inputBn: fuse };
+    run(e, depthwiseStripKernel, cfg, shapes4, { x: xin, w, scale: ep.scale, shift: ep.shift, ...bn, y });
   } else {
-    run(e, depthwiseKernel, { k, stride: opts.stride, run: FWD_RUN[opts.stride], ...vecConfig(C), epilogue: ep.cfg }, shapes4, buffers);
+    run(e, depthwiseKernel, { k, stride: opts.stride, run: FWD_RUN[opts.stride], ...vecConfig(C), epilogue: ep.cfg }, shapes4, { x: xin, w, scale: ep.scale, shift: ep.shift, y });
   }
   if (xin !== x) xin.dispose(); // safe: dispatches run in order, a reuse of its buffer runs after
   return y;
 }
 
-/** The inputBn bindings of the subgroup kernels (placeholders when there is none). */
+/** The inputBn bindings of the kernels that apply it (placeholders when there is none). */
 function inputBnBuffers(e: Engine, bn: BatchNormAffine | undefined) {
   return bn ? { inMean: bn.mean, inScale: bn.scale, inBeta: bn.beta } : { inMean: dummyTensor(e), inScale: dummyTensor(e), inBeta: dummyTensor(e) };
 }
@@ -142,11 +142,11 @@ function depthwiseConv2dBackwardInputPage(e: Engine, dy: Tensor, w: Tensor, xSha
  * 12 output columns up (1.3-1.7x on 14-112 columns; 10 columns lose up to 1.4x at batch 1, two
  * 8-lane blocks for 10 columns leave lanes idle), never at stride 2 (0.8-1.0x: a lane loads 2-3
  * span columns per input row there). An explicit depthwiseVariant 'subgroup' always takes it (the
- * tests cover every shape so), and so does an `inputBn` (materializing x costs more).
+ * tests cover every shape so).
  */
 export function depthwiseFilterForm(e: Engine, opts: ConvOptions, outW: number): 'subgroup' | 'blocked' {
   if (resolveVariant(e, opts) !== 'subgroup') return 'blocked';
-  if (opts.depthwiseVariant === 'subgroup' || opts.inputBn) return 'subgroup';
+  if (opts.depthwiseVariant === 'subgroup') return 'subgroup';
   return opts.stride === 1 && outW >= 12 ? 'subgroup' : 'blocked';
 }
 
@@ -171,17 +171,18 @@ function depthwiseConv2dBackwardFilterPage(e: Engine, x: Tensor, dy: Tensor, opt
   const s = convShapes(N, H, W, C, g, C);
   let P: number;
   let write: (partial: Tensor) => void;
-  const bn = opts.inputBn;
-  let xin = x;
+  // (both forms apply an inputBn as they load; at f16 it is materialized first)
+  const fuse = !!opts.inputBn && x.dtype === 'f32';
+  const xin = opts.inputBn && !fuse ? applyBatchNorm(e, x, opts.inputBn, true) : x;
+  const bn = inputBnBuffers(e, fuse ? opts.inputBn : undefined);
   if (depthwiseFilterForm(e, opts, g.outW) === 'subgroup') {
-    const cfg = { k, stride: opts.stride, vec: subgroupVec(C), inputBn: !!bn };
+    const cfg = { k, stride: opts.stride, vec: subgroupVec(C), inputBn: fuse };
     P = depthwiseSubgroupFilterDispatch(cfg, s).parts;
-    write = (partial) => run(e, depthwiseSubgroupBackwardFilterKernel, cfg, s, { x, dy, ...inputBnBuffers(e, bn), partial });
+    write = (partial) => run(e, depthwiseSubgroupBackwardFilterKernel, cfg, s, { x: xin, dy, ...bn, partial });
   } else {
-    xin = bn ? applyBatchNorm(e, x, bn, true) : x;
-    const cfg = { k, stride: opts.stride, run: FILTER_RUN[opts.stride], ...vecConfig(C) };
+    const cfg = { k, stride: opts.stride, run: FILTER_RUN[opts.stride], ...vecConfig(C), inputBn: fuse };
     P = depthwiseFilterDispatch(cfg, s).parts;
-    write = (partial) => run(e, depthwiseBackwardFilterKernel, cfg, s, { x: xin, dy, partial });
+    write = (partial) => run(e, depthwiseBackwardFilterKernel, cfg, s, { x: xin, dy, ...bn, partial });
   }
   const dw = withPartials(e, P, [k, k, C], write, (partial, out) => reducePartials(e, partial, out, P));
   if (xin !== x) xin.dispose();
