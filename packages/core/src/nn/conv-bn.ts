@@ -53,7 +53,7 @@ export interface ConvBnSpec {
 interface Saved {
   x: Tensor;
   z: Tensor; // conv output (BN input)
-  y: Tensor | null; // unit output (for the ReLU6 mask at f16); null when the consumer applies the BN
+  y: Tensor | null; // unit output (for the ReLU6 mask at f16); null when not kept (the consumer applies the BN, or the shortcut was added in it)
   bnTraining: boolean;
   mean?: Tensor;
   invStd?: Tensor;
