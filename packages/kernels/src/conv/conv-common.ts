@@ -91,6 +91,21 @@ export const DEPTHWISE_FORWARD_BINDINGS = {
   y: { access: 'read_write', type: convVecType },
 } as const;
 export const convZero = (cfg: { vec4: boolean }) => (cfg.vec4 ? 'vec4<f32>(0.0)' : '0.0');
+/**
+ * WGSL: decodes the flat `index` into coordinates, innermost first: `let <name> = index % u.<count>`
+ * for each of `inner`, and what is left into `last` (the sample, n).
+ */
+export function decodeIndex(index: string, inner: readonly (readonly [string, string])[], last: string): string {
+  const lines: string[] = [];
+  let src = index;
+  inner.forEach(([name, count], k) => {
+    lines.push(`let ${name} = ${src} % u.${count};`);
+    if (k === inner.length - 1) lines.push(`let ${last} = ${src} / u.${count};`);
+    else lines.push(k === 0 ? `var t = ${src} / u.${count};` : `t = t / u.${count};`);
+    src = 't';
+  });
+  return lines.map((l) => `  ${l}`).join('\n');
+}
 /** WGSL: channel group `c` of a per-channel f32 array `arr` (a vec4 of four channels with vec4). */
 export const convChannels = (cfg: { vec4: boolean }, arr: string) =>
   cfg.vec4 ? `vec4<f32>(${arr}[c * 4u], ${arr}[c * 4u + 1u], ${arr}[c * 4u + 2u], ${arr}[c * 4u + 3u])` : `${arr}[c]`;

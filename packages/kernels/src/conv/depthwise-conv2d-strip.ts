@@ -16,7 +16,7 @@
 import { defineKernel } from '../define-kernel.js';
 import { type EpilogueConfig, epilogueKey } from '../epilogue.js';
 import { MAIN_1D, ceilDiv, flatIndex, grid1d, vecCount, wgsl } from '../wgsl.js';
-import { CONV_WG, type ConvShapes, convChannels, convVecType, convZero, DEPTHWISE_FORWARD_BINDINGS } from './conv-common.js';
+import { CONV_WG, type ConvShapes, convChannels, decodeIndex, convVecType, convZero, DEPTHWISE_FORWARD_BINDINGS } from './conv-common.js';
 import { INPUT_BN_BINDINGS, inputBnApply, inputBnLoads } from './input-bn.js';
 
 /** Specialization of the strip kernels (forward and backward-input). */
@@ -65,12 +65,7 @@ export const STRIP_MAIN_HEAD = `@compute @workgroup_size(WG_X)
 fn main(${MAIN_1D}) {
   let i = ${flatIndex(CONV_WG)};
   if (i >= u.total) { return; }
-  let c = i % u.cv;
-  var t = i / u.cv;
-  let run = t % u.runs;
-  t = t / u.runs;
-  let strip = t % u.strips;
-  let n = t / u.strips;`;
+${decodeIndex('i', [['c', 'cv'], ['run', 'runs'], ['strip', 'strips']], 'n')}`;
 
 export function depthwiseStripForwardDispatch(cfg: DepthwiseStripConfig, s: ConvShapes) {
   const cv = vecCount(cfg, s.cin);

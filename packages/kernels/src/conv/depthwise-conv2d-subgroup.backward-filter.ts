@@ -15,7 +15,7 @@
 // BatchNorm's raw input, normalized (+ReLU6) as it loads (input-bn.ts).
 import { defineKernel } from '../define-kernel.js';
 import { MAIN_1D, ceilDiv, flatIndex, grid1d, wgsl } from '../wgsl.js';
-import { CONV_WG, type ConvShapes } from './conv-common.js';
+import { CONV_WG, type ConvShapes, decodeIndex } from './conv-common.js';
 import { stripPlan } from './depthwise-conv2d-strip.js';
 import { INPUT_BN_BINDINGS } from './input-bn.js';
 import {
@@ -82,10 +82,7 @@ export const depthwiseConv2dSubgroupBackwardFilter = defineKernel({
 fn main(${MAIN_1D}, @builtin(subgroup_invocation_id) sid: u32) {
   let unit = ${flatIndex(CONV_WG)} / ${DW_SG}u;
   if (unit >= u.units) { return; }
-  let cg = unit % u.cv;
-  let t = unit / u.cv;
-  let strip = t % u.strips;
-  let n = t / u.strips;
+${decodeIndex('unit', [['cg', 'cv'], ['strip', 'strips']], 'n')}
   ${sgInputBnLoads(cfg)}
   ${Array.from({ length: KK }, (_, i) => `var g${i} = ${Z};`).join(' ')}
   ${Array.from({ length: L }, (_, t) => `var d${t} = ${Z};`).join(' ')}

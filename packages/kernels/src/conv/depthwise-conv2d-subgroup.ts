@@ -24,7 +24,7 @@
 import { defineKernel } from '../define-kernel.js';
 import { type EpilogueConfig, epilogueKey } from '../epilogue.js';
 import { MAIN_1D, ceilDiv, flatIndex, grid1d, wgsl } from '../wgsl.js';
-import { CONV_WG, type ConvShapes } from './conv-common.js';
+import { CONV_WG, type ConvShapes, decodeIndex } from './conv-common.js';
 import { INPUT_BN_BINDINGS, inputBnApply, inputBnLoads } from './input-bn.js';
 import { stripPlan, streamDyRows } from './depthwise-conv2d-strip.js';
 
@@ -39,12 +39,7 @@ const UNIT_MAIN = `@compute @workgroup_size(WG_X)
 fn main(${MAIN_1D}, @builtin(subgroup_invocation_id) sid: u32) {
   let unit = ${flatIndex(CONV_WG)} / ${DW_SG}u;
   if (unit >= u.units) { return; }
-  let cg = unit % u.cv;
-  var t = unit / u.cv;
-  let blk = t % u.blocks;
-  t = t / u.blocks;
-  let strip = t % u.strips;
-  let n = t / u.strips;`;
+${decodeIndex('unit', [['cg', 'cv'], ['blk', 'blocks'], ['strip', 'strips']], 'n')}`;
 
 /** Specialization of the subgroup kernels. */
 export interface DepthwiseSubgroupConfig {
