@@ -45,6 +45,13 @@ export interface NodeEngineOptions {
   deviceMemoryBytes?: number;
   /** Storage type of network activations (`--precision`; f16 needs the adapter's 'shader-f16', else a PrecisionError names it). */
   precision?: Precision;
+  /**
+   * 'adapter' (default): ask for the adapter's buffer and storage-binding limits. 'default': take
+   * WebGPU's default limits (8 storage buffers per stage, 128 MiB per binding, 256 MiB per buffer,
+   * 16 KiB of workgroup memory, 256 invocations), what the most modest browser adapter grants; env
+   * MNV2_LIMITS=default. Tests use it to prove every kernel runs within them.
+   */
+  limits?: 'adapter' | 'default';
 }
 
 const envBytes = (name: string) => {
@@ -69,10 +76,11 @@ export async function createNodeEngine(opts: NodeEngineOptions = {}): Promise<{ 
   const adapter = await requestNodeAdapter(opts);
   const want: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups'];
   const requiredFeatures = want.filter((f) => adapter.features.has(f));
+  const limits = opts.limits ?? (process.env.MNV2_LIMITS === 'default' ? 'default' : 'adapter');
   const device = await sleepyWait(
     adapter.requestDevice({
       requiredFeatures,
-      requiredLimits: {
+      requiredLimits: limits === 'default' ? {} : {
         maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
         maxBufferSize: adapter.limits.maxBufferSize,
         maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,

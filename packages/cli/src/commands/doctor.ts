@@ -28,8 +28,12 @@ export async function doctor(args: string[]): Promise<number> {
   console.log(`  software:     ${/llvmpipe|lavapipe|swiftshader/i.test(`${info.description} ${info.architecture} ${info.device}`) ? 'yes (expect ~100x slower than a GPU)' : 'no'}`);
   console.log('  features:');
   for (const f of FEATURES) console.log(`    ${f.padEnd(16)} ${adapter.features.has(f) ? 'yes' : 'no'}`);
-  console.log('  limits:');
-  for (const l of LIMITS) console.log(`    ${l.padEnd(36)} ${adapter.limits[l]}`);
+  // the adapter's limits, and what this device was granted where it differs (MNV2_LIMITS=default)
+  console.log(`  limits:${process.env.MNV2_LIMITS === 'default' ? " (MNV2_LIMITS=default: the device takes WebGPU's defaults)" : ''}`);
+  for (const l of LIMITS) {
+    const granted = engine.device.limits[l];
+    console.log(`    ${l.padEnd(36)} ${adapter.limits[l]}${granted !== adapter.limits[l] ? `  (this device: ${granted})` : ''}`);
+  }
   // Which kernel variants run: matmul (pointwise convolutions, dense) tuned per adapter or heuristic.
   const t = loadTuning(engine);
   console.log('  variants:');

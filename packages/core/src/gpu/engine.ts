@@ -6,7 +6,7 @@ import { type Kernel, type UniformSchema, type BindingSchema, type UniformValues
 import { BufferPool } from './buffer-pool.js';
 import { BatchReuse } from './batch-reuse.js';
 import { Tensor, bytesPerElement, type DType } from './tensor.js';
-import { DeviceLostError, GpuValidationError, DeviceMemoryError, PrecisionError } from './errors.js';
+import { DeviceLimitError, DeviceLostError, GpuValidationError, DeviceMemoryError, PrecisionError } from './errors.js';
 import { floatArrayToHalf } from './half.js';
 
 /** Storage type of activations: f32, or f16 (half the bytes, arithmetic still in f32; needs 'shader-f16'). */
@@ -169,6 +169,10 @@ export class Engine {
     const hit = this.pipelines.get(key);
     if (hit) return hit;
     if (half.length) this.requireF16();
+    const storage = kernel.bindingNames.length;
+    if (storage > this.device.limits.maxStorageBuffersPerShaderStage) {
+      throw new DeviceLimitError(kernel.name, storage, this.device.limits.maxStorageBuffersPerShaderStage);
+    }
     const code = kernel.source(cfg, half);
     const module = this.device.createShaderModule({ code, label: kernel.name });
     const entries: GPUBindGroupLayoutEntry[] = [

@@ -54,6 +54,21 @@ export class DeviceMemoryError extends Error {
   }
 }
 
+/**
+ * A kernel binds more storage buffers than the device grants (maxStorageBuffersPerShaderStage): names the kernel, the need and the limit instead of WebGPU's
+ * invalid-pipeline cascade. Every kernel of ours fits WebGPU's default limits (tested), so this points
+ * at a new kernel, or a device created with less than the defaults.
+ */
+export class DeviceLimitError extends Error {
+  constructor(kernel: string, needed: number, available: number) {
+    super(
+      `kernel '${kernel}' binds ${needed} storage buffers, but this device grants ${available} per shader stage (maxStorageBuffersPerShaderStage). ` +
+        `WebGPU guarantees 8; keep a kernel within the defaults (or choose a variant by the device's limit).`,
+    );
+    this.name = 'DeviceLimitError';
+  }
+}
+
 /** A precision the engine cannot run (f16 storage without the device feature 'shader-f16'). */
 export class PrecisionError extends Error {
   constructor(message: string) {

@@ -4,7 +4,11 @@
 // is folded into the dx pass.
 //
 //   pass 1 (batchnorm.backward-sums): per (part of the rows, channel group)
-//       partials[p, c] = Σ dŷ,  partials[parts + p, c] = invStd·Σ dŷ·(x − mean)   (dŷ = dy·mask)
+//       partials[p, c] = Σ dŷ,  partials[parts + p, c] = invStd·Σ dŷ·(x − mean)   (dŷ = dy·mask),
+//       and, from the part-0 invocations, the per-channel values the dx pass needs packed after them:
+//       partials[2·parts + k, c] = mean, invStd, scale = gamma·invStd, beta (k = 0..3). So the dx pass
+//       binds one buffer for them instead of four and stays within WebGPU's default 8 storage buffers
+//       per stage (the most modest browser adapters grant no more: tests/engine/default-limits.test.ts);
 //   pass 2 (batchnorm.backward-dx-fused): every invocation first folds the `sumParts` partials of its
 //       channel (when bnBackwardPlan says so: few parts, so this costs little next to its rows;
 //       else it reads the coefficients batchnorm.backward-finalize wrote), then writes, for its rows,
@@ -71,21 +75,26 @@ function maskedGrad(cfg: BatchnormBackwardTrainConfig, d: string, idx: string): 
   return `select(T(0.0), dy[${idx}], (${m} > T(0.0)) & (${m} < T(6.0)))`;
 }
 
-const perChannel = wgsl`let mu = mean[ch];
+/** Rows after the 2·parts partial sums that hold the packed per-channel values (see the header). */
+export const BN_BACKWARD_PARAM_ROWS = 4;
+
+/** WGSL: this channel group's per-channel values, from the parameters (sums pass) or packed (dx pass). */
+const perChannelFromParams = wgsl`let mu = mean[ch];
   let inv = invStd[ch];
   let sc = gamma[ch] * inv;
   let b = beta[ch];`;
+const perChannelPacked = wgsl`let pr = 2u * u.sumParts * u.c + ch;
+  let mu = params[pr];
+  let inv = params[pr + u.c];
+  let sc = params[pr + 2u * u.c];
+  let b = params[pr + 3u * u.c];`;
 
-/** What both passes read: x, dy (y only for a mask from y), the parameters and the saved statistics. */
+/** What both passes read: x, dy (y only for a mask from y). */
 const INPUTS = {
     x: { access: 'read', type: vecType },
     dy: { access: 'read', type: vecType },
     /** Read for the mask only with maskFromY (else bind any tensor of x's shape, e.g. x). */
     y: { access: 'read', type: vecType },
-    gamma: { access: 'read', type: vecType },
-    beta: { access: 'read', type: vecType },
-    mean: { access: 'read', type: vecType },
-    invStd: { access: 'read', type: vecType },
 } as const;
 
 export const batchnormBackwardSums = defineKernel({
@@ -93,7 +102,11 @@ export const batchnormBackwardSums = defineKernel({
   uniforms: BN_ROW_UNIFORMS,
   bindings: {
     ...INPUTS,
-    partials: { access: 'read_write', type: vecType }, // [2*parts, c]
+    gamma: { access: 'read', type: vecType },
+    beta: { access: 'read', type: vecType },
+    mean: { access: 'read', type: vecType },
+    invStd: { access: 'read', type: vecType },
+    partials: { access: 'read_write', type: vecType }, // [2*parts + BN_BACKWARD_PARAM_ROWS, c]
   },
   workgroupSize: () => [BN_WG, 1, 1],
   dispatch: (cfg: BatchnormBackwardTrainConfig, s: { rows: number; channels: number; target?: number }) => bnRowDispatch(cfg, s.rows, s.channels, s.target),
@@ -101,7 +114,14 @@ export const batchnormBackwardSums = defineKernel({
   body: (cfg: BatchnormBackwardTrainConfig) => wgsl`
 alias T = ${vecType(cfg)};
 ${BN_PART_MAIN}
-  ${perChannel}
+  ${perChannelFromParams}
+  if (p == 0u) {
+    let pr = 2u * u.parts * u.c + ch;
+    partials[pr] = mu;
+    partials[pr + u.c] = inv;
+    partials[pr + 2u * u.c] = sc;
+    partials[pr + 3u * u.c] = b;
+  }
 ${PART_SUMS_HEAD}
   for (; r + 1u < r1; r += 2u) {
     let i0 = r * u.c + ch;
@@ -131,7 +151,9 @@ export const batchnormBackwardDxFused = defineKernel({
   uniforms: { ...BN_ROW_UNIFORMS, sumParts: 'u32', count: 'f32', grads: 'u32' },
   bindings: {
     ...INPUTS,
-    /** fold: the partial sums [2*sumParts, c]; else the coefficients [3, c] of backward-finalize. */
+    /** The sums pass's output [2*sumParts + BN_BACKWARD_PARAM_ROWS, c], read for its packed per-channel rows. */
+    params: { access: 'read', type: vecType },
+    /** fold: the partial sums (the same buffer as params); else the coefficients [3, c] of backward-finalize. */
     sums: { access: 'read', type: vecType },
     dx: { access: 'read_write', type: vecType },
     dgamma: { access: 'read_write', type: vecType },
@@ -146,7 +168,7 @@ export const batchnormBackwardDxFused = defineKernel({
   body: (cfg: BatchnormBackwardDxConfig) => wgsl`
 alias T = ${vecType(cfg)};
 ${BN_PART_MAIN}
-  ${perChannel}
+  ${perChannelPacked}
   ${
     cfg.fold
       ? `var s = T(0.0);

@@ -26,6 +26,7 @@ import {
   batchnormBackwardFinalize,
   batchnormBackwardDx,
   batchnormBackwardSums,
+  BN_BACKWARD_PARAM_ROWS,
   batchnormBackwardDxFused,
   bnBackwardPlan,
   bnRowDispatch,
@@ -354,13 +355,14 @@ export function batchNormTrainingBackward(
   // (a forced fold on a shape the plan would finalize keeps the default split)
   const target = fold ? plan.sumTarget : undefined;
   const perChannel = { gamma: p.gamma, beta: p.beta, mean: saved.mean, invStd: saved.invStd };
+  // (the partials end with the per-channel values packed for the dx pass: BN_BACKWARD_PARAM_ROWS rows)
   const { partials, parts } = batchPartials(
     e,
     op,
     ins,
     l,
     2,
-    0,
+    BN_BACKWARD_PARAM_ROWS,
     ([xp, dyp, yp], part, pl) => run(e, batchnormBackwardSums, cfg, { rows: pl.rows, channels: l.channels, target }, { x: xp, dy: dyp, y: yp ?? xp, ...perChannel, partials: part }),
     target,
   );
@@ -370,7 +372,6 @@ export function batchNormTrainingBackward(
   if (!fold) {
     sums = e.alloc([3, l.channels]);
     run(e, batchnormBackwardFinalize, { vec4: l.vec4, train: true }, { channels: l.channels, parts, count: l.rows }, { partials, gamma: p.gamma, invStd: saved.invStd, dgamma, dbeta, coef: sums });
-    partials.dispose();
   }
   const [dx] = paged(e, op, ins, [{ batch: x.shape }], ([xp, dyp, yp], pg) => {
     const dxp = e.alloc(xp.shape);
@@ -379,11 +380,12 @@ export function batchNormTrainingBackward(
       batchnormBackwardDxFused,
       { ...cfg, fold },
       { rows: pageLayout(l, xp).rows, channels: l.channels, sumParts: parts, count: l.rows, grads: fold && pg.start === 0 },
-      { x: xp, dy: dyp, y: yp ?? xp, ...perChannel, sums, dx: dxp, dgamma, dbeta },
+      { x: xp, dy: dyp, y: yp ?? xp, params: partials, sums, dx: dxp, dgamma, dbeta },
     );
     return [dxp];
   });
-  sums.dispose();
+  if (sums !== partials) sums.dispose();
+  partials.dispose();
   return { dx, dgamma, dbeta };
 }
 
