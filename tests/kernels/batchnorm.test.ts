@@ -192,6 +192,38 @@ describe(`${GPU} batchnorm`, () => {
     });
   });
 
+  // Inference mode recomputes the mask the same way from the moving statistics (y not read, may not
+  // exist). Each dx element is dŷ·gamma·invStd on its own, so one element whose mask differs from the
+  // GPU forward's y would show at full size.
+  it('inference backward, outputs clipped at 0 and 6: the mask recomputed from x is the forward y\'s', async () => {
+    const shape = [3, 11, 9, 12];
+    const channels = shape[3];
+    const n = shape.reduce((a, b) => a * b, 1);
+    const p = params(channels, 710);
+    p.gamma = randArray(channels, 711, 3, 4);
+    p.beta = randArray(channels, 712, 2, 3);
+    const x = input(n, 713);
+    const dy = randomDy(n, 714);
+    const gp = gpuParams(p, channels);
+    const xt = up(x, shape);
+    const dyt = up(dy, shape);
+    const y = batchNormInference(e, xt, gp, { relu6: true });
+    const y32 = await y.read();
+    const share = (v: number) => y32.filter((a) => a === v).length / n;
+    expect(share(0), 'outputs clipped at 0').toBeGreaterThan(0.05);
+    expect(share(6), 'outputs clipped at 6').toBeGreaterThan(0.05);
+    const gRef = bnInferenceBackwardRef(x, Float64Array.from(y32), dy, channels, p, true);
+    for (const yArg of [null, y]) {
+      // (an f32 y is not read either way: the kernel recomputes the mask)
+      const g = batchNormInferenceBackward(e, xt, yArg, dyt, gp, { relu6: true });
+      expectClose(await g.dx.read(), gRef.dx, { rtol: 1e-5, atol: 1e-6 * Math.max(1, maxAbs(gRef.dx)), what: 'dx' });
+      expectClose(await g.dgamma.read(), gRef.dgamma, { rtol: 1e-4, atol: 1e-4 * Math.max(1, maxAbs(gRef.dgamma)), what: 'dgamma' });
+      expectClose(await g.dbeta.read(), gRef.dbeta, { rtol: 1e-4, atol: 1e-5 * Math.max(1, maxAbs(gRef.dbeta)), what: 'dbeta' });
+      dispose(g.dx, g.dgamma, g.dbeta);
+    }
+    dispose(y, xt, dyt, gp.gamma, gp.beta, gp.movingMean, gp.movingVariance);
+  });
+
   // The two-pass backward recomputes the ReLU6 mask as 0 < (x − mean)·(gamma·invStd) + beta < 6 instead
   // of reading 0 < y < 6: with gamma ~3.5 and beta 2.5 a large share of the outputs is clipped at 0 AND
   // at 6, and the mask must be y's element for element (dx differs by gamma·invStd·dy where it is not).

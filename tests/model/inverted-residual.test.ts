@@ -54,10 +54,11 @@ describe(`${GPU} inverted residual block`, () => {
     e = await gpuEngine();
   });
 
-  // fuse: the expand unit's training BN + ReLU6 left to the depthwise kernels or stored as usual.
-  for (const [bnInference, fuse] of [[false, true], [false, false], [true, true]]) {
+  // fuse: the expand unit's training-forward BN + ReLU6 (batch statistics, or the moving ones in
+  // inference mode) left to the depthwise kernels or stored as usual.
+  for (const [bnInference, fuse] of [[false, true], [false, false], [true, true], [true, false]]) {
     for (const [stride, residual] of [[1, true], [2, false]] as const) {
-      it(`directional derivatives match backward (stride ${stride}, BN ${bnInference ? 'inference' : 'training'}${bnInference ? '' : fuse ? ', expand BN fused' : ', expand BN stored'})`, async () => {
+      it(`directional derivatives match backward (stride ${stride}, BN ${bnInference ? 'inference' : 'training'}, expand BN ${fuse ? 'fused' : 'stored'})`, async () => {
         const [N, H, W, C, E] = [2, 5, 5, 4, 12];
         const outC = residual ? C : 8;
         const units = [
@@ -72,8 +73,8 @@ describe(`${GPU} inverted residual block`, () => {
         const xData = randArray(N * H * W * C, 5, -1, 1);
         const x = e.upload(f32(xData), [N, H, W, C]);
         const y0 = block.forward(e, x, ctx);
-        // The path taken: fused exactly where asked and BN trains (batch statistics).
-        expect(block.lastForwardFusedBn).toBe(fuse && !bnInference);
+        // The path taken: fused exactly where asked.
+        expect(block.lastForwardFusedBn).toBe(fuse);
         const r = randArray(y0.size, 6);
         const dx = block.backward(e, e.upload(f32(r), y0.shape), true)!;
 
@@ -91,16 +92,16 @@ describe(`${GPU} inverted residual block`, () => {
   }
 
   // MobileNetV2's stem (3x3 conv, BN, ReLU6) feeds block 0 (depthwise, project; no shortcut): in a
-  // training forward with batch-statistics BN the stem's BN + ReLU6 is applied by block 0's depthwise
-  // kernels as they load, as MobileNetV2Net.forward does.
-  for (const fuse of [true, false]) {
-    it(`directional derivatives match backward: stem conv → block 0 (BN training, stem BN ${fuse ? 'fused' : 'stored'})`, async () => {
+  // training forward the stem's BN + ReLU6 is applied by block 0's depthwise kernels as they load, as
+  // MobileNetV2Net.forward does.
+  for (const [bnInference, fuse] of [[false, true], [false, false], [true, true]]) {
+    it(`directional derivatives match backward: stem conv → block 0 (BN ${bnInference ? 'inference' : 'training'}, stem BN ${fuse ? 'fused' : 'stored'})`, async () => {
       const [N, H, W, C] = [2, 9, 9, 3];
       const stem = makeUnit(e, 'conv3x3', 'Conv1', C, 8, 2, true, 40);
       const units = [makeUnit(e, 'depthwise', 'b0_depthwise', 8, 8, 1, true, 50), makeUnit(e, 'pointwise', 'b0_project', 8, 4, 1, false, 60)];
       const block = new InvertedResidual('b0', units, false);
       for (const u of [stem, ...units]) u.recordForBackward = true;
-      const ctx = { training: true, bnInference: false };
+      const ctx = { training: true, bnInference };
       const fwd = (x: Tensor) => {
         const fused = fuse && stem.canDeferBnTo(e, ctx, units[0]);
         if (!fused) return { y: block.forward(e, stem.forward(e, x, ctx), ctx), fused };

@@ -140,11 +140,12 @@ export class ConvBn implements Unit {
   }
 
   /**
-   * Whether this unit's training BatchNorm (+ReLU6) can be left to `next` to apply as it loads
+   * Whether this unit's training-forward BatchNorm (+ReLU6) can be left to `next` to apply as it loads
    * (forwardDeferred): an expand unit (or the stem) before a depthwise one, both recording for
-   * backward, BN with batch statistics, f32, and depthwise kernels that fuse it (every form but the
-   * old 'run' baseline, which would only materialize it again). The caller makes sure the output
-   * has no other consumer.
+   * backward, f32, and depthwise kernels that fuse it (every form but the old 'run' baseline, which
+   * would only materialize it again). BN with batch statistics or in inference mode (`fit`, Keras'
+   * training=False: the moving statistics) alike: both backwards recompute the ReLU6 mask from z.
+   * The caller makes sure the output has no other consumer.
    */
   canDeferBnTo(e: Engine, ctx: ForwardContext, next: ConvBn): boolean {
     return (
@@ -154,7 +155,6 @@ export class ConvBn implements Unit {
       ctx.training &&
       this.recordForBackward &&
       next.recordForBackward &&
-      this.bnTrains(ctx) &&
       this.dtype === 'f32' &&
       next.dtype === 'f32' &&
       depthwiseFusesInputBn(e)
@@ -162,14 +162,22 @@ export class ConvBn implements Unit {
   }
 
   /**
-   * Training forward without the BatchNorm apply: returns the conv output z and the batch-statistics
-   * BN (+ReLU6 implied) for the next unit's `inputBn`; the unit output relu6(BN(z)) is never stored
-   * (the biggest activation of a MobileNetV2 block: one pass to write it and one to read it saved, and
-   * its memory). Call only where canDeferBnTo said so.
+   * Training forward without the BatchNorm apply: returns the conv output z and the BN (+ReLU6
+   * implied) for the next unit's `inputBn`: the batch statistics, or in inference mode the moving
+   * ones with the folded scale (the same scale batchNormInference applies). The unit output
+   * relu6(BN(z)) is never stored (the biggest activation of a MobileNetV2 block: one pass to write it
+   * and one to read it saved, and its memory). Call only where canDeferBnTo said so.
    */
   forwardDeferred(e: Engine, x: Tensor, ctx: ForwardContext): { z: Tensor; bn: BatchNormAffine } {
-    if (!(ctx.training && this.recordForBackward && this.bnTrains(ctx))) throw new Error(`${this.name}: forwardDeferred needs a training forward with batch statistics`);
+    if (!(ctx.training && this.recordForBackward)) throw new Error(`${this.name}: forwardDeferred needs a training forward that records for backward`);
     const z = this.conv(e, x);
+    if (!this.bnTrains(ctx)) {
+      // (the fold is cached per unit and replaced only after gamma/beta/statistics change: after this
+      // step's backward, which reads it through the next unit's inputBn)
+      const { scale } = this.foldedBn(e);
+      this.saved = { x, z, y: null, bnTraining: false };
+      return { z, bn: { mean: this.movingMean.value, scale, beta: this.beta.value } };
+    }
     const { mean, invStd, scale } = batchNormTrainingStats(e, z, this.bn());
     this.saved = { x, z, y: null, bnTraining: true, mean, invStd };
     return { z, bn: { mean, scale, beta: this.beta.value } };
@@ -229,7 +237,7 @@ export class ConvBn implements Unit {
     const relu6 = this.spec.reluName !== undefined;
     const g = s.bnTraining
       ? batchNormTrainingBackward(e, s.z, s.y, dy, { mean: s.mean!, invStd: s.invStd! }, this.bn(), { relu6 })
-      : batchNormInferenceBackward(e, s.z, s.y!, dy, this.bn(), { relu6 });
+      : batchNormInferenceBackward(e, s.z, s.y, dy, this.bn(), { relu6 });
     if (this.gamma.trainable) this.gamma.grad = g.dgamma;
     if (this.beta.trainable) this.beta.grad = g.dbeta;
     const dz = g.dx;

@@ -127,21 +127,26 @@ export function batchNormInference(e: Engine, x: Tensor, p: BatchNormParams, opt
 /**
  * Backward of inference-mode BatchNorm (frozen statistics; gamma/beta may still train):
  * dx = dŷ·gamma/sqrt(var+eps), dgamma = Σ dŷ·x̂, dbeta = Σ dŷ with dŷ = dy·relu6Mask(y).
- * `y` is the op's output (only read for the ReLU6 mask).
+ * The ReLU6 mask is y's, recomputed from x with the forward's arithmetic (kernels'
+ * batchnorm.backward.ts), so an f32 `y` is not read and may be null (a depthwise unit applied this
+ * BN as it loaded x and nothing stored y). A y stored as f16 is read for the mask (its rounding
+ * decides it).
  */
 export function batchNormInferenceBackward(
   e: Engine,
   x: Tensor,
-  y: Tensor,
+  y: Tensor | null,
   dy: Tensor,
   p: BatchNormParams,
   opts: { relu6?: boolean } = {},
 ): { dx: Tensor; dgamma: Tensor; dbeta: Tensor } {
   const op = 'batchNormInferenceBackward';
   const l = layoutOf(op, x, p);
-  sameShape(op, { y, dy }, x);
+  sameShape(op, y ? { y, dy } : { dy }, x);
+  const relu6 = !!opts.relu6;
+  const maskFromY = relu6 && y !== null && y.dtype === 'f16';
   const dx = e.alloc(x.shape);
-  const { dgamma, dbeta } = reduceBackward(e, op, [x, y, dy], l, p, !!opts.relu6, { inference: true, mean: p.movingMean, variance: p.movingVariance, dx });
+  const { dgamma, dbeta } = reduceBackward(e, op, x, dy, maskFromY ? y : null, l, p, relu6, { inference: true, mean: p.movingMean, variance: p.movingVariance, dx });
   return { dx, dgamma, dbeta };
 }
 
@@ -190,10 +195,16 @@ function batchPartials(
   return { partials, parts: P };
 }
 
+/**
+ * The partial-sum pass of batchnorm.backward (and, in inference mode, dx) + finalize. `y`: the ReLU6
+ * mask read from y; null: recomputed from x (inference mode; beta is bound in y's place).
+ */
 function reduceBackward(
   e: Engine,
   op: string,
-  batched: [Tensor, Tensor, Tensor],
+  x: Tensor,
+  dy: Tensor,
+  y: Tensor | null,
   l: Layout,
   p: BatchNormParams,
   relu6: boolean,
@@ -201,14 +212,20 @@ function reduceBackward(
 ): { dgamma: Tensor; dbeta: Tensor; coef: Tensor | null } {
   const dummy = dummyTensor(e);
   const full = mode.dx;
-  const { partials, parts: P } = batchPartials(e, op, full ? [...batched, full] : batched, l, 2, 0, ([x, y, dy, dxp], partials, pl, pg) => {
+  const maskFromX = relu6 && !y;
+  if (maskFromX && !mode.inference) throw new Error(`${op}: the ReLU6 mask is recomputed from x only in inference mode`);
+  const batched = [x, dy, ...(y ? [y] : []), ...(full ? [full] : [])];
+  const { partials, parts: P } = batchPartials(e, op, batched, l, 2, 0, ([xp, dyp, ...rest], partials, pl, pg) => {
+    const yp = y ? rest[0] : null;
+    const dxp = full ? rest[rest.length - 1] : null;
     // (inference mode writes dx in this pass: into the page view, or a page copy copied back)
     run(
       e,
       batchnormBackward,
-      { vec4: l.vec4, relu6, inference: mode.inference },
+      { vec4: l.vec4, relu6, inference: mode.inference, maskFromX },
       { rows: pl.rows, channels: l.channels, epsilon: p.epsilon ?? BN_DEFAULT_EPSILON },
-      { x, y, dy, gamma: p.gamma, mean: mode.mean, variance: mode.variance, partials, dx: dxp ?? dummy },
+      // (no ReLU6: the mask binding is unread; bind x)
+      { x: xp, mask: yp ?? (maskFromX ? p.beta : xp), dy: dyp, gamma: p.gamma, mean: mode.mean, variance: mode.variance, partials, dx: dxp ?? dummy },
     );
     if (full && dxp && dxp.buffer !== full.buffer) e.copy(dxp, full, dxp.bytes, 0, pg.start * e.sampleBytes(full));
   });
@@ -400,7 +417,7 @@ function threePassBackward(
   l: Layout,
   relu6: boolean,
 ): { dx: Tensor; dgamma: Tensor; dbeta: Tensor } {
-  const { dgamma, dbeta, coef } = reduceBackward(e, op, [x, y, dy], l, p, relu6, {
+  const { dgamma, dbeta, coef } = reduceBackward(e, op, x, dy, y, l, p, relu6, {
     inference: false,
     mean: saved.mean,
     variance: saved.invStd,
