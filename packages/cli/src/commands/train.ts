@@ -18,6 +18,7 @@ import {
   DeviceLostError,
   NonFiniteWeightsError,
   checkStepMemory,
+  depthwiseFusesInputBn,
   estimateStepMemory,
   pagingSummary,
   KERAS_ALPHAS,
@@ -344,7 +345,7 @@ export async function train(argv: string[]): Promise<number> {
   if (fineTuneAt !== null && fineTuneEpochs > 0) phasesToCheck.push({ what: `fine-tuning from layer ${fineTuneAt}`, fromLayer: fineTuneAt });
   const estimates = phasesToCheck.map((ph) => {
     if (ph.fromLayer !== null) baseModel.net.setBaseTrainable(ph.fromLayer);
-    const m = { ph, est: estimateStepMemory(net, { training: true, augment: doAugment }) };
+    const m = { ph, est: estimateStepMemory(net, { training: true, augment: doAugment, fusesInputBn: depthwiseFusesInputBn(e) }) };
     baseModel.trainable = false;
     return m;
   });
