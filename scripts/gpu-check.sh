@@ -102,12 +102,12 @@ if [ $setup = 1 ]; then
 fi
 step doctor 30 $cli doctor
 if [ $quick = 1 ]; then
-  step 'kernel tests (depthwise, batchnorm)' 240 npx vitest run tests/kernels/depthwise-conv2d.test.ts tests/kernels/batchnorm.test.ts
+  step 'kernel tests (depthwise, batchnorm; default limits)' 240 npx vitest run tests/kernels/depthwise-conv2d.test.ts tests/kernels/batchnorm.test.ts tests/engine/default-limits.test.ts
   step 'bench kernels (depthwise and BatchNorm, 224 b1)' 180 $cli bench kernels --quick --variants --repeats 3 --filter 'depthwise|batchNorm'
   step 'bench infer --quick' 120 $cli bench infer --quick --peers none --repeats 3
   step 'bench train --quick' 120 $cli bench train --quick --no-tfjs --repeats 1
 else
-  step 'kernel tests' 120 npx vitest run tests/kernels
+  step 'kernel tests (and default limits)' 120 npx vitest run tests/kernels tests/engine/default-limits.test.ts
   step 'bench kernels --quick --variants' 90 $cli bench kernels --quick --variants
   step 'bench infer --quick' 45 $cli bench infer --quick
   step 'bench train --quick' 45 $cli bench train --quick

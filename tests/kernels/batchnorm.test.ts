@@ -192,26 +192,35 @@ describe(`${GPU} batchnorm`, () => {
     });
   });
 
+  /**
+   * A BN whose outputs are clipped at 0 AND at 6 in large shares (gamma ~3.5, beta 2.5): where a
+   * recomputed ReLU6 mask must agree with y's element for element. `expectClipped(y)` checks the shares.
+   */
+  const clippedCase = (shape: number[], seed: number) => {
+    const channels = shape[3];
+    const n = shape.reduce((a, b) => a * b, 1);
+    const p = params(channels, seed);
+    p.gamma = randArray(channels, seed + 1, 3, 4);
+    p.beta = randArray(channels, seed + 2, 2, 3);
+    const x = input(n, seed + 3);
+    const dy = randomDy(n, seed + 4);
+    const gp = gpuParams(p, channels);
+    const expectClipped = (y32: Float32Array) => {
+      const share = (v: number) => y32.filter((a) => a === v).length / n;
+      expect(share(0), 'outputs clipped at 0').toBeGreaterThan(0.05);
+      expect(share(6), 'outputs clipped at 6').toBeGreaterThan(0.05);
+    };
+    return { channels, p, x, dy, gp, xt: up(x, shape), dyt: up(dy, shape), expectClipped };
+  };
+
   // Inference mode recomputes the mask the same way from the moving statistics (y not read, may not
   // exist). Each dx element is dŷ·gamma·invStd on its own, so one element whose mask differs from the
   // GPU forward's y would show at full size.
   it('inference backward, outputs clipped at 0 and 6: the mask recomputed from x is the forward y\'s', async () => {
-    const shape = [3, 11, 9, 12];
-    const channels = shape[3];
-    const n = shape.reduce((a, b) => a * b, 1);
-    const p = params(channels, 710);
-    p.gamma = randArray(channels, 711, 3, 4);
-    p.beta = randArray(channels, 712, 2, 3);
-    const x = input(n, 713);
-    const dy = randomDy(n, 714);
-    const gp = gpuParams(p, channels);
-    const xt = up(x, shape);
-    const dyt = up(dy, shape);
+    const { channels, p, x, dy, gp, xt, dyt, expectClipped } = clippedCase([3, 11, 9, 12], 710);
     const y = batchNormInference(e, xt, gp, { relu6: true });
     const y32 = await y.read();
-    const share = (v: number) => y32.filter((a) => a === v).length / n;
-    expect(share(0), 'outputs clipped at 0').toBeGreaterThan(0.05);
-    expect(share(6), 'outputs clipped at 6').toBeGreaterThan(0.05);
+    expectClipped(y32);
     const gRef = bnInferenceBackwardRef(x, Float64Array.from(y32), dy, channels, p, true);
     for (const yArg of [null, y]) {
       // (an f32 y is not read either way: the kernel recomputes the mask)
@@ -233,21 +242,10 @@ describe(`${GPU} batchnorm`, () => {
     [4, 48, 48, 16], // rows x lanes above the plan's small-tensor bound: 'auto' finalizes
   ]) {
     it(`training backward, outputs clipped at 0 and 6: the recomputed mask is y's [${shape}]`, async () => {
-      const channels = shape[3];
-      const n = shape.reduce((a, b) => a * b, 1);
-      const p = params(channels, 700);
-      p.gamma = randArray(channels, 701, 3, 4);
-      p.beta = randArray(channels, 702, 2, 3);
-      const x = input(n, 703);
-      const dy = randomDy(n, 704);
-      const gp = gpuParams(p, channels);
-      const xt = up(x, shape);
-      const dyt = up(dy, shape);
+      const { channels, p, x, dy, gp, xt, dyt, expectClipped } = clippedCase(shape, 700);
       const fwd = batchNormTraining(e, xt, gp, { relu6: true });
       const y32 = await fwd.y.read();
-      const share = (v: number) => y32.filter((a) => a === v).length / n;
-      expect(share(0), 'outputs clipped at 0').toBeGreaterThan(0.05);
-      expect(share(6), 'outputs clipped at 6').toBeGreaterThan(0.05);
+      expectClipped(y32);
       const mean = Float64Array.from(await fwd.mean.read());
       const invStd = Float64Array.from(await fwd.invStd.read());
       const gRef = bnTrainingBackwardRef(x, Float64Array.from(y32), dy, channels, mean, invStd, p.gamma, true);
