@@ -12,7 +12,7 @@
 import { describe, it, beforeAll, expect } from 'vitest';
 import * as kernels from '@mnv2/kernels';
 import { defineKernel, type Kernel } from '@mnv2/kernels';
-import { adam, DeviceLimitError, MobileNetV2Net, trainStep, type Engine } from '@mnv2/core';
+import { adam, DeviceLimitError, DeviceMemoryError, fit, MobileNetV2Net, trainStep, type Engine, type FitData } from '@mnv2/core';
 import { createNodeEngine } from '../../packages/cli/src/node-gpu.js';
 import { gpuEngine, GPU } from '../helpers/gpu.js';
 import { expectClose, maxAbs } from '../helpers/allclose.js';
@@ -109,6 +109,23 @@ describe(`${GPU} a device with WebGPU's default limits`, () => {
       expectClose(b.weights, a.weights, { rtol: 1e-3, atol: 1e-5 * Math.max(1, maxAbs(a.weights)), what: 'trained weights' });
     });
   }
+
+  it("fit refuses a batch whose largest activation exceeds the device's largest buffer, before any work", async () => {
+    expect(modest.maxBufferBytes).toBe(256 * 2 ** 20);
+    // 96x96: block_1_expand's output is 48x48x96 f32 = 864 KiB per image, so 400 images need 338 MiB
+    // in one buffer and 303 fit (the CLI's refusal: tests/paging/cli.test.ts)
+    const net = new MobileNetV2Net(modest, { alpha: 1, inputSize: 96, head: { classes: 2, pooling: 'avg', dropout: 0 }, seed: 1 });
+    net.setBaseTrainable(false);
+    const untouched = new Proxy({}, { get: () => { throw new Error('fit touched the data'); } }) as unknown as FitData;
+    const events: unknown[] = [];
+    const run = async () => {
+      for await (const ev of fit(modest, net, untouched, { epochs: 1, batchSize: 400, loss: 'sparse-categorical', optimizer: adam({ learningRate: 1e-3 }), seed: 1, augment: null })) events.push(ev);
+    };
+    await expect(run()).rejects.toThrow(DeviceMemoryError);
+    await expect(run()).rejects.toThrow(/at batch 400 \(its largest activation\) needs 338 MiB in one buffer but this device's largest buffer is 256 MiB: the largest batch that fits is 303 \(batchSize: 303\)/);
+    expect(events).toEqual([]);
+    net.dispose();
+  });
 
   it('at f16 (shader-f16), training with batch-statistics BN runs within the limits too', async () => {
     if (!modest.device.features.has('shader-f16')) {

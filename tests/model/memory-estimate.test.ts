@@ -3,7 +3,8 @@
 // one step, weights, gradients and optimizer slots included. It must never under-estimate (a batch
 // it lets through would fail mid-step) and should not over-estimate by much more than its 15 %
 // headroom (it would refuse batches that fit), in each training mode, with the expand units' and the
-// stem's BatchNorm left to the depthwise kernels (fused, the default) or stored.
+// stem's BatchNorm left to the depthwise kernels (fused, the default) or stored. Its largest tensor
+// per image (what one buffer of maxBufferSize must hold) is the largest allocation of the step.
 import { describe, it, beforeAll, expect } from 'vitest';
 import { adam, depthwiseFusesInputBn, estimateBytes, estimateStepMemory, MobileNetV2Net, trainStep, type Engine } from '@mnv2/core';
 import { gpuEngine, GPU } from '../helpers/gpu.js';
@@ -11,7 +12,7 @@ import { gpuEngine, GPU } from '../helpers/gpu.js';
 const [ALPHA, S, N] = [0.35, 96, 4];
 type Mode = 'frozen base' | 'fine-tune from layer 100' | 'whole network, BN frozen' | 'whole network, training-mode BN';
 
-async function measure(e: Engine, mode: Mode, fuse: boolean): Promise<{ peak: number; estimate: number; unfused: number; fusedBlocks: number }> {
+async function measure(e: Engine, mode: Mode, fuse: boolean): Promise<{ peak: number; estimate: number; unfused: number; fusedBlocks: number; largest: number; largestEstimate: number }> {
   const net = new MobileNetV2Net(e, { alpha: ALPHA, inputSize: S, head: { classes: 3, pooling: 'avg', dropout: 0.2 }, seed: 1 });
   if (mode === 'frozen base') net.setBaseTrainable(false);
   if (mode === 'fine-tune from layer 100') net.setBaseTrainable(100);
@@ -31,18 +32,30 @@ async function measure(e: Engine, mode: Mode, fuse: boolean): Promise<{ peak: nu
   await step(); // (the optimizer's slots exist from the first step on)
   e.trimPool();
   e.pool.peakBytes = e.pool.allocatedBytes;
-  await step();
+  let largest = 0;
+  const alloc = e.alloc.bind(e);
+  e.alloc = (shape, dtype, label) => {
+    const t = alloc(shape, dtype, label);
+    largest = Math.max(largest, t.bytes);
+    return t;
+  };
+  try {
+    await step();
+  } finally {
+    e.alloc = alloc;
+  }
   const peak = e.pool.peakBytes;
   const fusedBlocks = net.blocks.filter((b) => b.lastForwardFusedBn).length;
   const opts = { training: true };
-  const estimate = estimateBytes(estimateStepMemory(net, { ...opts, fusesInputBn: fuse && depthwiseFusesInputBn(e) }), N);
+  const m = estimateStepMemory(net, { ...opts, fusesInputBn: fuse && depthwiseFusesInputBn(e) });
+  const estimate = estimateBytes(m, N);
   const unfused = estimateBytes(estimateStepMemory(net, opts), N);
   opt.dispose();
   net.dispose();
   x.dispose();
   y.dispose();
   e.trimPool();
-  return { peak, estimate, unfused, fusedBlocks };
+  return { peak, estimate, unfused, fusedBlocks, largest, largestEstimate: N * m.largestTensorBytes };
 }
 
 describe(`${GPU} the step memory estimate vs the pool's peak over a training step`, () => {
@@ -64,6 +77,9 @@ describe(`${GPU} the step memory estimate vs the pool's peak over a training ste
         expect(ratio, 'not far over it').toBeLessThanOrEqual(1.2);
         // counting the fused BNs as stored over-estimates a whole-network step by more than that
         if (fuse && whole) expect(r.unfused / r.peak).toBeGreaterThan(1.2);
+        // the largest buffer the step allocated is the estimated largest tensor (batch x per image)
+        expect(r.largest, 'largest allocation vs the estimate').toBeLessThanOrEqual(r.largestEstimate);
+        expect(r.largest).toBeGreaterThanOrEqual(0.9 * r.largestEstimate);
       });
     }
   }

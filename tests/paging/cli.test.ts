@@ -1,6 +1,7 @@
 // The CLI with the binding limit forced small (MNV2_MAX_BINDING_BYTES) runs in pages and says so,
 // with the same results; a batch larger than the device's memory (MNV2_DEVICE_MEMORY) is refused
-// up front with the largest batch that fits, exit code 1, and the run folder left as it was.
+// up front with the largest batch that fits, exit code 1, and the run folder left as it was; so is a
+// batch whose largest activation would not fit one buffer (maxBufferSize).
 import { describe, it, beforeAll, expect } from 'vitest';
 import { readFileSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -66,4 +67,18 @@ describe(`${GPU} CLI: tensors above the binding limit, and device memory`, () =>
     expect(peak, a.stdout).not.toBeNull();
     expect(Number(peak![1])).toBeLessThanOrEqual(128);
   }, 180_000);
+
+  it("a batch whose largest activation exceeds the device's largest buffer: refused up front, exit 1", () => {
+    // MNV2_LIMITS=default: maxBufferSize 256 MiB (as many browsers grant). At 96x96 block_1_expand's
+    // output is 48x48x96 f32 = 864 KiB per image: 400 images need 338 MiB in one buffer, 303 fit.
+    const out = join(tmp, 'buffer-run');
+    mkdirSync(out);
+    writeFileSync(join(out, 'config.json'), '{"command":"train"}');
+    const r = mnv2With({ MNV2_LIMITS: 'default' }, 'train', data, '--image-size', '96', '--batch-size', '400', '--epochs', '1', '--out', out, '--force');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      "out of device memory: a training step at 96x96 (frozen base) at batch 400 (its largest activation) needs 338 MiB in one buffer but this device's largest buffer is 256 MiB: the largest batch that fits is 303 (--batch-size 303, or --batch-size auto)",
+    );
+    expect(readdirSync(out)).toEqual(['config.json']);
+  }, 120_000);
 });

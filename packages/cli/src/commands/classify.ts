@@ -122,12 +122,15 @@ export async function classify(argv: string[]): Promise<number> {
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log(`[mnv2] weights: ${loaded.path} — ${loaded.description}${imageSize !== undefined ? `; run at ${imageSize}x${imageSize}` : ''}`);
   log(`[mnv2] labels: ${labels.source}; adapter: ${describeAdapter(adapter)}${precision === 'f16' ? '; activations f16' : ''}; loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  // Any batch runs (tensors above the adapter's binding limit run in pages); only device memory caps it.
-  if (e.deviceMemoryBytes !== undefined) {
-    const fit = largestBatch(estimateStepMemory(net, { training: false }), e.deviceMemoryBytes);
-    if (fit < 1) throw new Error(`classify: one ${net.inputSize}x${net.inputSize} image does not fit this device's ${(e.deviceMemoryBytes / 2 ** 20).toFixed(0)} MiB of memory`);
+  // Any batch runs (tensors above the adapter's binding limit run in pages); the device's memory (when
+  // known) and its largest buffer (each whole activation is one) cap it.
+  {
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+    const limits = `${e.deviceMemoryBytes !== undefined ? `${mib(e.deviceMemoryBytes)} of memory and ` : ''}${mib(e.maxBufferBytes)} per buffer`;
+    const fit = largestBatch(estimateStepMemory(net, { training: false }), e.deviceMemoryBytes, e.maxBufferBytes);
+    if (fit < 1) throw new Error(`classify: one ${net.inputSize}x${net.inputSize} image does not fit this device's ${limits}`);
     if (batchSize > fit) {
-      log(`[mnv2] --batch-size ${batchSize} does not fit this device's ${(e.deviceMemoryBytes / 2 ** 20).toFixed(0)} MiB of memory at ${net.inputSize}x${net.inputSize}: using ${fit}`);
+      log(`[mnv2] --batch-size ${batchSize} does not fit this device's ${limits} at ${net.inputSize}x${net.inputSize}: using ${fit}`);
       batchSize = fit;
     }
   }

@@ -351,10 +351,24 @@ export async function train(argv: string[]): Promise<number> {
   });
   const heaviest = estimates.reduce((a, b) => (b.est.perSampleBytes > a.est.perSampleBytes ? b : a));
   if (autoBatch) {
-    const fit = e.deviceMemoryBytes === undefined ? 32 : Math.min(256, largestBatch(heaviest.est, e.deviceMemoryBytes));
-    if (fit < 1) throw new Error(`train: --batch-size auto: not even one ${size}x${size} image fits this device's ${(e.deviceMemoryBytes! / 2 ** 20).toFixed(0)} MiB of memory: use a smaller --image-size`);
+    // (the device's memory, when known, and its largest buffer, which holds each whole activation)
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+    const byMemory = largestBatch(heaviest.est, e.deviceMemoryBytes);
+    const byBuffer = largestBatch(heaviest.est, undefined, e.maxBufferBytes);
+    const cap = e.deviceMemoryBytes === undefined ? 32 : 256;
+    const fit = Math.min(cap, byMemory, byBuffer);
+    if (fit < 1) {
+      const limits = `${e.deviceMemoryBytes !== undefined ? `${mib(e.deviceMemoryBytes)} of memory and ` : ''}${mib(e.maxBufferBytes)} per buffer`;
+      throw new Error(`train: --batch-size auto: not even one ${size}x${size} image fits this device's ${limits}: use a smaller --image-size`);
+    }
     batchSize = fit;
-    console.log(`[mnv2] --batch-size auto: ${fit} (${e.deviceMemoryBytes === undefined ? "the device's memory is unknown: Keras' default" : `the largest that fits ${(e.deviceMemoryBytes / 2 ** 20).toFixed(0)} MiB of device memory at ${size}x${size}, ${heaviest.ph.what}, at most 256`})`);
+    const why =
+      fit === byBuffer && byBuffer < cap && byBuffer < byMemory
+        ? `the largest whose activations fit this device's largest buffer, ${mib(e.maxBufferBytes)}, at ${size}x${size}, ${heaviest.ph.what}`
+        : e.deviceMemoryBytes === undefined
+          ? "the device's memory is unknown: Keras' default"
+          : `the largest that fits ${mib(e.deviceMemoryBytes)} of device memory at ${size}x${size}, ${heaviest.ph.what}, at most 256`;
+    console.log(`[mnv2] --batch-size auto: ${fit} (${why})`);
   } else {
     if (heaviest.ph.fromLayer !== null) baseModel.net.setBaseTrainable(heaviest.ph.fromLayer);
     try {

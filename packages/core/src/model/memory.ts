@@ -32,6 +32,12 @@ export interface MemoryEstimate {
   fixedBytes: number;
   /** Activations and gradients per image (bytes). */
   perSampleBytes: number;
+  /**
+   * The largest single tensor per image (bytes): every activation is one buffer of batch x this at
+   * most, which must fit the device's maxBufferSize (256 MiB by WebGPU's default; paging splits what
+   * is bound, not what is allocated).
+   */
+  largestTensorBytes: number;
 }
 
 /** Headroom for page temporaries, uniforms and the allocator's rounding. */
@@ -42,6 +48,7 @@ export function estimateStepMemory(net: MobileNetV2Net, opts: StepMemoryOptions)
   // bytes per value: the input and gradients are f32; activations take `act` bytes (2 at --precision f16)
   const act = net.precision === 'f16' ? 2 : 4;
   let perSampleBytes = 4 * s * s * 3 * (opts.augment ? 2 : 1);
+  let largestTensorBytes = 4 * s * s * 3;
   let recording = false;
   let trainable = 0;
   let weights = 0;
@@ -66,6 +73,7 @@ export function estimateStepMemory(net: MobileNetV2Net, opts: StepMemoryOptions)
     if (u.spec.kind !== 'pointwise') s = Math.ceil(s / u.spec.stride);
     const out = s * s * u.spec.outChannels;
     const rec = opts.training && recording;
+    largestTensorBytes = Math.max(largestTensorBytes, out * (rec ? 4 : act)); // (gradients are f32)
     perSampleBytes += out * (rec ? (deferring.has(u) ? act : 2 * act) + 2 * 4 : act); // conv and BN outputs (+ their gradients)
     if (unitsWithResidual.has(u)) perSampleBytes += out * (rec ? act + 4 : act);
   }
@@ -77,32 +85,40 @@ export function estimateStepMemory(net: MobileNetV2Net, opts: StepMemoryOptions)
   return {
     fixedBytes: 4 * (weights + (opts.training ? 3 * trainable : 0)),
     perSampleBytes: Math.ceil(perSampleBytes * SLACK),
+    largestTensorBytes,
   };
 }
 
 export const estimateBytes = (m: MemoryEstimate, batch: number) => m.fixedBytes + batch * m.perSampleBytes;
 
-/** The largest batch whose step fits `deviceBytes` (0 when not even one image does). */
-export function largestBatch(m: MemoryEstimate, deviceBytes: number): number {
-  return Math.max(0, Math.floor((deviceBytes - m.fixedBytes) / m.perSampleBytes));
+/**
+ * The largest batch whose step fits `deviceBytes` in all (unknown: no bound) and whose largest tensor
+ * fits one buffer of `maxBufferBytes` (0 when not even one image does).
+ */
+export function largestBatch(m: MemoryEstimate, deviceBytes: number | undefined, maxBufferBytes = Infinity): number {
+  const inAll = deviceBytes === undefined ? Infinity : Math.floor((deviceBytes - m.fixedBytes) / m.perSampleBytes);
+  return Math.max(0, Math.min(inAll, Math.floor(maxBufferBytes / m.largestTensorBytes)));
 }
 
 /**
  * Throws a DeviceMemoryError naming what was needed, what the device has and the largest batch that
- * fits, when a step at `batch` would not fit the engine's device memory (when it is known).
+ * fits, when a step at `batch` would not fit: its largest activation in one buffer of the device's
+ * maxBufferSize (always known), or the whole step in the engine's device memory (when known).
  * `what` describes the step, e.g. "a training step at 224x224 (fine-tuning from layer 100)".
  */
 export function checkStepMemory(e: Engine, net: MobileNetV2Net, batch: number, opts: StepMemoryOptions & { what: string; batchFlag?: string }): void {
   const device = e.deviceMemoryBytes;
-  if (device === undefined) return;
   const m = estimateStepMemory(net, { fusesInputBn: depthwiseFusesInputBn(e), ...opts });
   const need = estimateBytes(m, batch);
-  if (need <= device) return;
-  const fit = largestBatch(m, device);
+  const largest = batch * m.largestTensorBytes;
+  const inOne = largest > e.maxBufferBytes;
+  if (!inOne && (device === undefined || need <= device)) return;
+  const fit = largestBatch(m, device, e.maxBufferBytes);
   const flag = opts.batchFlag ?? '--batch-size';
   const hint =
     fit >= 1
-      ? `the largest batch that fits is ${fit} (${flag} ${fit}, or ${flag} auto)`
+      ? `the largest batch that fits is ${fit} (${flag.startsWith('--') ? `${flag} ${fit}, or ${flag} auto` : `${flag}: ${fit}`})`
       : 'not even one image fits: use a smaller image size or alpha';
-  throw new DeviceMemoryError(`${opts.what} at batch ${batch}`, need, device, 'in all', hint);
+  if (inOne) throw new DeviceMemoryError(`${opts.what} at batch ${batch} (its largest activation)`, largest, e.maxBufferBytes, 'in one buffer', hint);
+  throw new DeviceMemoryError(`${opts.what} at batch ${batch}`, need, device!, 'in all', hint);
 }

@@ -29,6 +29,7 @@ import type { MobileNetV2Net } from '../nn/mobilenet-v2.js';
 import { expectedWeights, withKerasShapes, type WeightMap } from '../io/weight-map.js';
 import { epochOrder } from '../data/folder-dataset.js';
 import { lossAndGrad, trainStep, type LossKind } from './step.js';
+import { checkStepMemory } from '../model/memory.js';
 import type { LearningRateSchedule } from './schedules.js';
 
 export { ImageBatches, describePlan, type FitImage, type ImageSplitSource, type ImageBatchesOptions, type Batch, type CachePlan } from '../data/image-batches.js';
@@ -133,6 +134,10 @@ export const EXPLODED_LOSS = 1000;
 export async function* fit(e: Engine, net: MobileNetV2Net, data: FitData, opts: FitOptions): AsyncGenerator<FitEvent> {
   const head = net.head;
   if (!head) throw new Error('fit: the network needs a classifier head');
+  // A batch whose largest activation exceeds the device's largest buffer (or whose step exceeds its
+  // memory, when known) is refused here, with the largest batch that fits, before any work.
+  const trains = net.convUnits().some((u) => u.params().some((p) => p.trainable)) ? 'fine-tuning' : 'frozen base';
+  checkStepMemory(e, net, opts.batchSize, { training: true, augment: !!opts.augment, what: `fit: a training step at ${net.inputSize}x${net.inputSize} (${trains})`, batchFlag: 'batchSize' });
   const baseFrozen = net.convUnits().every((u) => u.params().every((p) => !p.trainable));
   const cacheAllowed = (opts.featureCache ?? true) && !opts.augment;
   // Without augmentation the frozen part is a fixed function of the image: with the whole base frozen
