@@ -1,7 +1,7 @@
 // `mnv2 classify <image or folder>…`: ImageNet top-k with a pretrained MobileNetV2. Images are decoded
 // on the CPU (sharp; BMP by our parser), resized + scaled on the GPU, and run through the fused
 // inference path in batches; the next batch decodes while the GPU works on the current one.
-import { buildClassifier, classify as classifyBatch, estimateStepMemory, largestBatch, pagingSummary, prepareImages, topK, type ClassLabels, type CropMode, type RgbImage } from '@mnv2/core';
+import { buildClassifier, classify as classifyBatch, describeMemoryLimits, estimateStepMemory, largestBatch, pagingSummary, prepareImages, topK, type ClassLabels, type CropMode, type RgbImage } from '@mnv2/core';
 import { createNodeEngine, describeAdapter } from '../node-gpu.js';
 import { tuneOnFirstUse } from '../tuning-file.js';
 import { decodeImage } from '../data/decode.js';
@@ -125,8 +125,7 @@ export async function classify(argv: string[]): Promise<number> {
   // Any batch runs (tensors above the adapter's binding limit run in pages); the device's memory (when
   // known) and its largest buffer (each whole activation is one) cap it.
   {
-    const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
-    const limits = `${e.deviceMemoryBytes !== undefined ? `${mib(e.deviceMemoryBytes)} of memory and ` : ''}${mib(e.maxBufferBytes)} per buffer`;
+    const limits = describeMemoryLimits(e);
     const fit = largestBatch(estimateStepMemory(net, { training: false }), e.deviceMemoryBytes, e.maxBufferBytes);
     if (fit < 1) throw new Error(`classify: one ${net.inputSize}x${net.inputSize} image does not fit this device's ${limits}`);
     if (batchSize > fit) {

@@ -19,6 +19,7 @@ import {
   NonFiniteWeightsError,
   checkStepMemory,
   depthwiseFusesInputBn,
+  describeMemoryLimits,
   estimateStepMemory,
   pagingSummary,
   KERAS_ALPHAS,
@@ -357,10 +358,7 @@ export async function train(argv: string[]): Promise<number> {
     const byBuffer = largestBatch(heaviest.est, undefined, e.maxBufferBytes);
     const cap = e.deviceMemoryBytes === undefined ? 32 : 256;
     const fit = Math.min(cap, byMemory, byBuffer);
-    if (fit < 1) {
-      const limits = `${e.deviceMemoryBytes !== undefined ? `${mib(e.deviceMemoryBytes)} of memory and ` : ''}${mib(e.maxBufferBytes)} per buffer`;
-      throw new Error(`train: --batch-size auto: not even one ${size}x${size} image fits this device's ${limits}: use a smaller --image-size`);
-    }
+    if (fit < 1) throw new Error(`train: --batch-size auto: not even one ${size}x${size} image fits this device's ${describeMemoryLimits(e)}: use a smaller --image-size`);
     batchSize = fit;
     const why =
       fit === byBuffer && byBuffer < cap && byBuffer < byMemory

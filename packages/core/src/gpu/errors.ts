@@ -55,8 +55,8 @@ export class DeviceMemoryError extends Error {
 }
 
 /**
- * A kernel binds more storage buffers than the device grants (maxStorageBuffersPerShaderStage): names the kernel, the need and the limit instead of WebGPU's
- * invalid-pipeline cascade. Every kernel of ours fits WebGPU's default limits (tested), so this points
+ * A kernel binds more storage buffers than the device grants (maxStorageBuffersPerShaderStage):
+ * names the kernel, the need and the limit instead of WebGPU's invalid-pipeline cascade. Every kernel of ours fits WebGPU's default limits (tested), so this points
  * at a new kernel, or a device created with less than the defaults.
  */
 export class DeviceLimitError extends Error {

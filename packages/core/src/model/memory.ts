@@ -4,11 +4,12 @@
 //
 // The model follows what the engine does: inside a step's tidy scope every activation stays
 // allocated until the step ends; a unit that records for backward keeps its conv output and its BN
-// output, and its backward adds the gradient of each (4 tensors of its output size); a unit that
-// does not record keeps its fused output (1), and an expand unit (or the stem) whose BN + ReLU6 the
-// next depthwise unit applies as it loads (ConvBn.canDeferBnTo) keeps no BN output (3). The pool keeps freed buffers for the next step, so
-// this is also what the process holds between steps. Weights, their gradients and two optimizer
-// slots per trainable weight are the fixed part.
+// output, and its backward adds the gradient of each (4 tensors of its output size), except an
+// expand unit (or the stem) whose BN + ReLU6 the next depthwise unit applies as it loads
+// (ConvBn.canDeferBnTo), which keeps no BN output (3); a unit that does not record keeps its fused
+// output (1). The pool keeps freed buffers for the next step, so this is also what the process
+// holds between steps. Weights, their gradients and two optimizer slots per trainable weight are
+// the fixed part. Each activation is one buffer, so the largest must also fit maxBufferSize.
 import type { Engine } from '../gpu/engine.js';
 import { DeviceMemoryError } from '../gpu/errors.js';
 import type { MobileNetV2Net } from '../nn/mobilenet-v2.js';
@@ -98,6 +99,12 @@ export const estimateBytes = (m: MemoryEstimate, batch: number) => m.fixedBytes 
 export function largestBatch(m: MemoryEstimate, deviceBytes: number | undefined, maxBufferBytes = Infinity): number {
   const inAll = deviceBytes === undefined ? Infinity : Math.floor((deviceBytes - m.fixedBytes) / m.perSampleBytes);
   return Math.max(0, Math.min(inAll, Math.floor(maxBufferBytes / m.largestTensorBytes)));
+}
+
+/** What bounds a batch on this engine, for messages: "24576 MiB of memory and 256 MiB per buffer". */
+export function describeMemoryLimits(e: Engine): string {
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  return `${e.deviceMemoryBytes !== undefined ? `${mib(e.deviceMemoryBytes)} of memory and ` : ''}${mib(e.maxBufferBytes)} per buffer`;
 }
 
 /**
